@@ -1,0 +1,52 @@
+# abusedesk: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= uv
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## Show this list of targets
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: ## Create the virtual environment from the lock file
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+.PHONY: run
+run: install ## Set up the SQLite database, seed the demo provider once, start abusedesk
+	$(RUN) abusedesk init
+	$(RUN) abusedesk demo seed --if-empty
+	$(RUN) abusedesk serve
+
+.PHONY: test
+test: install ## Run the whole test suite (PostgreSQL too when ABUSEDESK_TEST_DATABASE_URL is set)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## Check style, formatting and the import contracts
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
+	$(RUN) lint-imports
+
+.PHONY: fmt
+fmt: install ## Format the code and apply safe fixes
+	$(RUN) ruff format src tests bench
+	$(RUN) ruff check --fix src tests bench
+
+.PHONY: typecheck
+typecheck: install ## Type-check src/ with mypy in strict mode
+	$(RUN) mypy
+
+.PHONY: golden
+golden: install ## Rewrite the parsers' golden files from the current output (review the diff)
+	ABUSEDESK_UPDATE_GOLDEN=1 $(RUN) pytest tests/unit/test_golden.py -p no:randomly -q
+
+.PHONY: bench
+bench: install ## Run the benchmarks and print their figures beside the goals
+	$(RUN) python bench/ingest.py
+
+.PHONY: clean
+clean: ## Remove the virtual environment and local data under ./var
+	rm -rf .venv var

@@ -1,0 +1,1 @@
+"""Attribution: resolve an event to the customer account and resource behind it."""

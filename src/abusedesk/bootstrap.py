@@ -1,0 +1,80 @@
+"""The one place that wires settings, storage, parsers, pipeline and intake together."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from abusedesk.config import Settings
+from abusedesk.intake.service import ReportIntake
+from abusedesk.logging import configure_logging
+from abusedesk.parsing.registry import ParserRegistry, default_registry
+from abusedesk.pipeline.embedded import EmbeddedEngine
+from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.storage.db import make_engine, make_session_factory
+from abusedesk.storage.evidence import FilesystemEvidenceStore
+from abusedesk.storage.reports import SqlReportRepository
+
+
+@dataclass
+class Container:
+    """Everything an entry point needs, built once from settings."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    reports: SqlReportRepository
+    parsers: ParserRegistry
+    processor: ReportProcessor
+    intake: ReportIntake
+    embedded: EmbeddedEngine
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, configure_logs: bool = False) -> Container:
+    """Build the container for *settings*; entry points call this once."""
+    if configure_logs:
+        configure_logging(settings.log_level, json=settings.environment == "production")
+    engine = make_engine(
+        settings.database.url,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+        echo=settings.database.echo,
+    )
+    sessions = make_session_factory(engine)
+    reports = SqlReportRepository(
+        FilesystemEvidenceStore(settings.storage.evidence_dir),
+        inline_max_bytes=settings.storage.inline_max_bytes,
+    )
+    parsers = default_registry()
+    jobs = settings.jobs
+    processor = ReportProcessor(
+        sessions,
+        reports,
+        parsers,
+        max_attempts=jobs.max_attempts,
+        backoff_base_seconds=jobs.backoff_base_seconds,
+    )
+    embedded = EmbeddedEngine(
+        sessions,
+        reports,
+        processor,
+        workers=jobs.embedded_workers,
+        lease_seconds=jobs.lease_seconds,
+        sweep_interval_seconds=jobs.sweep_interval_seconds,
+    )
+    notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)
+    intake = ReportIntake(
+        sessions, reports, max_bytes=settings.storage.max_report_bytes, notify=notify
+    )
+    return Container(settings, engine, sessions, reports, parsers, processor, intake, embedded)
+
+
+def _defer_to_procrastinate(settings: Settings) -> Callable[[Sequence[int]], None]:
+    # Imported lazily: the embedded mode needs no procrastinate connection at all.
+    from abusedesk.pipeline.queue import ProcrastinateQueue  # noqa: PLC0415  # optional engine
+
+    return ProcrastinateQueue(settings.database.url).defer_reports

@@ -1,0 +1,1 @@
+"""Cases: aggregation of events into units of work, and their priority."""

@@ -1,0 +1,21 @@
+"""The ``abusedesk`` command line: one module per command group."""
+
+import typer
+
+from abusedesk.cli import database, ingest, quarantine
+
+app = typer.Typer(
+    name="abusedesk",
+    help="abusedesk: the Trust & Safety workbench for cloud messaging providers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(database.app, name="db")
+app.add_typer(quarantine.app, name="quarantine")
+app.command("init")(database.init)
+app.command("ingest")(ingest.ingest)
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,98 @@
+"""``abusedesk ingest``: read reports from files, store them, process them, summarise."""
+
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from abusedesk.cli.context import console, errors, open_container
+from abusedesk.intake.files import FileItem, iter_reports
+from abusedesk.intake.service import Incoming, ReportRejected
+from abusedesk.storage.db import unit_of_work
+
+BATCH = 200
+
+
+def ingest(
+    path: Path = typer.Argument(..., help="A file, directory, mbox file or Maildir folder."),
+    process: bool = typer.Option(
+        True, help="Process the stored reports now instead of leaving them to the workers."
+    ),
+    channel: str = typer.Option("file", help="The channel recorded on each report."),
+) -> None:
+    """Store every report under PATH; exit non-zero if any could not be stored or processed."""
+    if not path.exists() and not path.is_symlink():
+        errors.print(f"no such file or directory: {path}")
+        raise typer.Exit(2)
+    outcomes: Counter[str] = Counter()
+    failures: list[tuple[str, str]] = []
+    stored_ids: dict[int, str] = {}
+    with open_container() as container:
+        intake = container.intake
+        batch: list[FileItem] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            accepted: list[FileItem] = []
+            for item in batch:
+                try:
+                    intake.check(item.raw or b"")
+                    accepted.append(item)
+                except ReportRejected as exc:
+                    outcomes["rejected"] += 1
+                    failures.append((item.source, f"{exc.reason}: {exc}"))
+            results = intake.accept_many(
+                [Incoming(i.raw or b"", channel, {"source": i.source}) for i in accepted]
+            )
+            for item, result in zip(accepted, results, strict=True):
+                outcomes["stored" if result.created else "duplicate"] += 1
+                stored_ids[result.report_id] = item.source
+            batch.clear()
+
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("reading", total=None)
+            for item in iter_reports(path, max_bytes=intake.max_bytes):
+                progress.advance(task)
+                if item.error is not None:
+                    outcomes[
+                        "unreadable" if item.error.startswith("unreadable") else "rejected"
+                    ] += 1
+                    failures.append((item.source, item.error))
+                    continue
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    flush()
+            flush()
+            if process:
+                progress.update(task, description="processing", total=None)
+                while container.embedded.run_once():
+                    progress.advance(task)
+
+        if process and stored_ids:
+            with unit_of_work(container.sessions) as session:
+                for report_id, source in stored_ids.items():
+                    summary = container.reports.get(session, report_id)
+                    if summary.status == "quarantined":
+                        outcomes["quarantined"] += 1
+                        failures.append(
+                            (source, f"quarantined at {summary.stage}: {summary.last_error}")
+                        )
+                    elif summary.status == "done":
+                        outcomes["processed"] += 1
+
+    _print_summary(outcomes, failures)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _print_summary(outcomes: Counter[str], failures: list[tuple[str, str]]) -> None:
+    if failures:
+        table = Table("source", "problem", title="Not ingested or not processed")
+        for source, problem in failures:
+            table.add_row(source, problem)
+        console.print(table)
+    order = ("stored", "duplicate", "processed", "quarantined", "rejected", "unreadable")
+    console.print(", ".join(f"{name}: {outcomes[name]}" for name in order))

@@ -1,0 +1,73 @@
+"""``abusedesk quarantine``: see why reports failed, and send them through again."""
+
+import typer
+from rich.table import Table
+
+from abusedesk.cli.context import console, errors, open_container
+from abusedesk.core.clock import utcnow
+from abusedesk.core.errors import NotFound
+from abusedesk.storage.db import unit_of_work
+
+app = typer.Typer(help="Show and requeue reports that failed processing.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> None:
+    """List quarantined reports with the failing stage and reason."""
+    with open_container() as container, unit_of_work(container.sessions) as session:
+        rows = container.reports.quarantined(session, limit=limit)
+    if not rows:
+        console.print("quarantine is empty")
+        return
+    table = Table("id", "received", "channel", "stage", "attempts", "reason")
+    for row in rows:
+        table.add_row(
+            str(row.report_id),
+            f"{row.received_at:%Y-%m-%d %H:%M}",
+            row.channel,
+            row.stage or "",
+            str(row.attempts),
+            (row.last_error or "")[:120],
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(report_id: int) -> None:
+    """Show one quarantined report: where it came from, what failed, its first bytes."""
+    with open_container() as container, unit_of_work(container.sessions) as session:
+        try:
+            summary = container.reports.get(session, report_id)
+            raw = container.reports.raw(session, report_id)
+        except NotFound as exc:
+            errors.print(str(exc))
+            raise typer.Exit(1) from exc
+    console.print(f"report {summary.report_id} ({summary.status})")
+    console.print(
+        f"received: {summary.received_at.isoformat()} via {summary.channel} {summary.envelope}"
+    )
+    console.print(f"sha256: {summary.sha256}, {summary.size:,} bytes")
+    console.print(f"stage: {summary.stage}; attempts: {summary.attempts}")
+    console.print(f"error: {summary.error_class}")
+    console.print(f"reason: {summary.last_error}")
+    console.print("--- first 2 KiB, control characters escaped ---")
+    console.print(raw[:2048].decode("utf-8", "backslashreplace"), markup=False)
+
+
+@app.command("requeue")
+def requeue(
+    report_ids: list[int] = typer.Argument(None, help="Report ids; none with --all."),
+    all_: bool = typer.Option(False, "--all", help="Requeue every quarantined report."),
+) -> None:
+    """Send quarantined reports back through the pipeline."""
+    with open_container() as container:
+        with unit_of_work(container.sessions) as session:
+            ids = list(report_ids or [])
+            if all_:
+                ids = [r.report_id for r in container.reports.quarantined(session, limit=1_000_000)]
+            if not ids:
+                errors.print("name report ids or pass --all")
+                raise typer.Exit(2)
+            count = container.reports.requeue(session, ids, now=utcnow())
+        container.intake.notify(ids)
+    console.print(f"requeued {count} report(s)")

@@ -1,0 +1,74 @@
+"""Settings, read once at start from the environment (prefix ``ABUSEDESK_``).
+
+Nested groups use a double underscore: ``ABUSEDESK_SMTP__PORT=2525``.
+Defaults are safe and offline: SQLite under ``./var/``, mail to an outbox folder.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    """Where the database lives and how connections behave."""
+
+    url: str = "sqlite:///var/abusedesk.db"
+    busy_timeout_ms: int = 30_000
+    echo: bool = False
+
+
+class StorageSettings(BaseModel):
+    """Where raw evidence is kept."""
+
+    evidence_dir: Path = Path("var/evidence")
+    # Reports up to this size are stored in the database row; larger ones as blobs.
+    inline_max_bytes: int = 256 * 1024
+    max_report_bytes: int = 50 * 1024 * 1024
+
+
+class WebSettings(BaseModel):
+    """The HTTP listener."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class SmtpSettings(BaseModel):
+    """The SMTP intake listener."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 2525
+    recipients: list[str] = Field(default_factory=lambda: ["abuse@", "fbl@", "dmarc@"])
+
+
+class JobSettings(BaseModel):
+    """How background work runs: threads in ``serve`` or procrastinate workers."""
+
+    backend: Literal["embedded", "procrastinate"] = "embedded"
+    embedded_workers: int = 2
+    max_attempts: int = 5
+    backoff_base_seconds: float = 2.0
+    lease_seconds: int = 300
+    sweep_interval_seconds: int = 30
+    # Reports pending longer than this are handed to a worker again by the sweeper.
+    stale_pending_seconds: int = 60
+
+
+class Settings(BaseSettings):
+    """Every setting abusedesk reads."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ABUSEDESK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)

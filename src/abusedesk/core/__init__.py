@@ -1,0 +1,1 @@
+"""Small pure helpers every other package may use: errors, clock, hashing."""

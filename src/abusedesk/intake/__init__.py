@@ -1,0 +1,1 @@
+"""Intake: every channel a report arrives by, storing raw bytes before acknowledging."""

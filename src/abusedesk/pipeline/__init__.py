@@ -1,0 +1,1 @@
+"""Pipeline: the stages a report goes through, and the job engines that run them."""

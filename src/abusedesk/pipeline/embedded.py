@@ -1,0 +1,123 @@
+"""The embedded job engine: worker threads inside the ``serve`` process, on any database."""
+
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from abusedesk.core.clock import utcnow
+from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.storage.cases import accounts_awaiting_aggregation
+from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.reports import SqlReportRepository
+
+log = structlog.get_logger(__name__)
+
+
+class EmbeddedEngine:
+    """Claim pending reports from the database and process them on threads.
+
+    The reports table is the queue: a claimed report carries a lease, and a sweeper
+    returns reports whose lease ran out (their worker died) and re-runs aggregation
+    that a crash interrupted.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        reports: SqlReportRepository,
+        processor: ReportProcessor,
+        *,
+        workers: int = 2,
+        lease_seconds: int = 300,
+        sweep_interval_seconds: float = 30,
+        batch_size: int = 20,
+    ) -> None:
+        self.sessions = sessions
+        self.reports = reports
+        self.processor = processor
+        self.workers = workers
+        self.lease = timedelta(seconds=lease_seconds)
+        self.sweep_interval = sweep_interval_seconds
+        self.batch_size = batch_size
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def notify(self, report_ids: Sequence[int]) -> None:
+        """Wake the workers: new reports are waiting."""
+        del report_ids
+        self._wake.set()
+
+    def start(self) -> None:
+        """Reclaim what a previous run left in flight, then start the threads."""
+        with unit_of_work(self.sessions) as session:
+            released = self.reports.release_all_processing(session)
+            accounts = accounts_awaiting_aggregation(session, before=utcnow(), limit=100_000)
+        for account_id in accounts:
+            self.processor.aggregate_account(account_id)
+        if released or accounts:
+            log.info("work_reclaimed", reports=released, accounts=len(accounts))
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._work_loop, name=f"abusedesk-worker-{n}", daemon=True)
+            for n in range(self.workers)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._sweep_loop, name="abusedesk-sweeper", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Ask the threads to finish their current report and wait for them."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run_once(self) -> int:
+        """Claim and process one batch on the calling thread; return how many were handled."""
+        with unit_of_work(self.sessions) as session:
+            ids = self.reports.claim(session, now=utcnow(), lease=self.lease, limit=self.batch_size)
+        accounts: set[int] = set()
+        for report_id in ids:
+            accounts.update(self.processor.process_report(report_id).accounts)
+        for account_id in sorted(accounts):
+            self.processor.aggregate_account(account_id)
+        return len(ids)
+
+    def sweep(self) -> None:
+        """Return expired leases to the queue and finish aggregation a crash interrupted."""
+        now = utcnow()
+        with unit_of_work(self.sessions) as session:
+            released = self.reports.release_expired_leases(session, now=now)
+            accounts = accounts_awaiting_aggregation(session, before=now - self.lease, limit=1000)
+        for account_id in accounts:
+            self.processor.aggregate_account(account_id)
+        if released or accounts:
+            log.info("sweep", released=released, accounts=len(accounts))
+            self._wake.set()
+
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                # A loop boundary: log and carry on; the claimed reports' leases expire
+                # and the sweeper hands them out again, so nothing is lost.
+                log.exception("worker_batch_failed")
+                handled = 0
+            if handled == 0:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.sweep_interval):
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweep_failed")

@@ -1,0 +1,155 @@
+"""Run a report through parse, enrich and attribute; fold an account's events into cases.
+
+These two task functions are what every job engine runs (embedded threads or
+procrastinate workers). Each is one transaction and idempotent: running it again after
+a crash, or twice at once, changes nothing that was already right.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from abusedesk.attribution.service import attribute
+from abusedesk.core.clock import utcnow
+from abusedesk.core.errors import TransientError
+from abusedesk.parsing.errors import ParseError
+from abusedesk.parsing.model import ParsedReport
+from abusedesk.parsing.registry import ParserRegistry
+from abusedesk.pipeline.enrich import enrich
+from abusedesk.storage.cases import fold_account_events
+from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.events import EventRecord, upsert_events
+from abusedesk.storage.inventory import SqlInventoryLookup
+from abusedesk.storage.reports import ReportStatus, SqlReportRepository
+
+log = structlog.get_logger(__name__)
+
+STAGES = ("parse", "enrich", "attribute", "aggregate", "policy")
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """What processing one report did: its final status and the accounts to aggregate."""
+
+    report_id: int
+    status: str
+    accounts: tuple[int, ...] = ()
+    reason: str | None = None
+
+
+class StageFailed(Exception):  # internal carrier, never leaves this module
+    """Carry the failing stage name with the original error."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.stage = stage
+        self.error = error
+
+
+class ReportProcessor:
+    """Process reports and aggregate accounts, recording outcomes on the report."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        reports: SqlReportRepository,
+        parsers: ParserRegistry,
+        *,
+        max_attempts: int = 5,
+        backoff_base_seconds: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.reports = reports
+        self.parsers = parsers
+        self.max_attempts = max_attempts
+        self.backoff_base_seconds = backoff_base_seconds
+
+    def process_report(self, report_id: int) -> ReportOutcome:
+        """Parse, enrich and attribute one report; quarantine or reschedule it on failure."""
+        try:
+            with unit_of_work(self.sessions) as session:
+                return self._process(session, report_id)
+        except StageFailed as failure:
+            return self._settle_failure(report_id, failure.stage, failure.error)
+
+    def _process(self, session: Session, report_id: int) -> ReportOutcome:
+        summary = self.reports.get(session, report_id)
+        if summary.status in (ReportStatus.DONE, ReportStatus.QUARANTINED):
+            return ReportOutcome(report_id, summary.status)
+        now = utcnow()
+        stage = "parse"
+        try:
+            parsed = self.parsers.parse(self.reports.raw(session, report_id))
+            stage = "enrich"
+            drafts = [enrich(draft) for draft in parsed.events]
+            stage = "attribute"
+            records = self._attribute(session, parsed, drafts, fallback_time=summary.received_at)
+            upsert_events(session, report_id, parsed.report_format, records, now=now)
+            self.reports.mark_done(session, report_id, report_format=parsed.report_format, now=now)
+        except Exception as exc:
+            raise StageFailed(stage, exc) from exc
+        accounts = tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
+        log.info(
+            "report_processed", report_id=report_id, events=len(records), accounts=len(accounts)
+        )
+        return ReportOutcome(report_id, ReportStatus.DONE, accounts)
+
+    def _attribute(
+        self, session: Session, parsed: ParsedReport, drafts: list, *, fallback_time: datetime
+    ) -> list[EventRecord]:
+        lookup = SqlInventoryLookup(session)
+        records = []
+        for seq, draft in enumerate(drafts):
+            occurred_at = draft.occurred_at or fallback_time
+            records.append(
+                EventRecord(
+                    seq, draft, occurred_at, attribute(draft.indicators, occurred_at, lookup)
+                )
+            )
+        del parsed
+        return records
+
+    def _settle_failure(self, report_id: int, stage: str, error: BaseException) -> ReportOutcome:
+        with unit_of_work(self.sessions) as session:
+            attempts = self.reports.get(session, report_id).attempts + 1
+            if is_transient(error) and attempts < self.max_attempts:
+                delay = self.backoff_base_seconds * 2 ** (attempts - 1)
+                self.reports.mark_retry(
+                    session,
+                    report_id,
+                    stage=stage,
+                    error=error,
+                    at=utcnow() + timedelta(seconds=delay),
+                )
+                log.warning("report_retry", report_id=report_id, stage=stage, attempts=attempts)
+                return ReportOutcome(report_id, ReportStatus.PENDING, reason="transient")
+            reason = failure_reason(error, exhausted=is_transient(error))
+            self.reports.mark_quarantined(
+                session, report_id, stage=stage, error=error, reason=reason
+            )
+        log.warning("report_quarantined", report_id=report_id, stage=stage, reason=reason)
+        return ReportOutcome(report_id, ReportStatus.QUARANTINED, reason=reason)
+
+    def aggregate_account(self, account_id: int) -> list[int]:
+        """Fold one account's new events into its cases (the aggregate and policy stages)."""
+        with unit_of_work(self.sessions) as session:
+            return fold_account_events(session, account_id, now=utcnow())
+
+
+def is_transient(error: BaseException) -> bool:
+    """Tell whether retrying the same work later may succeed."""
+    if isinstance(error, TransientError | OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def failure_reason(error: BaseException, *, exhausted: bool) -> str:
+    """Return the machine-readable reason a report is quarantined."""
+    if exhausted:
+        return "retries_exhausted"
+    if isinstance(error, ParseError):
+        return error.reason
+    return "internal_error"

@@ -1,0 +1,285 @@
+"""Reports as stored: intake writes them, the pipeline claims and settles them."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from abusedesk.core.errors import NotFound
+from abusedesk.core.hashing import sha256_hex
+from abusedesk.storage.dialect import insert_for
+from abusedesk.storage.evidence import EvidenceStore
+from abusedesk.storage.tables import Report
+
+
+class ReportStatus:
+    """Where a report is in the pipeline."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """The outcome of storing one report: its id, and whether the bytes were new."""
+
+    report_id: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """A report's identity and pipeline state, without its bytes."""
+
+    report_id: int
+    sha256: str
+    channel: str
+    size: int
+    envelope: dict[str, Any]
+    received_at: datetime
+    status: str
+    stage: str | None
+    report_format: str | None
+    attempts: int
+    error_class: str | None
+    last_error: str | None
+
+
+class SqlReportRepository:
+    """Store, claim and settle reports in SQL, with large bodies in an evidence store."""
+
+    def __init__(self, evidence: EvidenceStore, inline_max_bytes: int) -> None:
+        self.evidence = evidence
+        self.inline_max_bytes = inline_max_bytes
+
+    def store(
+        self,
+        session: Session,
+        raw: bytes,
+        *,
+        channel: str,
+        envelope: dict[str, Any],
+        received_at: datetime,
+    ) -> StoredReport:
+        """Insert the report unless the same bytes were stored before."""
+        digest = sha256_hex(raw)
+        existing = session.scalar(select(Report.id).where(Report.sha256 == digest))
+        if existing is not None:
+            return StoredReport(existing, created=False)
+        inline = len(raw) <= self.inline_max_bytes
+        blob_path = None if inline else self.evidence.put(raw)
+        values = {
+            "sha256": digest,
+            "channel": channel,
+            "size": len(raw),
+            "raw": raw if inline else None,
+            "blob_path": blob_path,
+            "envelope": envelope,
+            "received_at": received_at,
+            "status": ReportStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": received_at,
+        }
+        statement = (
+            insert_for(session, Report.__table__)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["sha256"])
+            .returning(Report.__table__.c.id)
+        )
+        inserted = session.execute(statement).scalar()
+        if inserted is None:
+            # Another writer stored the same bytes between our check and insert.
+            return StoredReport(
+                session.scalar(select(Report.id).where(Report.sha256 == digest)) or 0, created=False
+            )
+        return StoredReport(inserted, created=True)
+
+    def raw(self, session: Session, report_id: int) -> bytes:
+        """Return the raw bytes of a report, wherever they are kept."""
+        row = session.execute(
+            select(Report.raw, Report.blob_path).where(Report.id == report_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no report {report_id}")
+        if row.raw is not None:
+            return bytes(row.raw)
+        return self.evidence.get(row.blob_path)
+
+    def get(self, session: Session, report_id: int) -> ReportSummary:
+        """Return one report's summary."""
+        report = session.get(Report, report_id)
+        if report is None:
+            raise NotFound(f"no report {report_id}")
+        return _summary(report)
+
+    def claim(self, session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[int]:
+        """Mark up to *limit* due pending reports as processing under a lease; return their ids."""
+        due = (
+            select(Report.id)
+            .where(Report.status == ReportStatus.PENDING, Report.next_attempt_at <= now)
+            .order_by(Report.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(session.scalars(due))
+        if ids:
+            session.execute(
+                update(Report)
+                .where(Report.id.in_(ids))
+                .values(status=ReportStatus.PROCESSING, lease_until=now + lease)
+            )
+        return ids
+
+    def release_expired_leases(self, session: Session, *, now: datetime) -> int:
+        """Return reports whose worker died (lease expired) to pending; count them."""
+        result = session.execute(
+            update(Report)
+            .where(Report.status == ReportStatus.PROCESSING, Report.lease_until < now)
+            .values(status=ReportStatus.PENDING, lease_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult has rowcount
+
+    def release_all_processing(self, session: Session) -> int:
+        """Return every processing report to pending (embedded start: no other worker exists)."""
+        result = session.execute(
+            update(Report)
+            .where(Report.status == ReportStatus.PROCESSING)
+            .values(status=ReportStatus.PENDING, lease_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult has rowcount
+
+    def stale_pending(self, session: Session, *, before: datetime, limit: int) -> list[int]:
+        """Return ids of reports pending since before *before* (their job may be lost)."""
+        return list(
+            session.scalars(
+                select(Report.id)
+                .where(Report.status == ReportStatus.PENDING, Report.next_attempt_at <= before)
+                .order_by(Report.id)
+                .limit(limit)
+            )
+        )
+
+    def mark_stage(self, session: Session, report_id: int, stage: str) -> None:
+        """Record the stage a report is in, so that a failure names it."""
+        session.execute(update(Report).where(Report.id == report_id).values(stage=stage))
+
+    def mark_done(
+        self, session: Session, report_id: int, *, report_format: str, now: datetime
+    ) -> None:
+        """Record that every stage succeeded."""
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                status=ReportStatus.DONE,
+                stage="done",
+                report_format=report_format,
+                processed_at=now,
+                lease_until=None,
+                error_class=None,
+                last_error=None,
+            )
+        )
+
+    def mark_retry(
+        self, session: Session, report_id: int, *, stage: str, error: BaseException, at: datetime
+    ) -> None:
+        """Record a transient failure and when to try again."""
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                status=ReportStatus.PENDING,
+                stage=stage,
+                attempts=Report.attempts + 1,
+                next_attempt_at=at,
+                lease_until=None,
+                error_class=_error_class(error),
+                last_error=str(error)[:2000],
+            )
+        )
+
+    def mark_quarantined(
+        self, session: Session, report_id: int, *, stage: str, error: BaseException, reason: str
+    ) -> None:
+        """Move a report to quarantine with the failing stage, error class and reason."""
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                status=ReportStatus.QUARANTINED,
+                stage=stage,
+                attempts=Report.attempts + 1,
+                lease_until=None,
+                error_class=_error_class(error),
+                last_error=f"{reason}: {error}"[:2000],
+            )
+        )
+
+    def quarantined(self, session: Session, *, limit: int = 100) -> list[ReportSummary]:
+        """Return quarantined reports, oldest first."""
+        rows = session.scalars(
+            select(Report)
+            .where(Report.status == ReportStatus.QUARANTINED)
+            .order_by(Report.id)
+            .limit(limit)
+        )
+        return [_summary(r) for r in rows]
+
+    def requeue(self, session: Session, report_ids: Sequence[int], *, now: datetime) -> int:
+        """Send quarantined reports back to pending with a fresh attempt count."""
+        result = session.execute(
+            update(Report)
+            .where(Report.id.in_(report_ids), Report.status == ReportStatus.QUARANTINED)
+            .values(status=ReportStatus.PENDING, attempts=0, next_attempt_at=now, stage=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult has rowcount
+
+    def count_by_status(self, session: Session) -> dict[str, int]:
+        """Return how many reports are in each status."""
+        rows = session.execute(select(Report.status, func.count()).group_by(Report.status))
+        return dict(rows)
+
+    def pending_exists(self, session: Session, *, now: datetime) -> bool:
+        """Tell whether any report is pending or processing."""
+        return (
+            session.scalar(
+                select(Report.id)
+                .where(
+                    or_(
+                        Report.status == ReportStatus.PENDING,
+                        Report.status == ReportStatus.PROCESSING,
+                    )
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+
+def _error_class(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _summary(report: Report) -> ReportSummary:
+    return ReportSummary(
+        report_id=report.id,
+        sha256=report.sha256,
+        channel=report.channel,
+        size=report.size,
+        envelope=report.envelope,
+        received_at=report.received_at,
+        status=report.status,
+        stage=report.stage,
+        report_format=report.report_format,
+        attempts=report.attempts,
+        error_class=report.error_class,
+        last_error=report.last_error,
+    )

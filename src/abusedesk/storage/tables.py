@@ -1,0 +1,307 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+Migrations in ``storage/migrations`` create these tables; a test checks both agree.
+Vocabularies that grow (categories, formats, resource kinds) are plain strings.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from abusedesk.core.clock import as_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every dialect (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store UTC; refuse naive datetimes silently becoming local time."""
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Return UTC-aware datetimes whatever the dialect gave back."""
+        return None if value is None else as_utc(value)
+
+
+# Integer primary keys that are BIGINT on PostgreSQL and ROWID aliases on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- provider inventory -------------------------------------------------------------
+
+
+class Account(Base):
+    """A customer of the provider."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    country: Mapped[str | None] = mapped_column(String(2))
+    size_tier: Mapped[str] = mapped_column(String(20), default="small")
+    standing: Mapped[str] = mapped_column(String(30), default="healthy")
+    payment_fingerprint: Mapped[str | None] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime]
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IpPool(Base):
+    """A set of sending IPs: shared by many accounts, or dedicated to one."""
+
+    __tablename__ = "ip_pools"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # shared | dedicated
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+
+
+class Resource(Base):
+    """Something that sends on an account's behalf (identity, IP, number, mailbox ...)."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "value"),
+        Index("ix_resources_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(320))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+
+class IpAllocation(Base):
+    """Which account or pool held an IP during [valid_from, valid_to)."""
+
+    __tablename__ = "ip_allocations"
+    __table_args__ = (Index("ix_ip_allocations_ip_valid_from", "ip", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ip: Mapped[str] = mapped_column(String(45))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("ip_pools.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+
+
+class SendLogEntry(Base):
+    """One message the provider sent: the strongest evidence for attribution."""
+
+    __tablename__ = "send_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    message_id_header: Mapped[str | None] = mapped_column(String(998), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id"))
+    configuration_set: Mapped[str | None] = mapped_column(String(200))
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    mail_from: Mapped[str | None] = mapped_column(String(320))
+    recipient_domain: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SendingStat(Base):
+    """Hourly sending figures per account (and resource) and destination provider group.
+
+    ``resource_key`` is ``""`` for the account as a whole, else ``"<kind>:<id>"``, so
+    that the unique key works on every database (NULLs never collide).
+    """
+
+    __tablename__ = "sending_stats"
+    __table_args__ = (UniqueConstraint("account_id", "resource_key", "hour", "destination_group"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    resource_key: Mapped[str] = mapped_column(String(80), default="")
+    hour: Mapped[datetime]
+    destination_group: Mapped[str] = mapped_column(String(40), default="other")
+    sent: Mapped[int] = mapped_column(default=0)
+    delivered: Mapped[int] = mapped_column(default=0)
+    hard_bounces: Mapped[int] = mapped_column(default=0)
+    hard_bounces_non_verified: Mapped[int] = mapped_column(default=0)
+    fbl_sent: Mapped[int] = mapped_column(default=0)
+    complaints: Mapped[int] = mapped_column(default=0)
+
+
+# --- reports, events, cases, signals ------------------------------------------------
+
+
+class Report(Base):
+    """One raw artifact as received, with its channel and where it is in the pipeline."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    size: Mapped[int]
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    blob_path: Mapped[str | None] = mapped_column(String(200))
+    envelope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    stage: Mapped[str | None] = mapped_column(String(20))
+    report_format: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    error_class: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """One normalised observation from a report; ``(report_id, seq)`` makes it idempotent."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("report_id", "seq"),
+        Index("ix_events_account_id_occurred_at", "account_id", "occurred_at"),
+        Index("ix_events_case_id", "case_id"),
+        Index("ix_events_account_id_aggregated_at", "account_id", "aggregated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    seq: Mapped[int]
+    category: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str] = mapped_column(String(20))
+    report_format: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    reporter: Mapped[str | None] = mapped_column(String(255))
+    indicators: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id"))
+    attribution_method: Mapped[str | None] = mapped_column(String(40))
+    attribution_confidence: Mapped[str | None] = mapped_column(String(10))
+    attribution_reason: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # Set once aggregation has seen the event (folded into a case, or judged no casework).
+    aggregated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Case(Base):
+    """The unit of work: events about one account and category group."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # One open case per account and category group; closed ones may repeat.
+        Index(
+            "uq_cases_open_account_category",
+            "account_id",
+            "category_group",
+            unique=True,
+            sqlite_where=text("status != 'closed'"),
+            postgresql_where=text("status != 'closed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    category_group: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    priority: Mapped[int] = mapped_column(default=0)
+    priority_reason: Mapped[str | None] = mapped_column(Text)
+    event_count: Mapped[int] = mapped_column(default=0)
+    reporter_count: Mapped[int] = mapped_column(default=0)
+    first_seen_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class Signal(Base):
+    """Something a monitor or health check raised about a subject, with its figures."""
+
+    __tablename__ = "signals"
+    __table_args__ = (Index("ix_signals_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    raised_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+# --- access and audit ---------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """A service token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """An append-only record of who changed what, when and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    tag: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
