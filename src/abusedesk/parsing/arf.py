@@ -28,7 +28,7 @@ class ArfParser:
         return (
             message is not None
             and message.get_content_type() == "multipart/report"
-            and (message.get_param("report-type") or "").lower() == "feedback-report"
+            and str(message.get_param("report-type") or "").lower() == "feedback-report"
         )
 
     def parse(self, document: RawDocument) -> ParsedReport:

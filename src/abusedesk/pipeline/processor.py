@@ -16,7 +16,7 @@ from abusedesk.attribution.service import attribute
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import TransientError
 from abusedesk.parsing.errors import ParseError
-from abusedesk.parsing.model import ParsedReport
+from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.enrich import enrich
 from abusedesk.storage.cases import fold_account_events
@@ -86,7 +86,7 @@ class ReportProcessor:
             stage = "enrich"
             drafts = [enrich(draft) for draft in parsed.events]
             stage = "attribute"
-            records = self._attribute(session, parsed, drafts, fallback_time=summary.received_at)
+            records = self._attribute(session, drafts, fallback_time=summary.received_at)
             upsert_events(session, report_id, parsed.report_format, records, now=now)
             self.reports.mark_done(session, report_id, report_format=parsed.report_format, now=now)
         except Exception as exc:
@@ -98,7 +98,7 @@ class ReportProcessor:
         return ReportOutcome(report_id, ReportStatus.DONE, accounts)
 
     def _attribute(
-        self, session: Session, parsed: ParsedReport, drafts: list, *, fallback_time: datetime
+        self, session: Session, drafts: list[EventDraft], *, fallback_time: datetime
     ) -> list[EventRecord]:
         lookup = SqlInventoryLookup(session)
         records = []
@@ -109,7 +109,6 @@ class ReportProcessor:
                     seq, draft, occurred_at, attribute(draft.indicators, occurred_at, lookup)
                 )
             )
-        del parsed
         return records
 
     def _settle_failure(self, report_id: int, stage: str, error: BaseException) -> ReportOutcome:

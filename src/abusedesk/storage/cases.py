@@ -117,7 +117,7 @@ def _open_case(session: Session, account_id: int, group: str, *, now: datetime) 
         .on_conflict_do_nothing()
         .returning(Case.__table__.c.id)
     )
-    case_id = session.execute(statement).scalar()
+    case_id: int | None = session.execute(statement).scalar()
     if case_id is None:
         # Opened concurrently by another worker: use theirs.
         found = find()

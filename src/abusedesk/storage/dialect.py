@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import FromClause, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_for(session: Session, table: Table) -> Any:
+def insert_for(session: Session, table: FromClause) -> Any:
     """Return an INSERT for *table* that supports ``on_conflict_*`` on this dialect."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)

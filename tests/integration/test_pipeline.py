@@ -1,0 +1,227 @@
+"""The report pipeline on a real database: process, attribute, fold, retry, quarantine."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from abusedesk.bootstrap import Container
+from abusedesk.core.clock import utcnow
+from abusedesk.core.errors import TransientError
+from abusedesk.intake.service import Incoming
+from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.model import ParsedReport
+from abusedesk.parsing.registry import ParserRegistry
+from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.tables import AuditEntry, Case, Event, Report
+from tests.factories.arf import arf_report
+from tests.factories.inventory import SentMail, make_account, make_sent_mail
+
+DOMAIN = "news.example.com"
+
+
+def _sent(container: Container, count: int) -> list[SentMail]:
+    with unit_of_work(container.sessions) as session:
+        account_id, resource_id = make_account(session, domain=DOMAIN)
+        return [
+            make_sent_mail(session, account_id, resource_id, n, domain=DOMAIN) for n in range(count)
+        ]
+
+
+def _ingest(container: Container, raws: list[bytes]) -> list[int]:
+    stored = container.intake.accept_many([Incoming(raw, "test", {}) for raw in raws])
+    while container.embedded.run_once():
+        pass
+    return [s.report_id for s in stored]
+
+
+def _case_counts(container: Container) -> list[tuple[str, int, int]]:
+    with unit_of_work(container.sessions) as session:
+        rows = session.execute(select(Case.category_group, Case.event_count, Case.reporter_count))
+        return sorted((group, count, reporters) for group, count, reporters in rows)
+
+
+def test_arf_report_is_attributed_by_message_id_and_folded_into_a_case(
+    container: Container,
+) -> None:
+    """An ARF report quoting a sent Message-ID lands on that account's spam case."""
+    (mail,) = _sent(container, 1)
+    (report_id,) = _ingest(container, [arf_report(message_id=mail.message_id, from_domain=DOMAIN)])
+    with unit_of_work(container.sessions) as session:
+        event = session.scalars(select(Event).where(Event.report_id == report_id)).one()
+        assert (event.account_id, event.attribution_method, event.attribution_confidence) == (
+            mail.account_id,
+            "message_id",
+            "high",
+        )
+        assert mail.message_id in (event.attribution_reason or "")
+    assert _case_counts(container) == [("spam", 1, 1)]
+
+
+def test_reprocessing_a_report_changes_nothing(container: Container) -> None:
+    """Processing the same report again gives the same events and case counts."""
+    mails = _sent(container, 3)
+    ids = _ingest(
+        container,
+        [
+            arf_report(message_id=m.message_id, from_domain=DOMAIN, serial=n)
+            for n, m in enumerate(mails)
+        ],
+    )
+    before = _case_counts(container)
+    with unit_of_work(container.sessions) as session:
+        session.execute(update(Report).where(Report.id.in_(ids)).values(status="pending"))
+    while container.embedded.run_once():
+        pass
+    for account_id in {m.account_id for m in mails}:
+        container.processor.aggregate_account(account_id)
+    with unit_of_work(container.sessions) as session:
+        assert session.scalar(select(func.count(Event.id))) == 3
+    assert _case_counts(container) == before == [("spam", 3, 1)]
+
+
+def test_same_bytes_twice_are_one_report(container: Container) -> None:
+    """Storing identical bytes again returns the first report, not a new one."""
+    raw = arf_report(message_id="x@example.com", from_domain=DOMAIN)
+    first, second = container.intake.accept_many(
+        [Incoming(raw, "test", {}), Incoming(raw, "test", {})]
+    )
+    assert (first.report_id, first.created, second.created) == (second.report_id, True, False)
+
+
+def test_garbage_is_quarantined_with_stage_and_reason(container: Container) -> None:
+    """Bytes no parser recognises land in quarantine at the parse stage, not lost."""
+    (report_id,) = _ingest(container, [b"\x00\x01\x02 not a report at all \xff"])
+    with unit_of_work(container.sessions) as session:
+        summary = container.reports.get(session, report_id)
+    assert (summary.status, summary.stage, summary.error_class) == (
+        "quarantined",
+        "parse",
+        "abusedesk.parsing.errors.UnknownReportFormat",
+    )
+    assert (summary.last_error or "").startswith("unknown_format:")
+
+
+def test_requeued_report_is_processed_again(container: Container) -> None:
+    """A quarantined report sent back through the pipeline is processed once more."""
+    (report_id,) = _ingest(container, [b"garbage that no parser reads"])
+    with unit_of_work(container.sessions) as session:
+        assert container.reports.requeue(session, [report_id], now=utcnow()) == 1
+        assert container.reports.get(session, report_id).status == "pending"
+
+
+def test_large_report_is_kept_as_an_evidence_blob(container: Container) -> None:
+    """A report above the inline limit is stored outside the row and read back intact."""
+    raw = arf_report(message_id="big@example.com", from_domain=DOMAIN) + b"x" * 100_000
+    (stored,) = container.intake.accept_many([Incoming(raw, "test", {})])
+    with unit_of_work(container.sessions) as session:
+        row = session.get(Report, stored.report_id)
+        assert row is not None
+        assert (row.raw, row.blob_path, container.reports.raw(session, stored.report_id)) == (
+            None,
+            row.sha256,
+            raw,
+        )
+
+
+class _FlakyParser:
+    """A parser plug-in whose backing service is down: every parse is a transient failure."""
+
+    name = "flaky"
+
+    def sniff(self, document: RawDocument) -> bool:
+        return True
+
+    def parse(self, document: RawDocument) -> ParsedReport:
+        raise TransientError("lookup service unavailable")
+
+
+def test_transient_failures_retry_with_backoff_then_quarantine(container: Container) -> None:
+    """A transient failure is retried later, and quarantined once the attempts run out."""
+    processor = ReportProcessor(
+        container.sessions,
+        container.reports,
+        ParserRegistry([_FlakyParser()]),
+        max_attempts=2,
+        backoff_base_seconds=60,
+    )
+    (stored,) = container.intake.accept_many([Incoming(b"Subject: hi\r\n\r\nbody", "test", {})])
+    first = processor.process_report(stored.report_id)
+    with unit_of_work(container.sessions) as session:
+        row = session.get(Report, stored.report_id)
+        assert row is not None
+        assert (first.status, row.attempts) == ("pending", 1)
+        assert row.next_attempt_at > utcnow() + timedelta(seconds=50)
+        row.status = "processing"
+    second = processor.process_report(stored.report_id)
+    assert (second.status, second.reason) == ("quarantined", "retries_exhausted")
+
+
+def test_closed_case_is_not_reused(container: Container) -> None:
+    """Once a case is closed, a new complaint opens a new case for the account."""
+    mails = _sent(container, 2)
+    _ingest(container, [arf_report(message_id=mails[0].message_id, from_domain=DOMAIN, serial=1)])
+    with unit_of_work(container.sessions) as session:
+        session.execute(update(Case).values(status="closed", closed_at=utcnow()))
+    _ingest(container, [arf_report(message_id=mails[1].message_id, from_domain=DOMAIN, serial=2)])
+    with unit_of_work(container.sessions) as session:
+        statuses = sorted(session.scalars(select(Case.status)))
+    assert statuses == ["closed", "new"]
+
+
+def test_not_spam_feedback_makes_no_case(container: Container) -> None:
+    """A not-spam report is recorded as an event but never counts as a complaint case."""
+    (mail,) = _sent(container, 1)
+    _ingest(
+        container,
+        [arf_report(message_id=mail.message_id, from_domain=DOMAIN, feedback_type="not-spam")],
+    )
+    with unit_of_work(container.sessions) as session:
+        event = session.scalars(select(Event)).one()
+        assert (event.category, event.case_id, event.aggregated_at is not None) == (
+            "not_spam",
+            None,
+            True,
+        )
+    assert _case_counts(container) == []
+
+
+def test_case_opening_is_audited(container: Container) -> None:
+    """Opening a case writes an audit row saying why."""
+    (mail,) = _sent(container, 1)
+    _ingest(container, [arf_report(message_id=mail.message_id, from_domain=DOMAIN)])
+    with unit_of_work(container.sessions) as session:
+        entry = session.scalars(select(AuditEntry)).one()
+    assert (entry.tag, entry.actor, entry.subject_type) == (
+        "case:case:open",
+        "system:aggregate",
+        "case",
+    )
+
+
+def test_audit_log_refuses_updates(container: Container) -> None:
+    """The database itself refuses to change an audit row."""
+    (mail,) = _sent(container, 1)
+    _ingest(container, [arf_report(message_id=mail.message_id, from_domain=DOMAIN)])
+    with (
+        pytest.raises(DBAPIError, match="append-only"),
+        unit_of_work(container.sessions) as session,
+    ):
+        session.execute(text("UPDATE audit_log SET reason = 'rewritten'"))
+
+
+def test_expired_lease_returns_report_to_the_queue(container: Container) -> None:
+    """A report claimed by a worker that died is handed out again once its lease runs out."""
+    (stored,) = container.intake.accept_many([Incoming(b"Subject: x\r\n\r\ny", "test", {})])
+    with unit_of_work(container.sessions) as session:
+        claimed = container.reports.claim(
+            session, now=utcnow(), lease=timedelta(seconds=1), limit=10
+        )
+    with unit_of_work(container.sessions) as session:
+        released = container.reports.release_expired_leases(
+            session, now=utcnow() + timedelta(seconds=5)
+        )
+        status = container.reports.get(session, stored.report_id).status
+    assert (claimed, released, status) == ([stored.report_id], 1, "pending")
