@@ -41,10 +41,14 @@ def _serve(database_url: str, workdir: Path) -> subprocess.Popen[bytes]:
         ABUSEDESK_JOBS__LEASE_SECONDS="2",
         ABUSEDESK_JOBS__SWEEP_INTERVAL_SECONDS="1",
     )
-    log = (workdir / "serve.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "abusedesk", "serve"], cwd=workdir, env=env, stdout=log, stderr=log
-    )
+    with (workdir / "serve.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "abusedesk", "serve"],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
 
 
 def _wait_until(condition: object, timeout: float, what: str) -> None:

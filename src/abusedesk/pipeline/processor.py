@@ -92,7 +92,7 @@ class ReportProcessor:
         except Exception as exc:
             raise StageFailed(stage, exc) from exc
         accounts = tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
-        log.info(
+        log.debug(
             "report_processed", report_id=report_id, events=len(records), accounts=len(accounts)
         )
         return ReportOutcome(report_id, ReportStatus.DONE, accounts)
