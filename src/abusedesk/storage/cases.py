@@ -104,7 +104,7 @@ def _open_case(session: Session, account_id: int, group: str, *, now: datetime) 
     if existing is not None:
         return existing
     statement = (
-        insert_for(session, Case.__table__)
+        insert_for(session, Case)
         .values(
             account_id=account_id,
             category_group=group,
@@ -115,7 +115,7 @@ def _open_case(session: Session, account_id: int, group: str, *, now: datetime) 
             opened_at=now,
         )
         .on_conflict_do_nothing()
-        .returning(Case.__table__.c.id)
+        .returning(Case.id)
     )
     case_id: int | None = session.execute(statement).scalar()
     if case_id is None:

@@ -2,16 +2,18 @@
 
 from typing import Any
 
-from sqlalchemy import FromClause, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from abusedesk.storage.tables import Base
 
-def insert_for(session: Session, table: FromClause) -> Any:
-    """Return an INSERT for *table* that supports ``on_conflict_*`` on this dialect."""
+
+def insert_for(session: Session, model: type[Base]) -> Any:
+    """Return an INSERT for *model* that supports ``on_conflict_*`` on this dialect."""
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def lock_account(session: Session, account_id: int) -> None:

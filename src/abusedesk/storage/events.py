@@ -38,7 +38,7 @@ def upsert_events(
     if not records:
         return
     rows = [_row(report_id, report_format, record, now) for record in records]
-    statement = insert_for(session, Event.__table__)
+    statement = insert_for(session, Event)
     updatable = {
         name: statement.excluded[name]
         for name in rows[0]

@@ -86,10 +86,10 @@ class SqlReportRepository:
             "next_attempt_at": received_at,
         }
         statement = (
-            insert_for(session, Report.__table__)
+            insert_for(session, Report)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["sha256"])
-            .returning(Report.__table__.c.id)
+            .returning(Report.id)
         )
         inserted = session.execute(statement).scalar()
         if inserted is None:
@@ -244,7 +244,7 @@ class SqlReportRepository:
     def count_by_status(self, session: Session) -> dict[str, int]:
         """Return how many reports are in each status."""
         rows = session.execute(select(Report.status, func.count()).group_by(Report.status))
-        return dict(rows)
+        return {str(status): int(count) for status, count in rows.tuples()}
 
     def pending_exists(self, session: Session, *, now: datetime) -> bool:
         """Tell whether any report is pending or processing."""

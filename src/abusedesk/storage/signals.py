@@ -41,7 +41,7 @@ def raise_signal(
     Return the new signal's id, or None when the dedupe key was already used.
     """
     statement = (
-        insert_for(session, Signal.__table__)
+        insert_for(session, Signal)
         .values(
             kind=kind,
             subject_type=subject_type,
@@ -53,7 +53,7 @@ def raise_signal(
             raised_at=at,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Signal.__table__.c.id)
+        .returning(Signal.id)
     )
     signal_id: int | None = session.execute(statement).scalar()
     return signal_id

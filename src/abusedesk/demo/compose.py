@@ -1,0 +1,203 @@
+"""Text pieces the report shapes are assembled from: dates, MIME framing, headers, bodies."""
+
+import base64
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+from abusedesk.demo import content
+from abusedesk.demo.model import PROVIDER_DOMAIN, REGION, DemoAccount, SentMessage
+
+
+def dkim_signature(rng: random.Random, domain: str, selector: str | None, at: datetime) -> str:
+    """Return a DKIM-Signature header with the shape of a real one (it verifies nothing)."""
+    return (
+        "DKIM-Signature: v=1; a=rsa-sha256; q=dns/txt; c=relaxed/simple;\n"
+        f"\ts={selector}; d={domain}; t={int(at.timestamp())};\n"
+        "\th=From:To:Subject:Date:Message-ID:MIME-Version:Content-Type:Feedback-ID;\n"
+        f"\tbh={base64.b64encode(rng.randbytes(32)).decode()};\n"
+        f"\tb={base64.b64encode(rng.randbytes(96)).decode()}"
+    )
+
+
+def message_body(account: DemoAccount, m: SentMessage) -> str:
+    """Return the text of a message; the same message always reads the same."""
+    rng = random.Random(m.provider_message_id)
+    first = m.recipient.split("@")[0].split(".")[0].rstrip("0123456789").title() or "there"
+    brand = account.profile.brand
+    urls = m.urls
+    if m.campaign == "spam":
+        lines = [
+            rng.choice(content.SPAM_LINES),
+            "",
+            f"CLICK HERE: {urls[0]}",
+            "",
+            f"To stop receiving these offers visit {urls[1]}",
+        ]
+    elif m.campaign == "phishing":
+        lines = [
+            "Dear customer,",
+            "",
+            f"We detected unusual sign-in activity on your {brand} account. To avoid",
+            "suspension, verify your identity within 24 hours:",
+            "",
+            urls[0],
+            "",
+            f"{brand} Security Team",
+        ]
+    elif m.campaign == "mailbox_spam":
+        lines = [
+            "Hello,",
+            "",
+            "Please review the document below and confirm the payment today.",
+            "",
+            urls[0],
+            "",
+            "Regards,",
+            m.sender.display_name,
+        ]
+    elif m.campaign == "mailbox":
+        lines = [
+            "Hi,",
+            "",
+            "Following up on our conversation, let me know what you think.",
+            "",
+            "Best,",
+            m.sender.display_name,
+        ]
+    else:
+        lines = [f"Hi {first},", "", f"Thanks for being a {brand} customer.", ""]
+        lines += [f"Details: {urls[0]}", ""] if urls else []
+        lines.append(f"You receive this email because you have an account with {brand}.")
+        if len(urls) > 1:
+            lines.append(f"Unsubscribe: {urls[1]}")
+    return "\n".join(lines) + "\n"
+
+
+def dmarc_record(
+    ip: str,
+    count: int,
+    domain: str,
+    *,
+    dkim_domain: str | None,
+    selector: str | None,
+    envelope: str,
+    modern: bool,
+) -> str:
+    """Return one DMARC aggregate <record> for mail the provider sent for *domain*."""
+    dkim_pass = dkim_domain == domain
+    spf_aligned = envelope == domain or envelope.endswith(f".{domain}")
+    dkim_result = (
+        "        <dkim>\n"
+        f"          <domain>{dkim_domain}</domain>\n"
+        f"          <selector>{selector}</selector>\n"
+        "          <result>pass</result>\n"
+        "        </dkim>\n"
+        if dkim_domain
+        else ""
+    )
+    envelope_from = "" if modern else f"      <envelope_from>{envelope}</envelope_from>\n"
+    return (
+        "  <record>\n"
+        "    <row>\n"
+        f"      <source_ip>{ip}</source_ip>\n"
+        f"      <count>{count}</count>\n"
+        "      <policy_evaluated>\n"
+        f"        <disposition>{'pass' if modern and dkim_pass else 'none'}</disposition>\n"
+        f"        <dkim>{'pass' if dkim_pass else 'fail'}</dkim>\n"
+        f"        <spf>{'pass' if spf_aligned else 'fail'}</spf>\n"
+        "      </policy_evaluated>\n"
+        "    </row>\n"
+        "    <identifiers>\n"
+        f"{envelope_from}"
+        f"      <header_from>{domain}</header_from>\n"
+        "    </identifiers>\n"
+        "    <auth_results>\n"
+        f"{dkim_result}"
+        "        <spf>\n"
+        f"          <domain>{envelope}</domain>\n"
+        "          <scope>mfrom</scope>\n"
+        "          <result>pass</result>\n"
+        "        </spf>\n"
+        "    </auth_results>\n"
+        "  </record>"
+    )
+
+
+def dmarc_spoof_record(ip: str, count: int, domain: str, policy: str, *, modern: bool) -> str:
+    """Return a DMARC <record> for mail someone else sent in *domain*'s name."""
+    envelope_from = "" if modern else f"      <envelope_from>{domain}</envelope_from>\n"
+    return (
+        "  <record>\n"
+        "    <row>\n"
+        f"      <source_ip>{ip}</source_ip>\n"
+        f"      <count>{count}</count>\n"
+        "      <policy_evaluated>\n"
+        f"        <disposition>{policy}</disposition>\n"
+        "        <dkim>fail</dkim>\n"
+        "        <spf>fail</spf>\n"
+        "      </policy_evaluated>\n"
+        "    </row>\n"
+        "    <identifiers>\n"
+        f"{envelope_from}"
+        f"      <header_from>{domain}</header_from>\n"
+        "    </identifiers>\n"
+        "    <auth_results>\n"
+        "        <spf>\n"
+        f"          <domain>{domain}</domain>\n"
+        "          <scope>mfrom</scope>\n"
+        "          <result>fail</result>\n"
+        "        </spf>\n"
+        "    </auth_results>\n"
+        "  </record>"
+    )
+
+
+def multipart(boundary: str, parts: Sequence[tuple[str, str]]) -> str:
+    """Return a multipart body: each part's headers and content between boundaries."""
+    chunks = [f"--{boundary}\n{headers}\n\n{body}" for headers, body in parts]
+    return "\n".join(chunks) + f"\n--{boundary}--\n"
+
+
+def join(headers: Sequence[str], body: str) -> str:
+    """Return a message from its header lines and its body."""
+    return "\n".join(headers) + "\n\n" + body
+
+
+def smtp_host(ip: str) -> str:
+    """Return the provider's outbound host name for a sending IP."""
+    tail = ip.replace(":", "-").replace(".", "-").rsplit("-", 2)
+    return f"a{tail[-2] or '0'}-{tail[-1]}.smtp-out.{REGION}.{PROVIDER_DOMAIN}"
+
+
+def display_name(address: str) -> str:
+    """Return the name a person with *address* signs with ("jo.smith" gives "Jo Smith")."""
+    local = address.partition("@")[0].rstrip("0123456789")
+    return " ".join(word.title() for word in local.split(".") if word) or "A customer"
+
+
+def domain_of(address: str) -> str:
+    """Return the lowercased domain of an address."""
+    return address.rpartition("@")[2].lower()
+
+
+def date(value: datetime, offset_hours: int = 0) -> str:
+    """Return an RFC 5322 date, in a reporter's time zone *offset_hours* from UTC."""
+    return format_datetime(value.astimezone(timezone(timedelta(hours=offset_hours))))
+
+
+def iso(value: datetime) -> str:
+    """Return an ISO 8601 UTC time to the second, as X-ARF writes it."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_ms(value: datetime) -> str:
+    """Return an ISO 8601 UTC time to the millisecond, as SES writes it."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def random_uuid(rng: random.Random) -> str:
+    """Return a version-4 UUID drawn from *rng*."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
