@@ -18,6 +18,7 @@ install: ## Create the virtual environment from the lock file
 run: install ## Set up the SQLite database, seed the demo provider once, start abusedesk
 	$(RUN) abusedesk init
 	$(RUN) abusedesk demo seed --if-empty
+	$(RUN) abusedesk ingest var/demo/reports --no-process --channel demo
 	$(RUN) abusedesk serve
 
 .PHONY: test

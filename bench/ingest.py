@@ -73,7 +73,12 @@ def measure(database_url: str, workdir: Path, reports_dir: Path) -> dict[str, fl
 
     raws = _read_reports(reports_dir)
     container = build(
-        Settings(database={"url": database_url}, storage={"evidence_dir": workdir / "evidence"})
+        Settings(
+            database={"url": database_url},
+            storage={"evidence_dir": workdir / "evidence"},
+            log_level="WARNING",
+        ),
+        configure_logs=True,
     )
     wall, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(raws), BATCH):

@@ -44,6 +44,14 @@ class SmtpSettings(BaseModel):
     recipients: list[str] = Field(default_factory=lambda: ["abuse@", "fbl@", "dmarc@"])
 
 
+class SmtpRateLimitSettings(BaseModel):
+    """How fast one peer address may send to the SMTP intake (a token bucket per peer)."""
+
+    # Generous on purpose: feedback loops send in bursts; only a flood should meet it.
+    per_second: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=500, ge=1)
+
+
 class JobSettings(BaseModel):
     """How background work runs: threads in ``serve`` or procrastinate workers."""
 
@@ -55,6 +63,10 @@ class JobSettings(BaseModel):
     sweep_interval_seconds: int = 30
     # Reports pending longer than this are handed to a worker again by the sweeper.
     stale_pending_seconds: int = 60
+    # procrastinate workers prove they are alive this often; the jobs of one silent for
+    # stalled_after_seconds are handed out again by the sweeper.
+    heartbeat_seconds: float = 10
+    stalled_after_seconds: float = 30
 
 
 class Settings(BaseSettings):
@@ -71,4 +83,5 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    smtp_rate_limit: SmtpRateLimitSettings = Field(default_factory=SmtpRateLimitSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

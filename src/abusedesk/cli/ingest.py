@@ -30,6 +30,8 @@ def ingest(
     failures: list[tuple[str, str]] = []
     stored_ids: dict[int, str] = {}
     with open_container() as container:
+        # With procrastinate, intake has already handed the reports to the worker processes.
+        process = process and container.settings.jobs.backend == "embedded"
         intake = container.intake
         batch: list[FileItem] = []
 

@@ -33,7 +33,7 @@ class EmbeddedEngine:
         workers: int = 2,
         lease_seconds: int = 300,
         sweep_interval_seconds: float = 30,
-        batch_size: int = 20,
+        batch_size: int = 100,
     ) -> None:
         self.sessions = sessions
         self.reports = reports

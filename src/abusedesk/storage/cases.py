@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 from abusedesk.cases.policy import category_group, priority
 from abusedesk.storage import audit
 from abusedesk.storage.dialect import insert_for, lock_account
-from abusedesk.storage.tables import Case, Event
+from abusedesk.storage.tables import Case, Event, table_of
+
+EVENTS = table_of(Event)
 
 CLOSED = "closed"
 
@@ -62,7 +64,7 @@ def accounts_awaiting_aggregation(session: Session, *, before: datetime, limit: 
 def _update_events(session: Session, event_ids: list[int], **values: object) -> None:
     for start in range(0, len(event_ids), 500):
         session.execute(
-            update(Event).where(Event.id.in_(event_ids[start : start + 500])).values(**values)
+            update(EVENTS).where(Event.id.in_(event_ids[start : start + 500])).values(**values)
         )
 
 
@@ -79,7 +81,7 @@ def refresh_case(session: Session, case_id: int) -> None:
     group = session.scalar(select(Case.category_group).where(Case.id == case_id)) or "other"
     score, reason = priority(group, count, reporters)
     session.execute(
-        update(Case)
+        update(table_of(Case))
         .where(Case.id == case_id)
         .values(
             event_count=count,

@@ -38,16 +38,24 @@ def upsert_events(
     if not records:
         return
     rows = [_row(report_id, report_format, record, now) for record in records]
-    statement = insert_for(session, Event)
-    updatable = {
-        name: statement.excluded[name]
-        for name in rows[0]
-        if name not in ("report_id", "seq", "created_at")
-    }
-    session.execute(
-        statement.on_conflict_do_update(index_elements=["report_id", "seq"], set_=updatable),
-        rows,
-    )
+    dialect = session.get_bind().dialect.name
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        insert = insert_for(session, Event)
+        updatable = {
+            name: insert.excluded[name]
+            for name in rows[0]
+            if name not in ("report_id", "seq", "created_at")
+        }
+        statement = insert.on_conflict_do_update(
+            index_elements=["report_id", "seq"], set_=updatable
+        )
+        _UPSERTS[dialect] = statement
+    session.execute(statement, rows)
+
+
+# Building the upsert (its "excluded" columns) costs more than running it: build it once.
+_UPSERTS: dict[str, Any] = {}
 
 
 def _row(report_id: int, report_format: str, record: EventRecord, now: datetime) -> dict[str, Any]:

@@ -6,9 +6,9 @@ the generator and its ground-truth file.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from abusedesk.demo.model import DemoProvider, DemoResource, Traffic
@@ -20,6 +20,7 @@ from abusedesk.storage.tables import (
     Resource,
     SendingStat,
     SendLogEntry,
+    table_of,
 )
 
 CHUNK_SIZE = 5_000
@@ -153,7 +154,7 @@ def _insert(
 ) -> None:
     """Insert *rows* in chunks of executemany, so memory and statement size stay bounded."""
     # The Core table, not the ORM class: a plain executemany without ORM bookkeeping.
-    table = cast(Table, model.__table__)
+    table = table_of(model)
     for start in range(0, len(rows), chunk_size):
         session.execute(insert(table), rows[start : start + chunk_size])
 

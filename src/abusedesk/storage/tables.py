@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -305,3 +306,10 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+def table_of(model: type[Base]) -> Table:
+    """Return the Core table behind *model*: plain statements, no ORM bookkeeping (hot paths)."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101  # every model here maps one table
+    return table
