@@ -52,7 +52,7 @@ class ArfParser:
             category=_CATEGORY_BY_FEEDBACK_TYPE.get(feedback_type, Category.OTHER),
             service=Service.EMAIL,
             occurred_at=occurred_at or mail.date(message),
-            reporter=fields.get("reporting-mta")
+            reporter=mail.mta_name(fields.get("reporting-mta"))
             or mail.address_domain(mail.header(message, "From")),
             indicators=indicators,
             details={"feedback_type": feedback_type, "user_agent": fields.get("user-agent")},

@@ -7,7 +7,7 @@ from email.policy import compat32
 from functools import cached_property
 from typing import Any
 
-from abusedesk.parsing.errors import EmptyReport
+from abusedesk.parsing.errors import EmptyReport, MalformedReport
 
 
 class RawDocument:
@@ -39,10 +39,20 @@ class RawDocument:
 
     @cached_property
     def message(self) -> Message | None:
-        """Return the report parsed as an RFC 5322 message, or None when it has no headers."""
+        """Return the report parsed as an RFC 5322 message, or None when it has no headers.
+
+        Raise MalformedReport when the message is too deeply nested to parse.
+        """
         if not looks_like_message(self.head):
             return None
-        return email.message_from_bytes(self.raw, policy=compat32)
+        try:
+            return email.message_from_bytes(self.raw, policy=compat32)
+        except RecursionError as error:
+            # The email package recurses once per nested multipart; a hostile report
+            # nests deep enough to exhaust the stack.
+            raise MalformedReport(
+                "the MIME structure is nested too deeply", reason="mime_too_deep"
+            ) from error
 
 
 def looks_like_message(head: bytes) -> bool:

@@ -13,6 +13,7 @@ from abusedesk.core.clock import as_utc
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,900})>")
 _DKIM_TAG = re.compile(r"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)", re.IGNORECASE)
 _URL = re.compile(rb"https?://[^\s<>\"'()]{1,2000}", re.IGNORECASE)
+MAX_DOMAIN_LENGTH = 253
 # Bodies past this size are not scanned for URLs: cost stays bounded on hostile input.
 URL_SCAN_LIMIT = 512 * 1024
 MAX_URLS = 50
@@ -41,7 +42,29 @@ def address_domain(value: str | None) -> str | None:
         return None
     _, address = parseaddr(value)
     _, at, domain = address.rpartition("@")
-    return domain.strip().lower().rstrip(".") or None if at else None
+    return _domain_name(domain) if at else None
+
+
+def typed_value(value: str | None) -> str | None:
+    """Return the value of a ``type; value`` field (``rfc822; a@b``, ``dns; host``), unfolded."""
+    if not value:
+        return None
+    kind, semicolon, rest = value.partition(";")
+    text = rest if semicolon and " " not in kind.strip() else value
+    return " ".join(text.split()) or None
+
+
+def mta_name(value: str | None) -> str | None:
+    """Return the host named by an MTA field (``dns; mx.example.net``), lowercased."""
+    words = (typed_value(value) or "").split()
+    return _domain_name(words[0]) if words else None
+
+
+def _domain_name(value: str) -> str | None:
+    domain = value.strip().lower().rstrip(".")
+    # A DNS name has at most 253 characters; anything longer is not one, and a longer
+    # value would not fit where domains are stored.
+    return domain if 0 < len(domain) <= MAX_DOMAIN_LENGTH else None
 
 
 def dkim_signatures(message: Message) -> Iterator[tuple[str, str | None]]:
@@ -113,5 +136,10 @@ def embedded_message(part: Message) -> Message | None:
         inner = payload[0] if payload else None
         return inner if isinstance(inner, Message) else None
     if isinstance(payload, str):
-        return email.message_from_string(payload, policy=compat32)
+        try:
+            return email.message_from_string(payload, policy=compat32)
+        except RecursionError:
+            # Headers-only parts hold text a reporter wrote; nested deep enough, the
+            # email package exhausts the stack. Such a part has no usable headers.
+            return None
     return None

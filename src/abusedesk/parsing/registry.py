@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from abusedesk.parsing import arf, freeform
+from abusedesk.parsing import arf, dmarc, dsn, freeform, ses, xarf
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import DuplicateParserName, UnknownReportFormat
 from abusedesk.parsing.model import ParsedReport
@@ -46,5 +46,20 @@ class ParserRegistry:
 
 
 def default_registry() -> ParserRegistry:
-    """Return the registry of every built-in parser, most specific first."""
-    return ParserRegistry([arf.ArfParser(), freeform.FreeformParser()])
+    """Return the registry of every built-in parser, most specific first.
+
+    ARF and DSN are told apart by the multipart/report's report-type; DMARC by a
+    ``<feedback>`` root (bare, compressed or attached); X-ARF and SES JSON by their keys
+    (``xarf_version``; ``notificationType``/``eventType`` or an SNS envelope). Free-form
+    takes any remaining email, so it stays last.
+    """
+    return ParserRegistry(
+        [
+            arf.ArfParser(),
+            dsn.DsnParser(),
+            dmarc.DmarcAggregateParser(),
+            xarf.XarfParser(),
+            ses.SesParser(),
+            freeform.FreeformParser(),
+        ]
+    )

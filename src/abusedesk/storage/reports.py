@@ -263,8 +263,10 @@ class SqlReportRepository:
 
     def count_by_status(self, session: Session) -> dict[str, int]:
         """Return how many reports are in each status."""
-        rows = session.execute(select(Report.status, func.count()).group_by(Report.status))
-        return {str(status): int(count) for status, count in rows.tuples()}
+        rows = session.execute(
+            select(Report.status, func.count().label("reports")).group_by(Report.status)
+        )
+        return {str(row.status): int(row.reports) for row in rows}
 
     def pending_exists(self, session: Session, *, now: datetime) -> bool:
         """Tell whether any report is pending or processing."""

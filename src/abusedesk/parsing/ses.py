@@ -1,0 +1,252 @@
+"""Amazon SES notifications and published events, raw or inside an SNS envelope.
+
+A ``Bounce`` gives one ``bounce`` event per bounced recipient and a ``Complaint`` one
+event per complained recipient (category from the ARF feedback type when SES passes it
+on, ``spam`` otherwise). Delivery, Send, Open, Click, Reject, DeliveryDelay and the other
+event types are not complaints: they parse to a report with no events. A ``Received``
+notification carries inbound mail that is itself a report; reading it is not supported
+yet, so it is refused with a reason and stays in quarantine rather than being dropped.
+
+The SNS signature is not checked here: the intake channel that accepts SNS posts owns
+that check, before a report is stored.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from abusedesk.core.clock import as_utc
+from abusedesk.parsing import mail
+from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.dsn import bounce_class, recipient_indicators, redact_recipient, status_code
+from abusedesk.parsing.errors import MalformedReport, ParseError
+from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
+
+REPORTER = "amazonses.com"
+_SNS_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+_BOUNCE_CLASS = {"permanent": "hard", "transient": "soft", "undetermined": "undetermined"}
+_CATEGORY_BY_FEEDBACK_TYPE = {
+    "abuse": Category.SPAM,
+    "fraud": Category.FRAUD,
+    "virus": Category.MALWARE,
+    "auth-failure": Category.AUTH_FAILURE,
+    "not-spam": Category.NOT_SPAM,
+    "other": Category.OTHER,
+}
+_TEXT_LIMIT = 1000
+
+
+class SesParser:
+    """Read SES bounce and complaint notifications (JSON), unwrapping SNS when present."""
+
+    name = "ses"
+
+    def sniff(self, document: RawDocument) -> bool:
+        """Recognise an SES notification or event object, or an SNS envelope."""
+        data = document.json
+        if not isinstance(data, dict):
+            return False
+        if data.get("Type") in _SNS_TYPES and "Message" in data:
+            return True
+        return _is_ses_object(data)
+
+    def parse(self, document: RawDocument) -> ParsedReport:
+        """Unwrap the SNS envelope if any, then read the SES object into events."""
+        data = document.json
+        if not isinstance(data, dict):
+            raise MalformedReport("not a JSON object", reason="ses_invalid")
+        if data.get("Type") in _SNS_TYPES and "Message" in data:
+            data = _sns_message(data)
+        kind = _text(data.get("notificationType")) or _text(data.get("eventType"))
+        if kind is None:
+            raise MalformedReport(
+                "no notificationType or eventType in the SES object", reason="ses_invalid"
+            )
+        if kind == "Received":
+            raise ParseError(
+                "SES receiving notifications carry inbound mail, which is not read yet",
+                reason="ses_received_notification",
+            )
+        if kind not in ("Bounce", "Complaint"):
+            return ParsedReport(report_format=self.name, events=())
+        mail_object = _object(data, "mail")
+        base = _mail_indicators(mail_object)
+        if kind == "Bounce":
+            events = _bounce_events(_object(data, "bounce"), base)
+        else:
+            events = _complaint_events(_object(data, "complaint"), base)
+        return ParsedReport(report_format=self.name, events=events)
+
+
+def _is_ses_object(data: Mapping[str, Any]) -> bool:
+    return ("notificationType" in data or "eventType" in data) and "mail" in data
+
+
+def _sns_message(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    kind = envelope.get("Type")
+    if kind == "SubscriptionConfirmation":
+        raise ParseError(
+            "an SNS subscription confirmation is not a report",
+            reason="sns_subscription_confirmation",
+        )
+    if kind == "UnsubscribeConfirmation":
+        raise ParseError(
+            "an SNS unsubscribe confirmation is not a report",
+            reason="sns_unsubscribe_confirmation",
+        )
+    message = envelope.get("Message")
+    if not isinstance(message, str):
+        raise MalformedReport("the SNS Message is not a string", reason="sns_message_not_ses")
+    try:
+        inner = json.loads(message)
+    except (ValueError, RecursionError) as error:
+        raise MalformedReport(
+            "the SNS Message is not JSON", reason="sns_message_not_ses"
+        ) from error
+    if not isinstance(inner, dict) or not _is_ses_object(inner):
+        raise MalformedReport(
+            "the SNS Message is not an SES notification", reason="sns_message_not_ses"
+        )
+    return inner
+
+
+def _object(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, dict):
+        raise MalformedReport(f"the SES object has no {name!r} object", reason="ses_invalid")
+    return value
+
+
+def _list(data: Mapping[str, Any], name: str) -> list[Any]:
+    value = data.get(name)
+    if not isinstance(value, list):
+        raise MalformedReport(f"the SES object has no {name!r} list", reason="ses_invalid")
+    return value
+
+
+def _mail_indicators(mail_object: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    tags = mail_object.get("tags")
+    tags = tags if isinstance(tags, dict) else {}
+    headers = mail_object.get("commonHeaders")
+    headers = headers if isinstance(headers, dict) else {}
+    values = {
+        "provider_message_id": _text(mail_object.get("messageId")),
+        "sending_account_id": _text(mail_object.get("sendingAccountId")),
+        # Event publishing leaves sourceIp out of the mail object; its auto-tag has it.
+        "source_ip": _text(mail_object.get("sourceIp")) or _first_tag(tags, "ses:source-ip"),
+        "from_domain": mail.address_domain(_text(mail_object.get("source"))),
+        "message_id": _bare_message_id(_text(headers.get("messageId"))),
+        "configuration_set": _first_tag(tags, "ses:configuration-set"),
+    }
+    for kind, value in values.items():
+        if value:
+            found[kind] = (value,)
+    return found
+
+
+def _bounce_events(
+    bounce: Mapping[str, Any], base: dict[str, tuple[str, ...]]
+) -> tuple[EventDraft, ...]:
+    bounce_type = _text(bounce.get("bounceType"))
+    reporting_mta = mail.mta_name(_text(bounce.get("reportingMTA")))
+    events = []
+    for recipient in _list(bounce, "bouncedRecipients"):
+        if not isinstance(recipient, dict):
+            raise MalformedReport("a bounced recipient is not an object", reason="ses_invalid")
+        address = _text(recipient.get("emailAddress"))
+        diagnostic = redact_recipient(
+            mail.typed_value(_text(recipient.get("diagnosticCode"))), address
+        )
+        status = status_code(_text(recipient.get("status")), diagnostic)
+        indicators = dict(base)
+        indicators.update(recipient_indicators(address))
+        events.append(
+            EventDraft(
+                category=Category.BOUNCE,
+                service=Service.EMAIL,
+                occurred_at=_timestamp(bounce.get("timestamp")),
+                reporter=REPORTER,
+                indicators=indicators,
+                details={
+                    "bounce_type": bounce_type,
+                    "bounce_sub_type": _text(bounce.get("bounceSubType")),
+                    "bounce_class": _BOUNCE_CLASS.get((bounce_type or "").lower())
+                    or bounce_class(status, diagnostic),
+                    "action": _text(recipient.get("action")),
+                    "status": status,
+                    "diagnostic_code": diagnostic,
+                    "feedback_id": _text(bounce.get("feedbackId")),
+                    "remote_mta_ip": _text(bounce.get("remoteMtaIp")),
+                    "reporting_mta": reporting_mta,
+                },
+            )
+        )
+    return tuple(events)
+
+
+def _complaint_events(
+    complaint: Mapping[str, Any], base: dict[str, tuple[str, ...]]
+) -> tuple[EventDraft, ...]:
+    feedback_type = (_text(complaint.get("complaintFeedbackType")) or "").lower() or None
+    category = (
+        _CATEGORY_BY_FEEDBACK_TYPE.get(feedback_type, Category.OTHER)
+        if feedback_type
+        else Category.SPAM
+    )
+    events = []
+    for recipient in _list(complaint, "complainedRecipients"):
+        if not isinstance(recipient, dict):
+            raise MalformedReport("a complained recipient is not an object", reason="ses_invalid")
+        indicators = dict(base)
+        indicators.update(recipient_indicators(_text(recipient.get("emailAddress"))))
+        events.append(
+            EventDraft(
+                category=category,
+                service=Service.EMAIL,
+                occurred_at=_timestamp(complaint.get("timestamp")),
+                reporter=REPORTER,
+                indicators=indicators,
+                details={
+                    "feedback_type": feedback_type,
+                    "complaint_sub_type": _text(complaint.get("complaintSubType")),
+                    "user_agent": _text(complaint.get("userAgent")),
+                    "feedback_id": _text(complaint.get("feedbackId")),
+                    "arrival_date": _text(complaint.get("arrivalDate")),
+                },
+            )
+        )
+    return tuple(events)
+
+
+def _text(value: Any) -> str | None:
+    """Return a JSON string as clean text (no lone surrogates, no NULs), else None."""
+    if not isinstance(value, str):
+        return None
+    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return " ".join(cleaned.split())[:_TEXT_LIMIT] or None
+
+
+def _first_tag(tags: Mapping[str, Any], name: str) -> str | None:
+    values = tags.get(name)
+    if isinstance(values, list) and values:
+        return _text(values[0])
+    return _text(values)
+
+
+def _bare_message_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.strip().strip("<>").strip() or None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Return an ISO 8601 timestamp as UTC, or None when absent or unreadable."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        return None
