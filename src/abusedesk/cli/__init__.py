@@ -2,7 +2,7 @@
 
 import typer
 
-from abusedesk.cli import database, ingest, quarantine
+from abusedesk.cli import database, demo, ingest, quarantine, serve, token, worker
 
 app = typer.Typer(
     name="abusedesk",
@@ -14,6 +14,11 @@ app.add_typer(database.app, name="db")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("init")(database.init)
 app.command("ingest")(ingest.ingest)
+app.command("worker")(worker.worker)
+app.command("serve")(serve.serve)
+app.command("run", help="Same as serve.")(serve.serve)
+app.add_typer(token.app, name="token")
+app.add_typer(demo.app, name="demo")
 
 
 def main() -> None:

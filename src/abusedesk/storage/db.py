@@ -32,7 +32,15 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     """Create an engine for *url* with abusedesk's connection settings."""
     url = normalise_url(url)
     if not is_sqlite(url):
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            # Statement parameters hold report bytes and addresses: keep them out of errors and logs.
+            hide_parameters=True,
+        )
 
     database = make_url(url).database
     if database and database != ":memory:":
@@ -40,6 +48,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
     )
 

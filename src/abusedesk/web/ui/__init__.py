@@ -1,0 +1,1 @@
+"""Server-rendered pages for people: Jinja2 templates, escaped output, no scripts needed."""
