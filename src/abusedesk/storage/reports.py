@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.core.errors import NotFound
@@ -185,10 +185,6 @@ class SqlReportRepository:
             )
         )
 
-    def mark_stage(self, session: Session, report_id: int, stage: str) -> None:
-        """Record the stage a report is in, so that a failure names it."""
-        session.execute(update(REPORTS).where(Report.id == report_id).values(stage=stage))
-
     def mark_done(
         self, session: Session, report_id: int, *, report_format: str, now: datetime
     ) -> None:
@@ -267,22 +263,6 @@ class SqlReportRepository:
             select(Report.status, func.count().label("reports")).group_by(Report.status)
         )
         return {str(row.status): int(row.reports) for row in rows}
-
-    def pending_exists(self, session: Session, *, now: datetime) -> bool:
-        """Tell whether any report is pending or processing."""
-        return (
-            session.scalar(
-                select(Report.id)
-                .where(
-                    or_(
-                        Report.status == ReportStatus.PENDING,
-                        Report.status == ReportStatus.PROCESSING,
-                    )
-                )
-                .limit(1)
-            )
-            is not None
-        )
 
 
 def _error_class(error: BaseException) -> str:
