@@ -6,7 +6,7 @@ from rich.table import Table
 from abusedesk.cli.context import console, errors, open_container
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound
-from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.db import read_only, unit_of_work
 
 app = typer.Typer(help="Show and requeue reports that failed processing.", no_args_is_help=True)
 
@@ -14,7 +14,7 @@ app = typer.Typer(help="Show and requeue reports that failed processing.", no_ar
 @app.command("list")
 def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> None:
     """List quarantined reports with the failing stage and reason."""
-    with open_container() as container, unit_of_work(container.sessions) as session:
+    with open_container() as container, read_only(container.sessions) as session:
         rows = container.reports.quarantined(session, limit=limit)
     if not rows:
         console.print("quarantine is empty")
@@ -35,7 +35,7 @@ def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> Non
 @app.command("show")
 def show(report_id: int) -> None:
     """Show one quarantined report: where it came from, what failed, its first bytes."""
-    with open_container() as container, unit_of_work(container.sessions) as session:
+    with open_container() as container, read_only(container.sessions) as session:
         try:
             summary = container.reports.get(session, report_id)
             raw = container.reports.raw(session, report_id)

@@ -14,6 +14,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# An execution option marking a connection whose transaction only reads.
+READ_ONLY = "abusedesk_read_only"
+
 
 def normalise_url(url: str) -> str:
     """Return *url* with PostgreSQL pointed at psycopg 3, whatever driver was named."""
@@ -67,7 +70,11 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred read lock that later upgrades is
         # what makes concurrent SQLite writers fail with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only units of work skip it, so pages never wait behind ingestion.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -75,6 +82,17 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory entry points use to open one unit of work."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session for reading only; on SQLite it takes no write lock and never waits for one."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 @contextmanager

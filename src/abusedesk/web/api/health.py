@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import abusedesk
 from abusedesk.bootstrap import Container
-from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.db import read_only
 from abusedesk.storage.reports import ReportStatus
 from abusedesk.web import container_of
 
@@ -34,7 +34,7 @@ def health(container: Container = Depends(container_of)) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok", "version": abusedesk.__version__}
     stage = "connect"
     try:
-        with unit_of_work(container.sessions) as session:
+        with read_only(container.sessions) as session:
             session.execute(text("SELECT 1"))
             stage = "count reports"
             counts = container.reports.count_by_status(session)
