@@ -40,34 +40,29 @@ def arf_complaint(
     reporter: str = "fbl.example.net",
 ) -> bytes:
     """Return an RFC 5965 feedback report quoting one message (one event)."""
-    return _crlf(f"""From: feedback@{reporter}
-To: fbl@abuse.example.org
-Subject: Complaint {serial}
-Date: {_date(serial)}
-Message-ID: <arf-{serial}@{reporter}>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="arf-{serial}"
-
---arf-{serial}
-Content-Type: text/plain
-
-An abuse report ({serial}).
-
---arf-{serial}
-Content-Type: message/feedback-report
-
-Feedback-Type: {feedback_type}
+    feedback = f"""Feedback-Type: {feedback_type}
 User-Agent: ExampleFBL/1.0
 Version: 1
 Reporting-MTA: dns; {reporter}
 Arrival-Date: {_date(serial)}
-
---arf-{serial}
-Content-Type: message/rfc822
-
-{_quoted_message(serial, message_id=message_id, from_domain=from_domain)}
---arf-{serial}--
-""")
+"""
+    return _multipart(
+        serial,
+        sender=f"feedback@{reporter}",
+        to="fbl@abuse.example.org",
+        subject=f"Complaint {serial}",
+        message_id=f"arf-{serial}@{reporter}",
+        content_type="multipart/report; report-type=feedback-report",
+        boundary=f"arf-{serial}",
+        parts=[
+            ("text/plain", f"An abuse report ({serial}).\n"),
+            ("message/feedback-report", feedback),
+            (
+                "message/rfc822",
+                _quoted_message(serial, message_id=message_id, from_domain=from_domain),
+            ),
+        ],
+    )
 
 
 def forwarded_complaint(
@@ -79,22 +74,44 @@ def forwarded_complaint(
     complainant_domain: str = "people.example.org",
 ) -> bytes:
     """Return a person's free-form complaint with the message attached (one event)."""
-    return _crlf(f"""From: A Person <someone@{complainant_domain}>
-To: abuse@abuse.example.org
-Subject: {subject} ({serial})
+    return _multipart(
+        serial,
+        sender=f"A Person <someone@{complainant_domain}>",
+        to="abuse@abuse.example.org",
+        subject=f"{subject} ({serial})",
+        message_id=f"complaint-{serial}@{complainant_domain}",
+        content_type="multipart/mixed",
+        boundary=f"fwd-{serial}",
+        parts=[
+            ("text/plain", f"Please stop this ({serial}).\n"),
+            (
+                "message/rfc822",
+                _quoted_message(serial, message_id=message_id, from_domain=from_domain),
+            ),
+        ],
+    )
+
+
+def _multipart(
+    serial: int,
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    message_id: str,
+    content_type: str,
+    boundary: str,
+    parts: list[tuple[str, str]],
+) -> bytes:
+    """Return a multipart email with CRLF line ends: each part is a content type and a body."""
+    head = f"""From: {sender}
+To: {to}
+Subject: {subject}
 Date: {_date(serial)}
-Message-ID: <complaint-{serial}@{complainant_domain}>
+Message-ID: <{message_id}>
 MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="fwd-{serial}"
+Content-Type: {content_type}; boundary="{boundary}"
 
---fwd-{serial}
-Content-Type: text/plain
-
-Please stop this ({serial}).
-
---fwd-{serial}
-Content-Type: message/rfc822
-
-{_quoted_message(serial, message_id=message_id, from_domain=from_domain)}
---fwd-{serial}--
-""")
+"""
+    body = "".join(f"--{boundary}\nContent-Type: {kind}\n\n{text}\n" for kind, text in parts)
+    return _crlf(f"{head}{body}--{boundary}--\n")

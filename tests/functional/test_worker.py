@@ -12,17 +12,13 @@ import pytest
 
 from abusedesk.pipeline.queue import apply_schema, conninfo
 from tests.functional.cli import cli_env, run_cli
-from tests.support.databases import fresh_database, postgres_url
-
-NEEDS_POSTGRES = "needs PostgreSQL: set ABUSEDESK_TEST_DATABASE_URL (CI always does)"
+from tests.support.jobs import job_database
 
 
 @pytest.fixture
 def postgres_database(tmp_path: Path) -> Iterator[str]:
     """Return a fresh migrated PostgreSQL database, without procrastinate's schema."""
-    if postgres_url() is None:
-        pytest.skip(NEEDS_POSTGRES)
-    with fresh_database("postgresql", tmp_path) as url:
+    with job_database(tmp_path, job_schema=False) as url:
         yield url
 
 

@@ -8,20 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from abusedesk.bootstrap import Container, build
-from abusedesk.config import Settings
+from abusedesk.bootstrap import Container
 from abusedesk.intake.service import Incoming
-from abusedesk.pipeline.queue import apply_schema, conninfo
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Case, Event, Report
 from tests.factories.inventory import make_account, make_sent_mail
 from tests.factories.reports import arf_complaint, forwarded_complaint
 from tests.functional.cli import cli_env
-from tests.support.databases import fresh_database, postgres_url
+from tests.support.jobs import job_database, job_engine_container, sql
 
 REPORTS = 3000
 ACCOUNTS = 8
@@ -95,21 +92,16 @@ def _start_worker(database_url: str, workdir: Path, name: str) -> subprocess.Pop
         )
 
 
-def _sql(database_url: str, query: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(conninfo(database_url), autocommit=True) as connection:
-        return connection.execute(query).fetchall()
-
-
 def _progress(database_url: str) -> dict[str, Any]:
     return {
-        "reports": dict(_sql(database_url, "SELECT status, count(*) FROM reports GROUP BY 1")),
+        "reports": dict(sql(database_url, "SELECT status, count(*) FROM reports GROUP BY 1")),
         "jobs": dict(
-            _sql(
+            sql(
                 database_url,
                 "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1",
             )
         ),
-        "unaggregated": _sql(
+        "unaggregated": sql(
             database_url,
             "SELECT count(*) FROM events WHERE account_id IS NOT NULL AND aggregated_at IS NULL",
         )[0][0],
@@ -142,7 +134,7 @@ def _wait_until(
 
 
 def _done(database_url: str) -> int:
-    return int(_sql(database_url, "SELECT count(*) FROM reports WHERE status = 'done'")[0][0])
+    return int(sql(database_url, "SELECT count(*) FROM reports WHERE status = 'done'")[0][0])
 
 
 def _settled(database_url: str) -> bool:
@@ -215,18 +207,8 @@ def _outcome(container: Container) -> dict[str, Any]:
 @pytest.mark.postgres
 def test_killed_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     """After SIGKILLs mid-way and replacement workers, every effect happened exactly once."""
-    if postgres_url() is None:
-        pytest.skip("needs PostgreSQL: set ABUSEDESK_TEST_DATABASE_URL (CI always does)")
-    with fresh_database("postgresql", tmp_path) as database_url:
-        apply_schema(database_url)
-        container = build(
-            Settings(
-                database={"url": database_url},
-                storage={"evidence_dir": tmp_path / "evidence"},
-                smtp={"enabled": False},
-                jobs={"backend": "procrastinate"},
-            )
-        )
+    with job_database(tmp_path, job_schema=True) as database_url:
+        container = job_engine_container(database_url, tmp_path)
         workers: list[subprocess.Popen[bytes]] = []
         try:
             raws, expected_cases = _reports(container)

@@ -8,16 +8,14 @@ from sqlalchemy.exc import DBAPIError
 
 from abusedesk.bootstrap import Container
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import TransientError
 from abusedesk.intake.service import Incoming
-from abusedesk.parsing.document import RawDocument
-from abusedesk.parsing.model import ParsedReport
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.processor import ReportProcessor
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import AuditEntry, Case, Event, Report
 from tests.factories.arf import arf_report
 from tests.factories.inventory import SentMail, make_account, make_sent_mail
+from tests.support.parsers import FlakyParser
 
 DOMAIN = "news.example.com"
 
@@ -126,24 +124,12 @@ def test_large_report_is_kept_as_an_evidence_blob(container: Container) -> None:
         )
 
 
-class _FlakyParser:
-    """A parser plug-in whose backing service is down: every parse is a transient failure."""
-
-    name = "flaky"
-
-    def sniff(self, document: RawDocument) -> bool:
-        return True
-
-    def parse(self, document: RawDocument) -> ParsedReport:
-        raise TransientError("lookup service unavailable")
-
-
 def test_transient_failures_retry_with_backoff_then_quarantine(container: Container) -> None:
     """A transient failure is retried later, and quarantined once the attempts run out."""
     processor = ReportProcessor(
         container.sessions,
         container.reports,
-        ParserRegistry([_FlakyParser()]),
+        ParserRegistry([FlakyParser()]),
         max_attempts=2,
         backoff_base_seconds=60,
     )

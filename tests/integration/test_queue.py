@@ -3,19 +3,13 @@
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from abusedesk.bootstrap import Container, build
-from abusedesk.config import Settings
+from abusedesk.bootstrap import Container
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import TransientError
 from abusedesk.intake.service import Incoming
-from abusedesk.parsing.document import RawDocument
-from abusedesk.parsing.model import ParsedReport
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.processor import ReportProcessor
 from abusedesk.pipeline.queue import (
@@ -23,7 +17,6 @@ from abusedesk.pipeline.queue import (
     ProcrastinateQueue,
     aggregation_job,
     apply_schema,
-    conninfo,
     make_app,
     run_worker,
     schema_exists,
@@ -33,46 +26,29 @@ from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Case, Event, Report
 from tests.factories.inventory import make_account
 from tests.factories.reports import arf_complaint, forwarded_complaint
-from tests.support.databases import fresh_database, postgres_url
-
-NEEDS_POSTGRES = "needs PostgreSQL: set ABUSEDESK_TEST_DATABASE_URL (CI always does)"
+from tests.support.jobs import job_database, job_engine_container, sql
+from tests.support.parsers import FlakyParser
 
 
 @pytest.fixture
 def queue_url(tmp_path: Path) -> Iterator[str]:
     """Return a fresh migrated PostgreSQL database with procrastinate's schema."""
-    if postgres_url() is None:
-        pytest.skip(NEEDS_POSTGRES)
-    with fresh_database("postgresql", tmp_path) as url:
-        apply_schema(url)
+    with job_database(tmp_path, job_schema=True) as url:
         yield url
 
 
 @pytest.fixture
 def engine_container(queue_url: str, tmp_path: Path) -> Iterator[Container]:
     """Return the application wired to the procrastinate engine on the queue database."""
-    built = build(
-        Settings(
-            database={"url": queue_url},
-            storage={"evidence_dir": tmp_path / "evidence"},
-            smtp={"enabled": False},
-            jobs={"backend": "procrastinate", "stale_pending_seconds": 0},
-        )
-    )
+    built = job_engine_container(queue_url, tmp_path, stale_pending_seconds=0)
     yield built
     built.close()
-
-
-def _sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        cursor = connection.execute(query, params or None)
-        return cursor.fetchall() if cursor.description else []
 
 
 def _open_jobs(url: str) -> list[tuple[str, str]]:
     return [
         (task, status)
-        for task, status in _sql(
+        for task, status in sql(
             url,
             "SELECT task_name, status::text FROM procrastinate_jobs"
             " WHERE status IN ('todo', 'doing') ORDER BY id",
@@ -251,7 +227,7 @@ async def _take_job_and_die(url: str) -> int:
         job = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
     assert job is not None
     assert job.id is not None
-    _sql(
+    sql(
         url,
         "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' WHERE id = %s",
         worker_id,
@@ -294,22 +270,8 @@ def test_stalled_job_with_a_waiting_twin_is_closed_as_failed(engine_container: C
 
     _sweep(engine_container)
 
-    statuses = dict(_sql(url, "SELECT id, status::text FROM procrastinate_jobs ORDER BY id"))
+    statuses = dict(sql(url, "SELECT id, status::text FROM procrastinate_jobs ORDER BY id"))
     assert statuses == {stalled_id: "failed", twin_id: "todo"}
-
-
-class _FlakyParser:
-    """A parser plug-in whose backing service is down: every parse is a transient failure."""
-
-    name = "flaky"
-
-    def sniff(self, document: RawDocument) -> bool:
-        """Claim every document."""
-        return True
-
-    def parse(self, document: RawDocument) -> ParsedReport:
-        """Fail as a service that is down would."""
-        raise TransientError("lookup service unavailable")
 
 
 @pytest.mark.postgres
@@ -320,7 +282,7 @@ def test_transient_failure_schedules_the_next_attempt_after_the_backoff(
     engine_container.processor = ReportProcessor(
         engine_container.sessions,
         engine_container.reports,
-        ParserRegistry([_FlakyParser()]),
+        ParserRegistry([FlakyParser()]),
         max_attempts=3,
         backoff_base_seconds=600,
     )
@@ -329,7 +291,7 @@ def test_transient_failure_schedules_the_next_attempt_after_the_backoff(
 
     asyncio.run(run_worker(make_app(url, periodic_sweep=False), engine_container, wait=False))
 
-    jobs = _sql(
+    jobs = sql(
         url,
         "SELECT task_name, status::text, scheduled_at > now() + interval '5 minutes'"
         " FROM procrastinate_jobs WHERE status IN ('todo', 'doing')",
@@ -358,9 +320,7 @@ def test_failed_defer_keeps_the_report_pending_for_the_sweep(engine_container: C
 @pytest.mark.postgres
 def test_apply_schema_creates_once_and_then_does_nothing(tmp_path: Path) -> None:
     """Applying procrastinate's schema twice creates it the first time only."""
-    if postgres_url() is None:
-        pytest.skip(NEEDS_POSTGRES)
-    with fresh_database("postgresql", tmp_path) as url:
+    with job_database(tmp_path, job_schema=False) as url:
         before = schema_exists(url)
         results = [apply_schema(url), apply_schema(url)]
         after = schema_exists(url)

@@ -27,10 +27,19 @@ END = datetime(2026, 3, 2, 12, tzinfo=UTC)
 COUNT = 1500
 
 
+def _provider(seed: int) -> DemoProvider:
+    return generate_provider(seed=seed, accounts=30, days=5, end=END)
+
+
+def _generator(seed: int) -> ReportGenerator:
+    provider = _provider(seed)
+    return ReportGenerator(provider, generate_traffic(provider, with_stats=False))
+
+
 @pytest.fixture(scope="module")
 def provider() -> DemoProvider:
     """Return a provider of 30 accounts over 5 days."""
-    return generate_provider(seed=5, accounts=30, days=5, end=END)
+    return _provider(5)
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +70,13 @@ def _parts(message: Message) -> list[str]:
 
 def test_same_seed_gives_the_same_bytes(reports: list[GeneratedReport]) -> None:
     """A provider regenerated from the same seed yields byte-identical reports."""
-    provider = generate_provider(seed=5, accounts=30, days=5, end=END)
-    again = ReportGenerator(provider, generate_traffic(provider, with_stats=False))
+    again = _generator(5)
     assert [r.raw for r in again.generate(100)] == [r.raw for r in reports[:100]]
 
 
 def test_different_seed_gives_different_bytes(reports: list[GeneratedReport]) -> None:
     """Another seed yields other reports."""
-    provider = generate_provider(seed=6, accounts=30, days=5, end=END)
-    other = ReportGenerator(provider, generate_traffic(provider, with_stats=False))
+    other = _generator(6)
     assert {r.raw for r in other.generate(100)}.isdisjoint({r.raw for r in reports[:100]})
 
 
@@ -180,12 +187,14 @@ def test_bounces_are_rfc3464_with_the_original_headers(reports: list[GeneratedRe
         assert recipient_block["Status"][0] in "45"
 
 
-@pytest.mark.parametrize("kind", [ReportKind.SES_BOUNCE, ReportKind.SES_COMPLAINT])
+@pytest.mark.parametrize(
+    ("kind", "expected_type"),
+    [(ReportKind.SES_BOUNCE, "Bounce"), (ReportKind.SES_COMPLAINT, "Complaint")],
+)
 def test_raw_ses_notifications_name_the_provider_message_id(
-    reports: list[GeneratedReport], kind: str
+    reports: list[GeneratedReport], kind: str, expected_type: str
 ) -> None:
     """Raw SES notifications have their type and the send log's message id."""
-    expected_type = "Bounce" if kind == ReportKind.SES_BOUNCE else "Complaint"
     for report in _of_kind(reports, kind):
         body = json.loads(report.raw)
         assert (body["notificationType"], body["mail"]["messageId"]) == (
@@ -194,12 +203,14 @@ def test_raw_ses_notifications_name_the_provider_message_id(
         )
 
 
-@pytest.mark.parametrize("kind", [ReportKind.SNS_BOUNCE, ReportKind.SNS_COMPLAINT])
+@pytest.mark.parametrize(
+    ("kind", "expected_type"),
+    [(ReportKind.SNS_BOUNCE, "Bounce"), (ReportKind.SNS_COMPLAINT, "Complaint")],
+)
 def test_sns_envelopes_hold_an_ses_notification_as_a_string(
-    reports: list[GeneratedReport], kind: str
+    reports: list[GeneratedReport], kind: str, expected_type: str
 ) -> None:
     """SNS-wrapped notifications are Notification envelopes whose Message is SES JSON."""
-    expected_type = "Bounce" if kind == ReportKind.SNS_BOUNCE else "Complaint"
     for report in _of_kind(reports, kind):
         envelope = json.loads(report.raw)
         inner = json.loads(envelope["Message"])

@@ -98,6 +98,50 @@ def dmarc_record(
         if dkim_domain
         else ""
     )
+    return _dmarc_record(
+        ip,
+        count,
+        domain,
+        disposition="pass" if modern and dkim_pass else "none",
+        dkim="pass" if dkim_pass else "fail",
+        spf="pass" if spf_aligned else "fail",
+        envelope=envelope,
+        dkim_result=dkim_result,
+        spf_result="pass",
+        modern=modern,
+    )
+
+
+def dmarc_spoof_record(ip: str, count: int, domain: str, policy: str, *, modern: bool) -> str:
+    """Return a DMARC <record> for mail someone else sent in *domain*'s name."""
+    return _dmarc_record(
+        ip,
+        count,
+        domain,
+        disposition=policy,
+        dkim="fail",
+        spf="fail",
+        envelope=domain,
+        dkim_result="",
+        spf_result="fail",
+        modern=modern,
+    )
+
+
+def _dmarc_record(
+    ip: str,
+    count: int,
+    domain: str,
+    *,
+    disposition: str,
+    dkim: str,
+    spf: str,
+    envelope: str,
+    dkim_result: str,
+    spf_result: str,
+    modern: bool,
+) -> str:
+    """Return a DMARC <record>; a modern reporter leaves out <envelope_from>."""
     envelope_from = "" if modern else f"      <envelope_from>{envelope}</envelope_from>\n"
     return (
         "  <record>\n"
@@ -105,9 +149,9 @@ def dmarc_record(
         f"      <source_ip>{ip}</source_ip>\n"
         f"      <count>{count}</count>\n"
         "      <policy_evaluated>\n"
-        f"        <disposition>{'pass' if modern and dkim_pass else 'none'}</disposition>\n"
-        f"        <dkim>{'pass' if dkim_pass else 'fail'}</dkim>\n"
-        f"        <spf>{'pass' if spf_aligned else 'fail'}</spf>\n"
+        f"        <disposition>{disposition}</disposition>\n"
+        f"        <dkim>{dkim}</dkim>\n"
+        f"        <spf>{spf}</spf>\n"
         "      </policy_evaluated>\n"
         "    </row>\n"
         "    <identifiers>\n"
@@ -119,36 +163,7 @@ def dmarc_record(
         "        <spf>\n"
         f"          <domain>{envelope}</domain>\n"
         "          <scope>mfrom</scope>\n"
-        "          <result>pass</result>\n"
-        "        </spf>\n"
-        "    </auth_results>\n"
-        "  </record>"
-    )
-
-
-def dmarc_spoof_record(ip: str, count: int, domain: str, policy: str, *, modern: bool) -> str:
-    """Return a DMARC <record> for mail someone else sent in *domain*'s name."""
-    envelope_from = "" if modern else f"      <envelope_from>{domain}</envelope_from>\n"
-    return (
-        "  <record>\n"
-        "    <row>\n"
-        f"      <source_ip>{ip}</source_ip>\n"
-        f"      <count>{count}</count>\n"
-        "      <policy_evaluated>\n"
-        f"        <disposition>{policy}</disposition>\n"
-        "        <dkim>fail</dkim>\n"
-        "        <spf>fail</spf>\n"
-        "      </policy_evaluated>\n"
-        "    </row>\n"
-        "    <identifiers>\n"
-        f"{envelope_from}"
-        f"      <header_from>{domain}</header_from>\n"
-        "    </identifiers>\n"
-        "    <auth_results>\n"
-        "        <spf>\n"
-        f"          <domain>{domain}</domain>\n"
-        "          <scope>mfrom</scope>\n"
-        "          <result>fail</result>\n"
+        f"          <result>{spf_result}</result>\n"
         "        </spf>\n"
         "    </auth_results>\n"
         "  </record>"

@@ -5,7 +5,7 @@ sizes, and a handful of the bad actors an abuse desk meets every week.
 """
 
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 
@@ -29,6 +29,69 @@ MIN_ACCOUNTS = 10
 SHARED_POOLS = {"shared-a": ("198.51.100.10", 32), "shared-b": ("198.51.100.100", 32)}
 CONFIGURATION_SET_NAMES = ("default", "marketing", "transactional", "newsletters", "alerts")
 FROM_LOCAL_PARTS = ("news", "hello", "no-reply", "receipts", "info", "team", "updates")
+
+
+@dataclass(frozen=True)
+class _Traits:
+    """What every account of one kind shares: its size, its plan and how it sends."""
+
+    size_tier: str
+    plan: str
+    daily_volume: tuple[int, int]
+    # None where the channel has neither bounces nor complaints (SMS): nothing is drawn.
+    bounce_rate: tuple[float, float] | None
+    complaint_rate: tuple[float, float] | None
+    sample_per_day: int
+    report_weight: float
+    # One campaign, or the campaigns each account of the kind picks one from.
+    campaign: str | tuple[str, ...]
+    bursty: bool = False
+    channel: str | None = None
+
+
+_LEGIT_CAMPAIGNS = ("newsletter", "transactional")
+_TRAITS = {
+    AccountKind.LEGIT_SMALL: _Traits(
+        size_tier="small", plan="pay-as-you-go", campaign=_LEGIT_CAMPAIGNS,
+        daily_volume=(100, 2_000), bounce_rate=(0.01, 0.025), complaint_rate=(0.0001, 0.0005),
+        sample_per_day=12, report_weight=0.3,
+    ),
+    AccountKind.LEGIT_MEDIUM: _Traits(
+        size_tier="medium", plan="business", campaign=_LEGIT_CAMPAIGNS,
+        daily_volume=(5_000, 50_000), bounce_rate=(0.008, 0.02), complaint_rate=(0.0001, 0.0004),
+        sample_per_day=35, report_weight=1.0,
+    ),
+    AccountKind.LEGIT_LARGE: _Traits(
+        size_tier="large", plan="enterprise", campaign=_LEGIT_CAMPAIGNS, channel="sales",
+        daily_volume=(100_000, 600_000), bounce_rate=(0.005, 0.015),
+        complaint_rate=(0.00005, 0.0003), sample_per_day=120, report_weight=3.0,
+    ),
+    AccountKind.SNOWSHOE: _Traits(
+        size_tier="medium", plan="pay-as-you-go", campaign="spam", bursty=True,
+        daily_volume=(20_000, 80_000), bounce_rate=(0.08, 0.15), complaint_rate=(0.005, 0.02),
+        sample_per_day=100, report_weight=10.0,
+    ),
+    AccountKind.PHISHING: _Traits(
+        size_tier="small", plan="pay-as-you-go", campaign="phishing", bursty=True,
+        daily_volume=(800, 4_000), bounce_rate=(0.05, 0.12), complaint_rate=(0.01, 0.03),
+        sample_per_day=60, report_weight=9.0,
+    ),
+    AccountKind.COMPROMISED_MAILBOX: _Traits(
+        size_tier="small", plan="business", campaign="mailbox",
+        daily_volume=(200, 600), bounce_rate=(0.008, 0.015), complaint_rate=(0.0001, 0.0003),
+        sample_per_day=25, report_weight=6.0,
+    ),
+    AccountKind.SMS_PUMPING: _Traits(
+        size_tier="small", plan="pay-as-you-go", campaign="sms_pumping", bursty=True,
+        daily_volume=(2_000, 8_000), bounce_rate=None, complaint_rate=None,
+        sample_per_day=30, report_weight=8.0,
+    ),
+    AccountKind.RING: _Traits(
+        size_tier="small", plan="pay-as-you-go", campaign="spam", bursty=True,
+        daily_volume=(3_000, 12_000), bounce_rate=(0.04, 0.09), complaint_rate=(0.003, 0.01),
+        sample_per_day=50, report_weight=4.0,
+    ),
+}  # fmt: skip
 
 
 def account_kinds(count: int) -> list[str]:
@@ -227,37 +290,21 @@ class _Builder:
         else:
             # Only an address verified: the From domain is nobody's identity here.
             _, local = content.person(self.rng)
-            address = f"{local}@freemail.example"
-            identity = DemoResource(
-                ResourceKind.IDENTITY_ADDRESS, address, created, {"verified_at": _iso(created)}
-            )
+            identity, sender = _address_identity(f"{local}@freemail.example", name, created)
             resources.append(identity)
-            senders.append(
-                Sender(identity, address, name, None, None, BOUNCE_DOMAIN, created, None)
-            )
+            senders.append(sender)
         external_id = self._external_id()
         if self.rng.random() < 0.6:
             resources.extend(self._configuration_sets(external_id, created, 1))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(100, 2_000),
-            bounce_rate=self.rng.uniform(0.01, 0.025),
-            complaint_rate=self.rng.uniform(0.0001, 0.0005),
-            sample_per_day=12,
-            report_weight=0.3,
-            campaign=self.rng.choice(("newsletter", "transactional")),
-            url_domains=(domain,),
-            brand=name,
-        )
+        profile = replace(self._profile(AccountKind.LEGIT_SMALL), url_domains=(domain,), brand=name)
         return self._account(
             AccountKind.LEGIT_SMALL,
             external_id=external_id,
             name=name,
-            size_tier="small",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="pay-as-you-go",
             contact_domain=domain,
         )
 
@@ -285,26 +332,17 @@ class _Builder:
         if sms:
             resources.append(self._origination_number(created))
             resources.append(self._sender_id(name, created))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(5_000, 50_000),
-            bounce_rate=self.rng.uniform(0.008, 0.02),
-            complaint_rate=self.rng.uniform(0.0001, 0.0004),
-            sample_per_day=35,
-            report_weight=1.0,
-            campaign=self.rng.choice(("newsletter", "transactional")),
-            url_domains=tuple(domains),
-            brand=name,
+        profile = replace(
+            self._profile(AccountKind.LEGIT_MEDIUM), url_domains=tuple(domains), brand=name
         )
         return self._account(
             AccountKind.LEGIT_MEDIUM,
             external_id=external_id,
             name=name,
-            size_tier="medium",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="business",
             contact_domain=domain,
         )
 
@@ -326,13 +364,8 @@ class _Builder:
         resources.extend(
             self._dedicated_ips(external_id, self.rng.randint(2, 4), created, ipv6=ipv6)
         )
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(100_000, 600_000),
-            bounce_rate=self.rng.uniform(0.005, 0.015),
-            complaint_rate=self.rng.uniform(0.00005, 0.0003),
-            sample_per_day=120,
-            report_weight=3.0,
-            campaign=self.rng.choice(("newsletter", "transactional")),
+        profile = replace(
+            self._profile(AccountKind.LEGIT_LARGE),
             url_domains=tuple(domains),
             own_message_ids=self.rng.random() < 0.5,
             brand=name,
@@ -341,13 +374,10 @@ class _Builder:
             AccountKind.LEGIT_LARGE,
             external_id=external_id,
             name=name,
-            size_tier="large",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="enterprise",
-            channel="sales",
             contact_domain=domain,
         )
 
@@ -374,27 +404,19 @@ class _Builder:
             )
         resources.extend(self._configuration_sets(external_id, created, 1))
         resources.extend(self._dedicated_ips(external_id, self.rng.randint(3, 6), created))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(20_000, 80_000),
-            bounce_rate=self.rng.uniform(0.08, 0.15),
-            complaint_rate=self.rng.uniform(0.005, 0.02),
-            sample_per_day=100,
-            report_weight=10.0,
-            campaign="spam",
+        profile = replace(
+            self._profile(AccountKind.SNOWSHOE),
             url_domains=tuple(r.value for r in resources if r.kind == ResourceKind.IDENTITY_DOMAIN),
-            bursty=True,
             brand=name,
         )
         return self._account(
             AccountKind.SNOWSHOE,
             external_id=external_id,
             name=name,
-            size_tier="medium",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="pay-as-you-go",
         )
 
     def _phishing(self) -> DemoAccount:
@@ -411,11 +433,7 @@ class _Builder:
             )
             if self.rng.random() < 0.4:
                 # Only the address verified: the provider signs, the domain proves nothing.
-                address = f"security@{domain}"
-                identity = DemoResource(
-                    ResourceKind.IDENTITY_ADDRESS, address, created, {"verified_at": _iso(created)}
-                )
-                sender = Sender(identity, address, brand, None, None, BOUNCE_DOMAIN, created, None)
+                identity, sender = _address_identity(f"security@{domain}", brand, created)
             else:
                 identity = self._domain_identity(domain, created)
                 sender = replace(
@@ -425,15 +443,9 @@ class _Builder:
             resources.append(identity)
             senders.append(replace(sender, display_name=f"{brand} Security"))
         garden = f"blog.{self.rng.choice(content.FIRST_WORDS).lower()}-garden.example"
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(800, 4_000),
-            bounce_rate=self.rng.uniform(0.05, 0.12),
-            complaint_rate=self.rng.uniform(0.01, 0.03),
-            sample_per_day=60,
-            report_weight=9.0,
-            campaign="phishing",
+        profile = replace(
+            self._profile(AccountKind.PHISHING),
             url_domains=(*(_domain_of(r.value) for r in resources), garden),
-            bursty=True,
             brand=brand,
         )
         name = f"{brand_slug.title()} Services {self.rng.randrange(10, 99)}"
@@ -441,12 +453,10 @@ class _Builder:
             AccountKind.PHISHING,
             external_id=external_id,
             name=name,
-            size_tier="small",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="pay-as-you-go",
         )
 
     def _compromised_mailbox(self) -> DemoAccount:
@@ -458,13 +468,8 @@ class _Builder:
         org, boxes = self._mail_organization(domain, created, self.rng.randint(5, 15))
         senders = self._mailbox_senders(boxes, domain)
         compromised_at = self._round(self.end - self.window * self.rng.uniform(0.08, 0.15))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(200, 600),
-            bounce_rate=self.rng.uniform(0.008, 0.015),
-            complaint_rate=self.rng.uniform(0.0001, 0.0003),
-            sample_per_day=25,
-            report_weight=6.0,
-            campaign="mailbox",
+        profile = replace(
+            self._profile(AccountKind.COMPROMISED_MAILBOX),
             url_domains=(domain, f"docs-share-{content.token(self.rng, 5)}.test"),
             brand=name,
         )
@@ -472,12 +477,10 @@ class _Builder:
             AccountKind.COMPROMISED_MAILBOX,
             external_id=external_id,
             name=name,
-            size_tier="small",
             created=created,
             resources=[identity, org, *boxes],
             profile=profile,
             senders=senders,
-            plan="business",
             contact_domain=domain,
             compromised_at=compromised_at,
             compromised_mailboxes=tuple(b.value for b in boxes[: self.rng.randint(2, 3)]),
@@ -490,27 +493,19 @@ class _Builder:
         name = f"{self.rng.choice(content.FIRST_WORDS)} Verify Ltd"
         resources = [self._origination_number(created) for _ in range(self.rng.randint(2, 4))]
         resources.extend(self._sender_id(name, created) for _ in range(self.rng.randint(1, 2)))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(2_000, 8_000),
-            bounce_rate=0.0,
-            complaint_rate=0.0,
-            sample_per_day=30,
-            report_weight=8.0,
-            campaign="sms_pumping",
+        profile = replace(
+            self._profile(AccountKind.SMS_PUMPING),
             url_domains=(f"claim-{content.token(self.rng, 6)}.test",),
-            bursty=True,
             brand=name,
         )
         return self._account(
             AccountKind.SMS_PUMPING,
             external_id=external_id,
             name=name,
-            size_tier="small",
             created=created,
             resources=resources,
             profile=profile,
             senders=[],
-            plan="pay-as-you-go",
         )
 
     def _ring_member(self) -> DemoAccount:
@@ -534,27 +529,15 @@ class _Builder:
             resources.append(identity)
             senders.append(self._domain_sender(name, identity, active_from=created))
         resources.extend(self._configuration_sets(external_id, created, 1))
-        profile = SendingProfile(
-            daily_volume=self.rng.randrange(3_000, 12_000),
-            bounce_rate=self.rng.uniform(0.04, 0.09),
-            complaint_rate=self.rng.uniform(0.003, 0.01),
-            sample_per_day=50,
-            report_weight=4.0,
-            campaign="spam",
-            url_domains=self.ring_urls,
-            bursty=True,
-            brand=name,
-        )
+        profile = replace(self._profile(AccountKind.RING), url_domains=self.ring_urls, brand=name)
         return self._account(
             AccountKind.RING,
             external_id=external_id,
             name=name,
-            size_tier="small",
             created=created,
             resources=resources,
             profile=profile,
             senders=senders,
-            plan="pay-as-you-go",
             contact_domain=resources[0].value,
             fingerprint=self.ring_fingerprint,
             signup_ip="192.0.2.250",
@@ -568,14 +551,11 @@ class _Builder:
         *,
         external_id: str,
         name: str,
-        size_tier: str,
         created: datetime,
         resources: list[DemoResource],
         profile: SendingProfile,
         senders: list[Sender],
-        plan: str,
         contact_domain: str | None = None,
-        channel: str | None = None,
         fingerprint: str | None = None,
         signup_ip: str | None = None,
         compromised_at: datetime | None = None,
@@ -586,17 +566,18 @@ class _Builder:
         Without *contact_domain* the contact address is at a free mailbox provider, as
         throwaway sign-ups give.
         """
+        traits = _TRAITS[kind]
         _, local = content.person(self.rng)
         contact = (
             f"{local}@{contact_domain}"
             if contact_domain
             else f"{local}{self.rng.randrange(100, 999)}@freemail.example"
         )
-        if fingerprint is None and plan != "enterprise":
+        if fingerprint is None and traits.plan != "enterprise":
             fingerprint = self._fingerprint()
         attributes = {
-            "plan": plan,
-            "signup_channel": channel or self.rng.choice(("web", "web", "web", "partner")),
+            "plan": traits.plan,
+            "signup_channel": traits.channel or self.rng.choice(("web", "web", "web", "partner")),
             "region": REGION,
             "signup_ip": signup_ip or self._signup_ip(),
             "production_access": True,
@@ -605,7 +586,7 @@ class _Builder:
             external_id=external_id,
             name=name,
             kind=kind,
-            size_tier=size_tier,
+            size_tier=traits.size_tier,
             contact_email=contact,
             country=self.rng.choice(content.COUNTRIES),
             payment_fingerprint=fingerprint,
@@ -618,6 +599,27 @@ class _Builder:
             compromised_at=compromised_at,
             compromised_mailboxes=compromised_mailboxes,
         )
+
+    def _profile(self, kind: str) -> SendingProfile:
+        """Draw the volume, the rates and the campaign of an account of *kind*, in that order.
+
+        The URLs and the brand are left for the caller to fill in.
+        """
+        traits = _TRAITS[kind]
+        return SendingProfile(
+            daily_volume=self.rng.randrange(*traits.daily_volume),
+            bounce_rate=self._rate(traits.bounce_rate),
+            complaint_rate=self._rate(traits.complaint_rate),
+            sample_per_day=traits.sample_per_day,
+            report_weight=traits.report_weight,
+            campaign=traits.campaign
+            if isinstance(traits.campaign, str)
+            else self.rng.choice(traits.campaign),
+            bursty=traits.bursty,
+        )
+
+    def _rate(self, bounds: tuple[float, float] | None) -> float:
+        return 0.0 if bounds is None else self.rng.uniform(*bounds)
 
     def _domain_identity(
         self, domain: str, created: datetime, *, custom_mail_from: bool = False
@@ -804,6 +806,17 @@ class _Builder:
     @staticmethod
     def _round(value: datetime) -> datetime:
         return value.replace(microsecond=0)
+
+
+def _address_identity(
+    address: str, display_name: str, created: datetime
+) -> tuple[DemoResource, Sender]:
+    """Return a verified address identity and its sender, which the provider signs for."""
+    identity = DemoResource(
+        ResourceKind.IDENTITY_ADDRESS, address, created, {"verified_at": _iso(created)}
+    )
+    sender = Sender(identity, address, display_name, None, None, BOUNCE_DOMAIN, created, None)
+    return identity, sender
 
 
 def _hour(value: datetime) -> datetime:

@@ -359,51 +359,50 @@ def _message(
     )
 
 
+# Per campaign: its subjects, the URLs in its body, and how long the random token in
+# them is ({link} is drawn for every message).
+_CAMPAIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
+    "newsletter": (
+        content.NEWSLETTER_SUBJECTS,
+        ("https://{domain}/news/{link}?utm_source=email", "https://{domain}/unsubscribe?u={token}"),
+        16,
+    ),
+    "transactional": (content.TRANSACTIONAL_SUBJECTS, ("https://{domain}/account/{link}",), 0),
+    "spam": (content.SPAM_SUBJECTS, ("http://{domain}/o/{link}", "http://{domain}/u/{token}"), 8),
+    "phishing": (
+        content.PHISHING_SUBJECTS,
+        ("https://{domain}/secure/login.php?session={token}",),
+        24,
+    ),
+    "mailbox_spam": (content.MAILBOX_SPAM_SUBJECTS, ("https://{domain}/view?doc={token}",), 20),
+}
+_PLAIN_MAILBOX = (content.MAILBOX_SUBJECTS, (), 0)
+
+
 def _content(
     rng: random.Random, account: DemoAccount, sender: Sender, campaign: str
 ) -> tuple[str, tuple[str, ...]]:
     """Return a subject and the URLs in the body for one message of *campaign*."""
     profile = account.profile
     number = rng.randrange(10_000, 999_999)
-    brand = profile.brand
     domain = sender.from_address.rpartition("@")[2]
     link = content.token(rng, 10)
-    subject: str
-    urls: tuple[str, ...]
-    url_domain: str
-    if campaign == "newsletter":
-        subject = rng.choice(content.NEWSLETTER_SUBJECTS)
-        url_domain = rng.choice(profile.url_domains or (domain,))
-        urls = (
-            f"https://{url_domain}/news/{link}?utm_source=email",
-            f"https://{url_domain}/unsubscribe?u={content.token(rng, 16)}",
-        )
-    elif campaign == "transactional":
-        subject = rng.choice(content.TRANSACTIONAL_SUBJECTS)
-        urls = (f"https://{rng.choice(profile.url_domains or (domain,))}/account/{link}",)
-    elif campaign == "spam":
-        subject = rng.choice(content.SPAM_SUBJECTS)
+    subjects, templates, token_length = _CAMPAIGNS.get(campaign, _PLAIN_MAILBOX)
+    subject = rng.choice(subjects)
+    urls: tuple[str, ...] = ()
+    if templates:
         # A snowshoe spammer links to the throwaway domain it sends from; a ring shares
-        # its tracking domains across every account it runs.
-        if account.kind == AccountKind.SNOWSHOE:
+        # its tracking domains across every account it runs; a compromised mailbox links
+        # to the document-sharing domain it was given last.
+        if campaign == "spam" and account.kind == AccountKind.SNOWSHOE:
             url_domain = domain
+        elif campaign == "mailbox_spam":
+            url_domain = profile.url_domains[-1]
         else:
             url_domain = rng.choice(profile.url_domains or (domain,))
-        urls = (
-            f"http://{url_domain}/o/{link}",
-            f"http://{url_domain}/u/{content.token(rng, 8)}",
-        )
-    elif campaign == "phishing":
-        subject = rng.choice(content.PHISHING_SUBJECTS)
-        url_domain = rng.choice(profile.url_domains or (domain,))
-        urls = (f"https://{url_domain}/secure/login.php?session={content.token(rng, 24)}",)
-    elif campaign == "mailbox_spam":
-        subject = rng.choice(content.MAILBOX_SPAM_SUBJECTS)
-        urls = (f"https://{profile.url_domains[-1]}/view?doc={content.token(rng, 20)}",)
-    else:
-        subject = rng.choice(content.MAILBOX_SUBJECTS)
-        urls = ()
-    return subject.format(brand=brand, number=number), urls
+        token = content.token(rng, token_length) if token_length else ""
+        urls = tuple(t.format(domain=url_domain, link=link, token=token) for t in templates)
+    return subject.format(brand=profile.brand, number=number), urls
 
 
 def _uuid(rng: random.Random) -> str:

@@ -3,7 +3,7 @@
 from email.message import Message
 
 from abusedesk.parsing import mail
-from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.document import RawDocument, require_message
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 
@@ -33,9 +33,7 @@ class ArfParser:
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Read the feedback fields and the reported message into one event."""
-        message = document.message
-        if message is None:
-            raise MalformedReport("not an email message")
+        message = require_message(document)
         fields = _feedback_fields(message)
         if fields is None:
             raise MalformedReport("no message/feedback-report part", reason="arf_no_feedback_part")
@@ -49,7 +47,7 @@ class ArfParser:
             mail.date(reported) if reported is not None else None
         )
         event = EventDraft(
-            category=_CATEGORY_BY_FEEDBACK_TYPE.get(feedback_type, Category.OTHER),
+            category=feedback_category(feedback_type),
             service=Service.EMAIL,
             occurred_at=occurred_at or mail.date(message),
             reporter=mail.mta_name(fields.get("reporting-mta"))
@@ -58,6 +56,11 @@ class ArfParser:
             details={"feedback_type": feedback_type, "user_agent": fields.get("user-agent")},
         )
         return ParsedReport(report_format=self.name, events=(event,))
+
+
+def feedback_category(feedback_type: str) -> str:
+    """Return the category of an ARF ``Feedback-Type`` (lowercased); ``other`` when unknown."""
+    return _CATEGORY_BY_FEEDBACK_TYPE.get(feedback_type, Category.OTHER)
 
 
 def _feedback_fields(message: Message) -> dict[str, str] | None:

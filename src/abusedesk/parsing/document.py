@@ -55,6 +55,14 @@ class RawDocument:
             ) from error
 
 
+def require_message(document: RawDocument) -> Message:
+    """Return the document's message view; raise MalformedReport when it is not an email."""
+    message = document.message
+    if message is None:
+        raise MalformedReport("not an email message")
+    return message
+
+
 def looks_like_message(head: bytes) -> bool:
     """Tell whether *head* starts with header lines (``Name: value`` or an mbox ``From ``)."""
     first_line = head.split(b"\n", 1)[0]

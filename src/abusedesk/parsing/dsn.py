@@ -22,7 +22,7 @@ from email.utils import collapse_rfc2231_value, parseaddr
 
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.parsing import mail
-from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.document import RawDocument, require_message
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 
@@ -59,9 +59,7 @@ class DsnParser:
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Read the per-recipient blocks into one bounce event per failed recipient."""
-        message = document.message
-        if message is None:
-            raise MalformedReport("not an email message")
+        message = require_message(document)
         part = _status_part(message)
         if part is None:
             raise MalformedReport("no message/delivery-status part", reason="dsn_no_status_part")

@@ -3,8 +3,7 @@
 from email.message import Message
 
 from abusedesk.parsing import mail
-from abusedesk.parsing.document import RawDocument
-from abusedesk.parsing.errors import MalformedReport
+from abusedesk.parsing.document import RawDocument, require_message
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 
 _PHISHING_WORDS = ("phish", "credential", "password", "fake login", "impersonat")
@@ -24,9 +23,7 @@ class FreeformParser:
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Take indicators from the attached message when there is one, else the body."""
-        message = document.message
-        if message is None:
-            raise MalformedReport("not an email message")
+        message = require_message(document)
         attached = _attached_message(message)
         evidence = attached if attached is not None else message
         indicators = mail.message_indicators(evidence)

@@ -12,12 +12,13 @@ that check, before a report is stored.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from abusedesk.core.clock import as_utc
 from abusedesk.parsing import mail
+from abusedesk.parsing.arf import feedback_category
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.dsn import bounce_class, recipient_indicators, redact_recipient, status_code
 from abusedesk.parsing.errors import MalformedReport, ParseError
@@ -26,14 +27,6 @@ from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 REPORTER = "amazonses.com"
 _SNS_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
 _BOUNCE_CLASS = {"permanent": "hard", "transient": "soft", "undetermined": "undetermined"}
-_CATEGORY_BY_FEEDBACK_TYPE = {
-    "abuse": Category.SPAM,
-    "fraud": Category.FRAUD,
-    "virus": Category.MALWARE,
-    "auth-failure": Category.AUTH_FAILURE,
-    "not-spam": Category.NOT_SPAM,
-    "other": Category.OTHER,
-}
 _TEXT_LIMIT = 1000
 
 
@@ -152,37 +145,25 @@ def _bounce_events(
     bounce_type = _text(bounce.get("bounceType"))
     reporting_mta = mail.mta_name(_text(bounce.get("reportingMTA")))
     events = []
-    for recipient in _list(bounce, "bouncedRecipients"):
-        if not isinstance(recipient, dict):
-            raise MalformedReport("a bounced recipient is not an object", reason="ses_invalid")
+    for recipient in _recipients(bounce, "bouncedRecipients", "bounced"):
         address = _text(recipient.get("emailAddress"))
         diagnostic = redact_recipient(
             mail.typed_value(_text(recipient.get("diagnosticCode"))), address
         )
         status = status_code(_text(recipient.get("status")), diagnostic)
-        indicators = dict(base)
-        indicators.update(recipient_indicators(address))
-        events.append(
-            EventDraft(
-                category=Category.BOUNCE,
-                service=Service.EMAIL,
-                occurred_at=_timestamp(bounce.get("timestamp")),
-                reporter=REPORTER,
-                indicators=indicators,
-                details={
-                    "bounce_type": bounce_type,
-                    "bounce_sub_type": _text(bounce.get("bounceSubType")),
-                    "bounce_class": _BOUNCE_CLASS.get((bounce_type or "").lower())
-                    or bounce_class(status, diagnostic),
-                    "action": _text(recipient.get("action")),
-                    "status": status,
-                    "diagnostic_code": diagnostic,
-                    "feedback_id": _text(bounce.get("feedbackId")),
-                    "remote_mta_ip": _text(bounce.get("remoteMtaIp")),
-                    "reporting_mta": reporting_mta,
-                },
-            )
-        )
+        details = {
+            "bounce_type": bounce_type,
+            "bounce_sub_type": _text(bounce.get("bounceSubType")),
+            "bounce_class": _BOUNCE_CLASS.get((bounce_type or "").lower())
+            or bounce_class(status, diagnostic),
+            "action": _text(recipient.get("action")),
+            "status": status,
+            "diagnostic_code": diagnostic,
+            "feedback_id": _text(bounce.get("feedbackId")),
+            "remote_mta_ip": _text(bounce.get("remoteMtaIp")),
+            "reporting_mta": reporting_mta,
+        }
+        events.append(_recipient_event(bounce, base, address, Category.BOUNCE, details))
     return tuple(events)
 
 
@@ -190,34 +171,49 @@ def _complaint_events(
     complaint: Mapping[str, Any], base: dict[str, tuple[str, ...]]
 ) -> tuple[EventDraft, ...]:
     feedback_type = (_text(complaint.get("complaintFeedbackType")) or "").lower() or None
-    category = (
-        _CATEGORY_BY_FEEDBACK_TYPE.get(feedback_type, Category.OTHER)
-        if feedback_type
-        else Category.SPAM
-    )
-    events = []
-    for recipient in _list(complaint, "complainedRecipients"):
-        if not isinstance(recipient, dict):
-            raise MalformedReport("a complained recipient is not an object", reason="ses_invalid")
-        indicators = dict(base)
-        indicators.update(recipient_indicators(_text(recipient.get("emailAddress"))))
-        events.append(
-            EventDraft(
-                category=category,
-                service=Service.EMAIL,
-                occurred_at=_timestamp(complaint.get("timestamp")),
-                reporter=REPORTER,
-                indicators=indicators,
-                details={
-                    "feedback_type": feedback_type,
-                    "complaint_sub_type": _text(complaint.get("complaintSubType")),
-                    "user_agent": _text(complaint.get("userAgent")),
-                    "feedback_id": _text(complaint.get("feedbackId")),
-                    "arrival_date": _text(complaint.get("arrivalDate")),
-                },
-            )
+    category = feedback_category(feedback_type) if feedback_type else Category.SPAM
+    return tuple(
+        _recipient_event(
+            complaint,
+            base,
+            _text(recipient.get("emailAddress")),
+            category,
+            {
+                "feedback_type": feedback_type,
+                "complaint_sub_type": _text(complaint.get("complaintSubType")),
+                "user_agent": _text(complaint.get("userAgent")),
+                "feedback_id": _text(complaint.get("feedbackId")),
+                "arrival_date": _text(complaint.get("arrivalDate")),
+            },
         )
-    return tuple(events)
+        for recipient in _recipients(complaint, "complainedRecipients", "complained")
+    )
+
+
+def _recipients(notification: Mapping[str, Any], name: str, what: str) -> Iterator[dict[str, Any]]:
+    """Yield the recipient objects in the list *name*; refuse one that is not an object."""
+    for recipient in _list(notification, name):
+        if not isinstance(recipient, dict):
+            raise MalformedReport(f"a {what} recipient is not an object", reason="ses_invalid")
+        yield recipient
+
+
+def _recipient_event(
+    notification: Mapping[str, Any],
+    base: dict[str, tuple[str, ...]],
+    address: str | None,
+    category: str,
+    details: dict[str, Any],
+) -> EventDraft:
+    """Return the event about one recipient of a notification, which SES reports."""
+    return EventDraft(
+        category=category,
+        service=Service.EMAIL,
+        occurred_at=_timestamp(notification.get("timestamp")),
+        reporter=REPORTER,
+        indicators={**base, **recipient_indicators(address)},
+        details=details,
+    )
 
 
 def _text(value: Any) -> str | None:

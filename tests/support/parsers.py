@@ -1,0 +1,19 @@
+"""Parser plug-ins for tests that need a parse stage to fail in a particular way."""
+
+from abusedesk.core.errors import TransientError
+from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.model import ParsedReport
+
+
+class FlakyParser:
+    """A parser plug-in whose backing service is down: every parse is a transient failure."""
+
+    name = "flaky"
+
+    def sniff(self, document: RawDocument) -> bool:
+        """Claim every document."""
+        return True
+
+    def parse(self, document: RawDocument) -> ParsedReport:
+        """Fail as a service that is down would."""
+        raise TransientError("lookup service unavailable")
