@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from abusedesk.storage.db import make_engine
-from abusedesk.storage.migrate import current_revision, head_revision
+from abusedesk.storage.migrate import current_revision, downgrade, head_revision, upgrade
 from abusedesk.storage.tables import Base
 
 
@@ -22,4 +22,14 @@ def test_database_is_at_head(database_url: str) -> None:
     """A fresh upgrade leaves the database at the newest revision."""
     engine = make_engine(database_url)
     assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_downgrade_to_empty_and_upgrade_again(database_url: str) -> None:
+    """Every migration reverses cleanly: down to nothing and back up to head."""
+    engine = make_engine(database_url)
+    downgrade(engine, "base")
+    emptied = current_revision(engine)
+    upgrade(engine)
+    assert (emptied, current_revision(engine)) == (None, head_revision())
     engine.dispose()

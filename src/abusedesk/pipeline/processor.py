@@ -1,8 +1,10 @@
 """Run a report through parse, enrich and attribute; fold an account's events into cases.
 
 These two task functions are what every job engine runs (embedded threads or
-procrastinate workers). Each is one transaction and idempotent: running it again after
-a crash, or twice at once, changes nothing that was already right.
+procrastinate workers). Each writes its effects in one transaction and is idempotent:
+running it again after a crash, or twice at once, changes nothing that was already right.
+Parsing, whose cost hostile input sets, runs outside any transaction, so that it never
+holds a lock other writers (intake above all) wait for.
 """
 
 from dataclasses import dataclass
@@ -20,14 +22,12 @@ from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.enrich import enrich
 from abusedesk.storage.cases import fold_account_events
-from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.events import EventRecord, upsert_events
 from abusedesk.storage.inventory import SqlInventoryLookup
 from abusedesk.storage.reports import ReportStatus, SqlReportRepository
 
 log = structlog.get_logger(__name__)
-
-STAGES = ("parse", "enrich", "attribute", "aggregate", "policy")
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,6 @@ class ReportOutcome:
     status: str
     accounts: tuple[int, ...] = ()
     reason: str | None = None
-
-
-class StageFailed(Exception):  # internal carrier, never leaves this module
-    """Carry the failing stage name with the original error."""
-
-    def __init__(self, stage: str, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.stage = stage
-        self.error = error
 
 
 class ReportProcessor:
@@ -68,29 +59,30 @@ class ReportProcessor:
         self.backoff_base_seconds = backoff_base_seconds
 
     def process_report(self, report_id: int) -> ReportOutcome:
-        """Parse, enrich and attribute one report; quarantine or reschedule it on failure."""
-        try:
-            with unit_of_work(self.sessions) as session:
-                return self._process(session, report_id)
-        except StageFailed as failure:
-            return self._settle_failure(report_id, failure.stage, failure.error)
-
-    def _process(self, session: Session, report_id: int) -> ReportOutcome:
-        summary = self.reports.get(session, report_id)
-        if summary.status in (ReportStatus.DONE, ReportStatus.QUARANTINED):
-            return ReportOutcome(report_id, summary.status)
-        now = utcnow()
+        """Parse, enrich, attribute and store one report; quarantine or reschedule it on failure."""
+        with read_only(self.sessions) as session:
+            summary = self.reports.get(session, report_id)
+            if summary.status in (ReportStatus.DONE, ReportStatus.QUARANTINED):
+                return ReportOutcome(report_id, summary.status)
+            raw = self.reports.raw(session, report_id)
         stage = "parse"
         try:
-            parsed = self.parsers.parse(self.reports.raw(session, report_id))
+            parsed = self.parsers.parse(raw)
             stage = "enrich"
             drafts = [enrich(draft) for draft in parsed.events]
             stage = "attribute"
-            records = self._attribute(session, drafts, fallback_time=summary.received_at)
-            upsert_events(session, report_id, parsed.report_format, records, now=now)
-            self.reports.mark_done(session, report_id, report_format=parsed.report_format, now=now)
+            with read_only(self.sessions) as session:
+                records = self._attribute(session, drafts, fallback_time=summary.received_at)
+            stage = "store"
+            with unit_of_work(self.sessions) as session:
+                now = utcnow()
+                upsert_events(session, report_id, parsed.report_format, records, now=now)
+                self.reports.mark_done(
+                    session, report_id, report_format=parsed.report_format, now=now
+                )
         except Exception as exc:
-            raise StageFailed(stage, exc) from exc
+            # The stage runner's boundary: every failure is settled on the report, never lost.
+            return self._settle_failure(report_id, stage, exc)
         accounts = tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
         log.debug(
             "report_processed", report_id=report_id, events=len(records), accounts=len(accounts)

@@ -17,6 +17,10 @@ def insert_for(session: Session, model: type[Base]) -> Any:
     return sqlite.insert(table_of(model))
 
 
+# The first key of our two-key advisory locks: account ids never meet other lock users.
+ACCOUNT_LOCK_SPACE = 0x4144  # "AD"
+
+
 def lock_account(session: Session, account_id: int) -> None:
     """Hold a per-account lock until the transaction ends.
 
@@ -24,4 +28,6 @@ def lock_account(session: Session, account_id: int) -> None:
     every write transaction already holds the database's single write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(account_id)))
+        session.execute(
+            select(func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, account_id & 0x7FFFFFFF))
+        )

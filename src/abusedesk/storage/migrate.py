@@ -26,6 +26,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the database behind *engine* to *revision* (``base`` empties it)."""
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the revision the database is at, or None when it is empty."""
     with engine.connect() as connection:

@@ -217,7 +217,7 @@ class SqlReportRepository:
                 next_attempt_at=at,
                 lease_until=None,
                 error_class=_error_class(error),
-                last_error=str(error)[:2000],
+                last_error=_error_text(str(error)),
             )
         )
 
@@ -234,7 +234,7 @@ class SqlReportRepository:
                 attempts=REPORTS.c.attempts + 1,
                 lease_until=None,
                 error_class=_error_class(error),
-                last_error=f"{reason}: {error}"[:2000],
+                last_error=_error_text(f"{reason}: {error}"),
             )
         )
 
@@ -268,3 +268,8 @@ class SqlReportRepository:
 def _error_class(error: BaseException) -> str:
     kind = type(error)
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _error_text(text: str) -> str:
+    # Error messages may quote hostile input; PostgreSQL refuses NUL in text columns.
+    return text.replace("\x00", "\\x00")[:2000]

@@ -201,7 +201,14 @@ class Event(Base):
         UniqueConstraint("report_id", "seq"),
         Index("ix_events_account_id_occurred_at", "account_id", "occurred_at"),
         Index("ix_events_case_id", "case_id"),
-        Index("ix_events_account_id_aggregated_at", "account_id", "aggregated_at"),
+        # Only events still waiting for aggregation: the sweeper and the fold read this,
+        # and it stays small however many events are stored.
+        Index(
+            "ix_events_awaiting_aggregation",
+            "account_id",
+            sqlite_where=text("aggregated_at IS NULL AND account_id IS NOT NULL"),
+            postgresql_where=text("aggregated_at IS NULL AND account_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

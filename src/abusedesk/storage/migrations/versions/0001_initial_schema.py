@@ -255,7 +255,11 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_events_case_id", ["case_id"], unique=False)
         batch_op.create_index(
-            "ix_events_account_id_aggregated_at", ["account_id", "aggregated_at"], unique=False
+            "ix_events_awaiting_aggregation",
+            ["account_id"],
+            unique=False,
+            sqlite_where=sa.text("aggregated_at IS NULL AND account_id IS NOT NULL"),
+            postgresql_where=sa.text("aggregated_at IS NULL AND account_id IS NOT NULL"),
         )
 
     op.create_table(
@@ -358,6 +362,11 @@ def downgrade() -> None:
 
     op.drop_table("ip_allocations")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_events_awaiting_aggregation",
+            sqlite_where=sa.text("aggregated_at IS NULL AND account_id IS NOT NULL"),
+            postgresql_where=sa.text("aggregated_at IS NULL AND account_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_events_case_id")
         batch_op.drop_index("ix_events_account_id_occurred_at")
 
