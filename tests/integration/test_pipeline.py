@@ -211,3 +211,17 @@ def test_expired_lease_returns_report_to_the_queue(container: Container) -> None
         )
         status = container.reports.get(session, stored.report_id).status
     assert (claimed, released, status) == ([stored.report_id], 1, "pending")
+
+
+def test_nul_in_headers_is_dropped_the_same_on_every_database(container: Container) -> None:
+    """A NUL hidden in reporter and indicators is removed, and the report is processed."""
+    raw = b"From: angry@exa\x00mple.net\r\nSubject: spam\r\n\r\nsee http://bad.exa\x00mple/x\r\n"
+    (report_id,) = _ingest(container, [raw])
+    with unit_of_work(container.sessions) as session:
+        status = container.reports.get(session, report_id).status
+        event = session.scalars(select(Event).where(Event.report_id == report_id)).one()
+    assert (status, event.reporter, event.indicators["url"]) == (
+        "done",
+        "example.net",
+        ["http://bad.example/x"],
+    )

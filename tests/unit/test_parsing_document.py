@@ -3,7 +3,7 @@
 import pytest
 
 from abusedesk.parsing.document import RawDocument
-from abusedesk.parsing.errors import ParseError
+from abusedesk.parsing.errors import MalformedReport, ParseError
 
 
 def test_message_nested_too_deeply_is_refused_with_its_reason() -> None:
@@ -15,3 +15,30 @@ def test_message_nested_too_deeply_is_refused_with_its_reason() -> None:
     with pytest.raises(ParseError) as caught:
         _ = RawDocument(raw).message
     assert caught.value.reason == "mime_too_deep"
+
+
+def test_millions_of_header_lines_are_refused_before_parsing() -> None:
+    """A report with more header lines than any real one is malformed, said cheaply."""
+    raw = b"From: a@example.com\n" + b"X-Filler: y\n" * 30_000 + b"\nbody\n"
+    with pytest.raises(MalformedReport, match="header lines") as caught:
+        _ = RawDocument(raw).message
+    assert caught.value.reason == "too_complex"
+
+
+def test_thousands_of_mime_parts_are_refused_before_parsing() -> None:
+    """A multipart report with more boundaries than any real one is malformed."""
+    parts = b"--b\nContent-Type: text/plain\n\nx\n" * 6_000
+    raw = (
+        b'From: a@example.com\nContent-Type: multipart/mixed; boundary="b"\n\n' + parts + b"--b--\n"
+    )
+    with pytest.raises(MalformedReport, match="boundary lines") as caught:
+        _ = RawDocument(raw).message
+    assert caught.value.reason == "too_complex"
+
+
+def test_a_long_body_with_few_headers_still_parses() -> None:
+    """Many body lines are no reason to refuse: only headers and boundaries are bounded."""
+    raw = b"From: a@example.com\nSubject: long\n\n" + b"line of text\n" * 100_000
+    message = RawDocument(raw).message
+    assert message is not None
+    assert message["Subject"] == "long"

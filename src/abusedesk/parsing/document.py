@@ -9,6 +9,12 @@ from typing import Any
 
 from abusedesk.parsing.errors import EmptyReport, MalformedReport
 
+# Bounds on structure, not size: the email package's cost grows with header lines and
+# MIME boundaries, and real reports stay far below these (a feedback report has a few
+# hundred header lines and a handful of parts).
+MAX_HEADER_LINES = 20_000
+MAX_BOUNDARY_LINES = 5_000
+
 
 class RawDocument:
     """Wrap report bytes so that sniffing parsers share one parse of each view.
@@ -45,6 +51,7 @@ class RawDocument:
         """
         if not looks_like_message(self.head):
             return None
+        check_structure(self.raw)
         try:
             return email.message_from_bytes(self.raw, policy=compat32)
         except RecursionError as error:
@@ -53,6 +60,32 @@ class RawDocument:
             raise MalformedReport(
                 "the MIME structure is nested too deeply", reason="mime_too_deep"
             ) from error
+
+
+def check_structure(raw: bytes) -> None:
+    """Raise MalformedReport when *raw* has more header or boundary lines than any real report.
+
+    Counting bytes is cheap; parsing millions of lines costs a worker tens of seconds.
+    """
+    lines = raw.count(b"\n")
+    if lines <= min(MAX_HEADER_LINES, MAX_BOUNDARY_LINES):
+        return
+    boundaries = raw.count(b"\n--")
+    if boundaries > MAX_BOUNDARY_LINES:
+        raise MalformedReport(
+            f"{boundaries:,} MIME boundary lines; the limit is {MAX_BOUNDARY_LINES:,}",
+            reason="too_complex",
+        )
+    end = raw.find(b"\n\n")
+    crlf_end = raw.find(b"\r\n\r\n")
+    if end == -1 or (crlf_end != -1 and crlf_end < end):
+        end = crlf_end
+    header_lines = raw.count(b"\n", 0, end if end != -1 else len(raw))
+    if header_lines > MAX_HEADER_LINES:
+        raise MalformedReport(
+            f"{header_lines:,} header lines; the limit is {MAX_HEADER_LINES:,}",
+            reason="too_complex",
+        )
 
 
 def require_message(document: RawDocument) -> Message:
