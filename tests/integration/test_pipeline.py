@@ -15,7 +15,7 @@ from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import AuditEntry, Case, Event, Report
 from tests.factories.arf import arf_report
 from tests.factories.inventory import SentMail, make_account, make_sent_mail
-from tests.support.parsers import FlakyParser
+from tests.support.parsers import BrokenParser, FlakyParser
 
 DOMAIN = "news.example.com"
 
@@ -225,3 +225,20 @@ def test_nul_in_headers_is_dropped_the_same_on_every_database(container: Contain
         "example.net",
         ["http://bad.example/x"],
     )
+
+
+def test_a_bug_quarantines_the_report_with_where_it_happened(container: Container) -> None:
+    """An unexpected error quarantines the report as internal_error naming our code's line."""
+    processor = ReportProcessor(
+        container.sessions, container.reports, ParserRegistry([BrokenParser()])
+    )
+    (stored,) = container.intake.accept_many([Incoming(b"Subject: hi\r\n\r\nbody", "test", {})])
+    outcome = processor.process_report(stored.report_id)
+    with unit_of_work(container.sessions) as session:
+        summary = container.reports.get(session, stored.report_id)
+    assert (outcome.status, summary.stage, summary.error_class) == (
+        "quarantined",
+        "parse",
+        "builtins.KeyError",
+    )
+    assert (outcome.reason or "").startswith("internal_error at registry.py:")

@@ -7,8 +7,11 @@ Parsing, whose cost hostile input sets, runs outside any transaction, so that it
 holds a lock other writers (intake above all) wait for.
 """
 
+import os
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -143,4 +146,13 @@ def failure_reason(error: BaseException, *, exhausted: bool) -> str:
         return "retries_exhausted"
     if isinstance(error, ParseError):
         return error.reason
-    return "internal_error"
+    return f"internal_error at {_where(error)}"
+
+
+def _where(error: BaseException) -> str:
+    """Return ``module.py:line`` of the innermost frame in our own code, for whoever fixes it."""
+    place = "unknown"
+    for frame in traceback.extract_tb(error.__traceback__):
+        if f"{os.sep}abusedesk{os.sep}" in frame.filename:
+            place = f"{Path(frame.filename).name}:{frame.lineno}"
+    return place

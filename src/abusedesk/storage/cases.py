@@ -37,11 +37,10 @@ def fold_account_events(session: Session, account_id: int, *, now: datetime) -> 
     for group, event_ids in sorted(by_group.items()):
         case_id = _open_case(session, account_id, group, now=now)
         _update_events(session, event_ids, case_id=case_id, aggregated_at=now)
+        refresh_case(session, case_id, group)
         touched.append(case_id)
     no_casework = [event_id for event_id, category in pending if category_group(category) is None]
     _update_events(session, no_casework, aggregated_at=now)
-    for case_id in touched:
-        refresh_case(session, case_id)
     return touched
 
 
@@ -68,7 +67,7 @@ def _update_events(session: Session, event_ids: list[int], **values: object) -> 
         )
 
 
-def refresh_case(session: Session, case_id: int) -> None:
+def refresh_case(session: Session, case_id: int, group: str) -> None:
     """Recompute a case's counts, first/last seen and priority from its events."""
     count, reporters, first, last = session.execute(
         select(
@@ -78,7 +77,6 @@ def refresh_case(session: Session, case_id: int) -> None:
             func.max(Event.occurred_at),
         ).where(Event.case_id == case_id)
     ).one()
-    group = session.scalar(select(Case.category_group).where(Case.id == case_id)) or "other"
     score, reason = priority(group, count, reporters)
     session.execute(
         update(table_of(Case))
