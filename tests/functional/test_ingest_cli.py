@@ -1,12 +1,16 @@
 """``abusedesk ingest`` over files, folders, mbox and Maildir, including hostile input."""
 
 import mailbox
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from abusedesk.storage.db import make_engine
+from abusedesk.bootstrap import Container
+from abusedesk.core.clock import utcnow
+from abusedesk.intake.service import Incoming
+from abusedesk.storage.db import make_engine, unit_of_work
 from abusedesk.storage.tables import Report
 from tests.factories.arf import arf_report
 from tests.functional.cli import run_cli
@@ -106,3 +110,112 @@ def test_quarantine_lists_shows_and_requeues(database_url: str, tmp_path: Path) 
     assert "no headers here, only noise" in shown.stdout
     assert "stage: parse" in shown.stdout
     assert "requeued 1 report(s)" in requeued.stdout
+
+
+# A file name with markup and a colour escape, and an X-ARF-ish report whose version the
+# parser quotes in its error; its subject sets the terminal title and colour.
+HOSTILE_NAME = "report[bold]\x1b[31m.eml"
+HOSTILE_REPORT = (
+    b"From: reporter@example.net\r\n"
+    b"Subject: \x1b]0;owned\x07 \x1b[31mred [bold]text[/x]\r\n"
+    b"Content-Type: application/json\r\n"
+    b"\r\n"
+    b'{"xarf_version": "[/x]\\u001b[31m", "category": "abuse"}\r\n'
+)
+ESCAPED_REASON = "X-ARF version '[/x]\\x1b[31m' is not supported"
+
+
+def _ingest_hostile(database_url: str, tmp_path: Path) -> str:
+    """Ingest the hostile report under its hostile name; return the CLI's output."""
+    path = tmp_path / HOSTILE_NAME
+    path.write_bytes(HOSTILE_REPORT)
+    result = run_cli("ingest", str(path), database_url=database_url, workdir=tmp_path)
+    return result.stdout
+
+
+def test_ingest_summary_prints_hostile_text_escaped(database_url: str, tmp_path: Path) -> None:
+    """Markup and escape sequences in names and errors are printed as escaped text; exit 1."""
+    path = tmp_path / HOSTILE_NAME
+    path.write_bytes(HOSTILE_REPORT)
+
+    result = run_cli("ingest", str(path), database_url=database_url, workdir=tmp_path)
+
+    out = result.stdout
+    line = next((line for line in out.splitlines() if "report[bold]" in line), "")
+    assert (result.returncode, "\x1b" in out) == (1, False), result.stderr
+    assert "report[bold]\\x1b[31m.eml" in line, out
+    assert ESCAPED_REASON in line, out
+    assert "processed: 0, quarantined: 1, rejected: 0, unreadable: 0" in out
+
+
+def test_quarantine_list_prints_hostile_text_escaped(database_url: str, tmp_path: Path) -> None:
+    """The quarantine list shows a reason quoting markup and escapes as plain, escaped text."""
+    _ingest_hostile(database_url, tmp_path)
+
+    listed = run_cli("quarantine", "list", database_url=database_url, workdir=tmp_path)
+
+    assert (listed.returncode, "\x1b" in listed.stdout) == (0, False), listed.stderr
+    assert ESCAPED_REASON in listed.stdout, listed.stdout
+
+
+def test_quarantine_show_prints_hostile_text_escaped(database_url: str, tmp_path: Path) -> None:
+    """Showing a hostile report escapes its control characters instead of sending them out."""
+    _ingest_hostile(database_url, tmp_path)
+
+    shown = run_cli("quarantine", "show", "1", database_url=database_url, workdir=tmp_path)
+
+    out = shown.stdout
+    assert (shown.returncode, "\x1b" in out, "\x07" in out) == (0, False, False), shown.stderr
+    assert "Subject: \\x1b]0;owned\\x07 \\x1b[31mred [bold]text[/x]" in out, out
+    assert ESCAPED_REASON in out, out
+    assert "report[bold]\\x1b[31m.eml" in out, out
+
+
+def test_oversized_mbox_message_is_refused_and_the_rest_ingested(
+    database_url: str, tmp_path: Path
+) -> None:
+    """One mbox message beyond the size limit is named and refused; the others are stored."""
+    path = tmp_path / "reports.mbox"
+    box = mailbox.mbox(path)
+    box.add(arf_report(message_id="s1@example.com", from_domain="example.com", serial=1))
+    box.add(b"Subject: huge\n\n" + b"h" * 60_000 + b"\n")
+    box.add(arf_report(message_id="s2@example.com", from_domain="example.com", serial=2))
+    huge_size = len(box.get_bytes(sorted(box.keys())[1], from_=False))
+    box.close()
+
+    result = run_cli(
+        "ingest",
+        str(path),
+        database_url=database_url,
+        workdir=tmp_path,
+        ABUSEDESK_STORAGE__MAX_REPORT_BYTES="50000",
+    )
+
+    line = next((line for line in result.stdout.splitlines() if "reports.mbox#2" in line), "")
+    assert result.returncode == 1, result.stderr
+    assert f"too large: {huge_size:,} bytes; the limit is 50,000 bytes" in line, result.stdout
+    assert "stored: 2, duplicate: 0, processed: 2, quarantined: 0, rejected: 1" in result.stdout
+
+
+def test_report_claimed_elsewhere_is_pending_and_fails_the_command(
+    container: Container, database_url: str, tmp_path: Path
+) -> None:
+    """A stored report another process holds unfinished is counted pending, and exit is 1."""
+    raw = arf_report(message_id="p1@example.com", from_domain="example.com", serial=1)
+    (tmp_path / "claimed.eml").write_bytes(raw)
+    [stored] = container.intake.accept_many([Incoming(raw, "file", {"source": "earlier"})])
+    # A running worker has claimed it: its lease keeps this command's processing off it.
+    with unit_of_work(container.sessions) as session:
+        claimed = container.reports.claim(session, now=utcnow(), lease=timedelta(hours=1), limit=10)
+
+    result = run_cli(
+        "ingest", str(tmp_path / "claimed.eml"), database_url=database_url, workdir=tmp_path
+    )
+
+    line = next((line for line in result.stdout.splitlines() if "claimed.eml" in line), "")
+    assert (claimed, result.returncode) == ([stored.report_id], 1), result.stderr
+    assert "not processed yet: processing" in line, result.stdout
+    assert (
+        "stored: 0, duplicate: 1, processed: 0, quarantined: 0, rejected: 0, unreadable: 0, "
+        "pending: 1"
+    ) in result.stdout

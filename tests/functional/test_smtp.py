@@ -1,7 +1,9 @@
 """The SMTP intake with a real SMTP client on 127.0.0.1: stored first, then acknowledged."""
 
 import smtplib
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,12 @@ from sqlalchemy import func, select
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
-from abusedesk.intake.smtp import PeerRateLimiter, RecipientPolicy, SmtpIntakeServer
+from abusedesk.intake.smtp import (
+    ConnectionLimiter,
+    PeerRateLimiter,
+    RecipientPolicy,
+    SmtpIntakeServer,
+)
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Report
 
@@ -41,7 +48,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 def start_server(
-    container: Container, *, per_second: float = 1000.0, burst: int = 1000
+    container: Container,
+    *,
+    per_second: float = 1000.0,
+    burst: int = 1000,
+    line_length_limit: int = 1024 * 1024,
+    max_connections: int = 200,
+    max_connections_per_peer: int = 20,
 ) -> SmtpIntakeServer:
     """Start an SMTP intake for *container* on an ephemeral port of 127.0.0.1."""
     server = SmtpIntakeServer(
@@ -53,6 +66,9 @@ def start_server(
         rate_per_second=per_second,
         rate_burst=burst,
         hostname="intake.test",
+        line_length_limit=line_length_limit,
+        max_connections=max_connections,
+        max_connections_per_peer=max_connections_per_peer,
     )
     server.start()
     return server
@@ -280,3 +296,130 @@ def test_recipient_entries_without_a_local_part_and_at_sign_are_refused(entry: s
     """A recipient setting that is not 'local@' or 'local@domain' fails at start."""
     with pytest.raises(ValueError, match="should look like"):
         RecipientPolicy([entry])
+
+
+def connect(server: SmtpIntakeServer, source: str = "127.0.0.1") -> smtplib.SMTP:
+    """Open a real SMTP connection to *server* from the loopback address *source*."""
+    return smtplib.SMTP(
+        "127.0.0.1", server.port, local_hostname=CLIENT_NAME, source_address=(source, 0), timeout=30
+    )
+
+
+def refusal(server: SmtpIntakeServer, source: str = "127.0.0.1") -> tuple[int, bytes] | None:
+    """Connect once; return the refusing greeting's code and text, or None when greeted."""
+    try:
+        connect(server, source).close()
+    except smtplib.SMTPConnectError as exc:
+        return exc.smtp_code, exc.smtp_error
+    return None
+
+
+def test_peer_beyond_its_connection_cap_gets_421(container: Container) -> None:
+    """A peer's connection beyond the per-peer cap is answered 421 4.7.0 and closed."""
+    server = start_server(container, max_connections_per_peer=2)
+    try:
+        with ExitStack() as stack:
+            for _ in range(2):
+                stack.enter_context(connect(server))
+            refused = refusal(server)
+    finally:
+        server.stop()
+
+    assert refused == (421, b"4.7.0 too many connections")
+
+
+def test_per_peer_cap_leaves_other_peers_alone(container: Container) -> None:
+    """One peer at its connection cap does not keep another address from connecting."""
+    server = start_server(container, max_connections_per_peer=2)
+    try:
+        with ExitStack() as stack:
+            for _ in range(2):
+                stack.enter_context(connect(server))
+            other = stack.enter_context(connect(server, "127.0.0.2"))
+            other.sendmail(SENDER, ["abuse@provider.example"], REPORT)
+    finally:
+        server.stop()
+
+    assert [r.raw for r in stored_reports(container)] == [REPORT]
+
+
+def test_connections_beyond_the_overall_cap_get_421(container: Container) -> None:
+    """Past the overall cap, a connection from any address is answered 421 4.7.0."""
+    server = start_server(container, max_connections=2)
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(connect(server, "127.0.0.1"))
+            stack.enter_context(connect(server, "127.0.0.2"))
+            refused = refusal(server, "127.0.0.3")
+    finally:
+        server.stop()
+
+    assert refused == (421, b"4.7.0 too many connections")
+
+
+def test_closed_connections_make_room_again(container: Container) -> None:
+    """Once a peer closes a connection at its cap, its next connection is greeted again."""
+    server = start_server(container, max_connections_per_peer=1)
+    try:
+        connect(server).quit()
+        # The server counts the close when its side of the socket has gone; wait for it.
+        deadline = time.monotonic() + 10
+        while (refused := refusal(server)) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+
+    assert refused is None
+
+
+def test_command_line_beyond_the_line_limit_is_refused(container: Container) -> None:
+    """A command line longer than the line limit gets 500; the connection keeps working."""
+    server = start_server(container, line_length_limit=4096)
+    try:
+        with connect(server) as smtp:
+            smtp.ehlo()
+            code, _text = smtp.docmd("NOOP", "x" * 100_000)
+            smtp.sendmail(SENDER, ["abuse@provider.example"], REPORT)
+    finally:
+        server.stop()
+
+    assert (code, [r.raw for r in stored_reports(container)]) == (500, [REPORT])
+
+
+def test_overlong_command_line_leaves_other_connections_served(container: Container) -> None:
+    """While one peer sends an overlong command, another connection stores its report."""
+    server = start_server(container, line_length_limit=4096)
+    try:
+        with connect(server) as hostile, connect(server, "127.0.0.2") as other:
+            hostile.ehlo()
+            code, _text = hostile.docmd("MAIL", "FROM:<" + "a" * 100_000 + ">")
+            other.sendmail(SENDER, ["abuse@provider.example"], REPORT)
+    finally:
+        server.stop()
+
+    assert (code, [r.raw for r in stored_reports(container)]) == (500, [REPORT])
+
+
+def test_data_line_beyond_the_line_limit_is_refused(container: Container) -> None:
+    """A message line longer than the line limit gets 500 and nothing is stored."""
+    server = start_server(container, line_length_limit=4096)
+    try:
+        with connect(server) as smtp:
+            smtp.ehlo()
+            smtp.mail(SENDER)
+            smtp.rcpt("abuse@provider.example")
+            code, _text = smtp.data(REPORT + b"z" * 10_000 + b"\r\n")
+    finally:
+        server.stop()
+
+    assert (code, report_count(container)) == (500, 0)
+
+
+def test_connection_limiter_frees_a_place_when_a_connection_closes() -> None:
+    """A closed connection gives its place back, to its peer and to the overall count."""
+    limiter = ConnectionLimiter(max_total=2, max_per_peer=1)
+    outcomes = [limiter.open("192.0.2.1"), limiter.open("192.0.2.1")]
+    limiter.close("192.0.2.1")
+    outcomes.append(limiter.open("192.0.2.1"))
+
+    assert outcomes == [True, False, True]

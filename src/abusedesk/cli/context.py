@@ -1,15 +1,39 @@
-"""What every command starts from: settings, logging and the wired container."""
+"""What every command starts from: settings, logging, the wired container, safe output."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.text import Text
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
+
+# C0 controls except tab and newline, DEL and C1 controls drive terminals (colours, titles,
+# cursor moves); lone surrogates cannot be encoded; bidirectional overrides and line
+# separators make a value read differently from what it is.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def terminal_safe(value: object) -> str:
+    """Return *value* as text that cannot steer a terminal: unsafe characters become escapes."""
+    return _UNSAFE.sub(_escape, str(value))
+
+
+def plain(*parts: object) -> Text:
+    """Join *parts* into escaped text that rich prints as is, never as markup or emoji."""
+    return Text("".join(terminal_safe(part) for part in parts))
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 import typer
 from rich.table import Table
 
-from abusedesk.cli.context import console, errors, open_container
+from abusedesk.cli.context import console, errors, open_container, plain
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound
 from abusedesk.storage.db import read_only, unit_of_work
@@ -24,10 +24,11 @@ def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> Non
         table.add_row(
             str(row.report_id),
             f"{row.received_at:%Y-%m-%d %H:%M}",
-            row.channel,
-            row.stage or "",
+            plain(row.channel),
+            plain(row.stage or ""),
             str(row.attempts),
-            (row.last_error or "")[:120],
+            # Cut before escaping, so that an escape is never cut in half.
+            plain((row.last_error or "")[:120]),
         )
     console.print(table)
 
@@ -40,18 +41,23 @@ def show(report_id: int) -> None:
             summary = container.reports.get(session, report_id)
             raw = container.reports.raw(session, report_id)
         except NotFound as exc:
-            errors.print(str(exc))
+            errors.print(plain(exc))
             raise typer.Exit(1) from exc
-    console.print(f"report {summary.report_id} ({summary.status})")
+    # Every value below may come from the report or its sender: each is printed escaped.
+    console.print(plain(f"report {summary.report_id} ({summary.status})"))
     console.print(
-        f"received: {summary.received_at.isoformat()} via {summary.channel} {summary.envelope}"
+        plain(
+            f"received: {summary.received_at.isoformat()} via {summary.channel} {summary.envelope}"
+        )
     )
-    console.print(f"sha256: {summary.sha256}, {summary.size:,} bytes")
-    console.print(f"stage: {summary.stage}; attempts: {summary.attempts}")
-    console.print(f"error: {summary.error_class}")
-    console.print(f"reason: {summary.last_error}")
+    console.print(plain(f"sha256: {summary.sha256}, {summary.size:,} bytes"))
+    console.print(plain(f"stage: {summary.stage}; attempts: {summary.attempts}"))
+    console.print(plain(f"error: {summary.error_class}"))
+    console.print(plain(f"reason: {summary.last_error}"))
     console.print("--- first 2 KiB, control characters escaped ---")
-    console.print(raw[:2048].decode("utf-8", "backslashreplace"), markup=False)
+    # Mail ends its lines with CRLF; only a lone carriage return is worth showing escaped.
+    text = raw[:2048].decode("utf-8", "backslashreplace").replace("\r\n", "\n")
+    console.print(plain(text))
 
 
 @app.command("requeue")

@@ -122,6 +122,9 @@ def _start_smtp(container: Container) -> SmtpIntakeServer:
             max_bytes=settings.storage.max_report_bytes,
             rate_per_second=settings.smtp_rate_limit.per_second,
             rate_burst=settings.smtp_rate_limit.burst,
+            line_length_limit=settings.smtp.line_length_limit,
+            max_connections=settings.smtp.max_connections,
+            max_connections_per_peer=settings.smtp.max_connections_per_peer,
         )
         smtp.start()
     except ValueError as exc:

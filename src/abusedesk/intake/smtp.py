@@ -22,6 +22,11 @@ log = structlog.get_logger(__name__)
 CHANNEL = "smtp"
 # How long stop() lets messages that are being stored finish before it cuts them off.
 DRAIN_SECONDS = 10.0
+# The defaults of the SMTP settings, for servers built without them (see config.py).
+LINE_LENGTH_LIMIT = 1024 * 1024
+MAX_CONNECTIONS = 200
+MAX_CONNECTIONS_PER_PEER = 20
+TOO_MANY_CONNECTIONS = b"421 4.7.0 too many connections\r\n"
 
 
 class PeerRateLimiter:
@@ -61,6 +66,37 @@ class PeerRateLimiter:
         for peer, (tokens, last) in list(self._buckets.items()):
             if tokens + (now - last) * self.per_second >= self.burst:
                 del self._buckets[peer]
+
+
+class ConnectionLimiter:
+    """Count open connections, overall and per peer address, and refuse those beyond a cap."""
+
+    def __init__(self, *, max_total: int, max_per_peer: int) -> None:
+        if max_total < 1 or max_per_peer < 1:
+            raise ValueError("connection limits must allow at least one connection")
+        self.max_total = max_total
+        self.max_per_peer = max_per_peer
+        self.total = 0
+        self._per_peer: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, peer: str) -> bool:
+        """Count a new connection from *peer*; tell whether it is within both caps."""
+        with self._lock:
+            if self.total >= self.max_total or self._per_peer.get(peer, 0) >= self.max_per_peer:
+                return False
+            self.total += 1
+            self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
+            return True
+
+    def close(self, peer: str) -> None:
+        """Count a connection from *peer* that open() let in as closed."""
+        with self._lock:
+            self.total -= 1
+            left = self._per_peer.pop(peer) - 1
+            # Peers with no open connection are forgotten, so the table stays small.
+            if left:
+                self._per_peer[peer] = left
 
 
 class RecipientPolicy:
@@ -191,26 +227,73 @@ class IntakeHandler:
 
 
 class _IntakeSMTP(SMTP):
-    """aiosmtpd's protocol, with room for the long lines that quoted spam carries."""
+    """aiosmtpd's protocol, with room for long lines and a cap on open connections."""
 
-    def __init__(self, handler: IntakeHandler, *, line_length_limit: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        *,
+        line_length_limit: int,
+        connections: ConnectionLimiter,
+        **kwargs: Any,
+    ) -> None:
         # RFC 5321 caps lines at 1000 octets, but reporters quote spam that ignores it;
-        # refusing such a report would lose evidence. The data size limit still bounds it.
+        # refusing such a report would lose evidence. The limit also bounds what a peer can
+        # make us buffer in a command line, so it stays far below the data size limit.
         self.line_length_limit = line_length_limit
+        self._connections = connections
+        self._counted_peer: str | None = None
+        self._refused = False
         super().__init__(handler, **kwargs)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Count the connection, or answer 421 and close it when there are too many."""
+        # STARTTLS makes a second call for the same connection; it is counted once.
+        if self._counted_peer is None:
+            peer = _peer_address(transport.get_extra_info("peername"))
+            if not self._connections.open(peer):
+                self._refused = True
+                log.warning("smtp_too_many_connections", open=self._connections.total)
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(TOO_MANY_CONNECTIONS)
+                # The reply is sent before the socket closes; no session was ever started.
+                transport.close()
+                return
+            self._counted_peer = peer
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Release the connection's place, then let aiosmtpd clean up its session."""
+        if self._refused:
+            return
+        if self._counted_peer is not None:
+            self._connections.close(self._counted_peer)
+            self._counted_peer = None
+        super().connection_lost(error)
 
 
 class _Controller(Controller):
     """aiosmtpd's threaded controller, able to listen on an ephemeral port."""
 
-    def __init__(self, handler: IntakeHandler, *, line_length_limit: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        *,
+        line_length_limit: int,
+        connections: ConnectionLimiter,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self.line_length_limit = line_length_limit
+        self.connections = connections
 
     def factory(self) -> SMTP:
         """Build the protocol object for one connection."""
         return _IntakeSMTP(
-            self.handler, line_length_limit=self.line_length_limit, **self.SMTP_kwargs
+            self.handler,
+            line_length_limit=self.line_length_limit,
+            connections=self.connections,
+            **self.SMTP_kwargs,
         )
 
     def _trigger_server(self) -> None:
@@ -234,6 +317,9 @@ class SmtpIntakeServer:
         rate_per_second: float,
         rate_burst: int,
         hostname: str | None = None,
+        line_length_limit: int = LINE_LENGTH_LIMIT,
+        max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
     ) -> None:
         self.host = host
         self.recipients = RecipientPolicy(recipients)
@@ -246,7 +332,10 @@ class SmtpIntakeServer:
             self.handler,
             hostname=host,
             port=port,
-            line_length_limit=max_bytes,
+            line_length_limit=line_length_limit,
+            connections=ConnectionLimiter(
+                max_total=max_connections, max_per_peer=max_connections_per_peer
+            ),
             # The protocol refuses oversized mail itself, before it is all in memory.
             data_size_limit=max_bytes,
             # A name for the greeting; looking up our own FQDN could stall without DNS.
@@ -281,7 +370,11 @@ class SmtpIntakeServer:
 
 
 def _peer_host(session: Session) -> str:
-    peer = session.peer
+    return _peer_address(session.peer)
+
+
+def _peer_address(peer: object) -> str:
+    # A socket address is (host, port) for IPv4 and (host, port, flow, scope) for IPv6.
     if isinstance(peer, tuple | list) and peer:
         return str(peer[0])
     return str(peer)
