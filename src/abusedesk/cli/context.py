@@ -10,8 +10,9 @@ from rich.text import Text
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# No markup or emoji codes anywhere: text from reports, files and errors prints as it is.
+console = Console(highlight=False, markup=False, emoji=False)
+errors = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 # C0 controls except tab and newline, DEL and C1 controls drive terminals (colours, titles,
 # cursor moves); lone surrogates cannot be encoded; bidirectional overrides and line
