@@ -25,6 +25,10 @@ run: install ## Set up the SQLite database, seed the demo provider once, start a
 test: install ## Run the whole test suite (PostgreSQL too when ABUSEDESK_TEST_DATABASE_URL is set)
 	$(RUN) pytest $(PYTEST_ARGS)
 
+.PHONY: coverage
+coverage: install ## Run the tests with branch coverage and list what they miss
+	$(RUN) pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: install ## Check style, formatting and the import contracts
 	$(RUN) ruff check src tests bench
