@@ -7,7 +7,7 @@ Defaults are safe and offline: SQLite under ``./var/``, mail to an outbox folder
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +59,24 @@ class SmtpRateLimitSettings(BaseModel):
     burst: int = Field(default=500, ge=1)
 
 
+class FormSettings(BaseModel):
+    """The public report form at ``/report``, for people who are not feedback-loop operators."""
+
+    enabled: bool = True
+    # Reports one peer address may send: a burst, refilled at this rate (a token bucket).
+    # People send one report now and then; scripts that post in a loop should meet it.
+    per_second: float = Field(default=0.05, gt=0)
+    burst: int = Field(default=5, ge=1)
+    # The typed fields together, and the attached message; larger posts are answered 413.
+    max_message_bytes: int = Field(default=100 * 1024, ge=1)
+    max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
+    # A rendered form may be sent within this time; older or unsigned posts are refused.
+    token_max_age_seconds: int = Field(default=3600, ge=60)
+    # Signs the form's token. Unset, each process makes its own key at start; processes
+    # behind one balancer need the same secret, or a form one renders the next refuses.
+    token_secret: SecretStr | None = None
+
+
 class JobSettings(BaseModel):
     """How background work runs: threads in ``serve`` or procrastinate workers."""
 
@@ -76,6 +94,26 @@ class JobSettings(BaseModel):
     stalled_after_seconds: float = 30
 
 
+class SnsSettings(BaseModel):
+    """The SNS endpoint: which signing certificates, CA and topics are trusted."""
+
+    # Signing certificates are fetched only over HTTPS from hosts matching these; ``*``
+    # stands for one DNS label (``sns.*.amazonaws.com`` covers every region).
+    certificate_hosts: list[str] = Field(default_factory=lambda: ["sns.*.amazonaws.com"])
+    # Trusted PEM files named like the last part of the SigningCertURL path, read before
+    # any fetch: for offline operation and tests.
+    certificate_dir: Path | None = None
+    # When set, a signing certificate must be issued by this CA and valid now.
+    ca_file: Path | None = None
+    # Topics whose messages are accepted; empty accepts any topic.
+    topic_arns: list[str] = Field(default_factory=list)
+    # Visit the SubscribeURL of a verified subscription confirmation on our own.
+    auto_confirm: bool = False
+    fetch_timeout_seconds: float = Field(default=5.0, gt=0)
+    # SNS messages are at most 256 KiB; JSON escaping in the envelope can about double that.
+    max_envelope_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     """Every setting abusedesk reads."""
 
@@ -90,4 +128,6 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     smtp_rate_limit: SmtpRateLimitSettings = Field(default_factory=SmtpRateLimitSettings)
+    form: FormSettings = Field(default_factory=FormSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    sns: SnsSettings = Field(default_factory=SnsSettings)

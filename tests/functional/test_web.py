@@ -1,15 +1,10 @@
 """The web app over real HTTP: health, the API root and its tokens, the home page, errors."""
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Depends, FastAPI
 
 import abusedesk
@@ -18,35 +13,12 @@ from abusedesk.config import Settings
 from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import Incoming
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.tokens import IssuedToken, SqlTokenRepository
+from abusedesk.storage.tokens import SqlTokenRepository
 from abusedesk.web.app import SECURITY_HEADERS, create_app
 from abusedesk.web.auth import require_token
+from tests.support.web import bearer, issue, serving
 
 REPORT = b"From: someone@isp.example\r\nSubject: spam from your customer\r\n\r\nSee below.\r\n"
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve *app* with uvicorn on an ephemeral port of 127.0.0.1; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", ws="none", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @pytest.fixture
@@ -60,19 +32,6 @@ def client(app: FastAPI) -> Iterator[httpx.Client]:
     """Return an HTTP client talking to the app served on 127.0.0.1."""
     with serving(app) as base_url, httpx.Client(base_url=base_url) as http:
         yield http
-
-
-def issue(container: Container, *scopes: str) -> IssuedToken:
-    """Create a token with *scopes* in the test database."""
-    with unit_of_work(container.sessions) as session:
-        return SqlTokenRepository().create(
-            session, "test client", scopes, actor="test", now=utcnow()
-        )
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Return the Authorization header presenting *token*."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_health_counts_reports_by_status(container: Container, client: httpx.Client) -> None:
@@ -256,7 +215,12 @@ def test_openapi_description_lists_the_api_for_a_token_holder(
 
     response = client.get("/api/v1/openapi.json", headers=bearer(issued.token))
 
-    assert sorted(response.json()["paths"]) == ["/api/v1/", "/health"]
+    assert sorted(response.json()["paths"]) == [
+        "/api/v1/",
+        "/api/v1/reports",
+        "/api/v1/reports/{report_id}",
+        "/health",
+    ]
 
 
 @pytest.mark.parametrize("path", ["/", "/health", "/api/v1/", "/no-such-page", "/static/site.css"])

@@ -11,9 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import abusedesk
 from abusedesk.bootstrap import Container
-from abusedesk.web.api import health, root
+from abusedesk.web.api import health, reports, root, sns
 from abusedesk.web.errors import install_error_handlers, unexpected_error_response
-from abusedesk.web.ui import home
+from abusedesk.web.ui import home, report_form
 from abusedesk.web.ui.rendering import make_templates
 
 log = structlog.get_logger(__name__)
@@ -47,7 +47,10 @@ def create_app(container: Container) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(root.router)
+    app.include_router(reports.router)
+    app.include_router(sns.router)
     app.include_router(home.router)
+    app.include_router(report_form.router)
     return app
 
 

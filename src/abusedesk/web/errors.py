@@ -37,7 +37,7 @@ ERRORS: dict[type[AbuseDeskError], HttpError] = {
     MissingScope: HttpError(403, "insufficient_scope"),
     NotFound: HttpError(404, "not_found"),
     ReportTooLarge: HttpError(413, "too_large"),
-    EmptyInput: HttpError(422, "empty"),
+    EmptyInput: HttpError(400, "empty"),
     ReportRejected: HttpError(422, "rejected"),
     TokenRequestInvalid: HttpError(422, "invalid_request"),
     TransientError: HttpError(503, "unavailable"),
