@@ -306,7 +306,10 @@ def test_cli_refuses_an_unknown_scope(database_url: str, tmp_path: Path) -> None
     """`abusedesk token create` with a mistyped scope exits 2 and names the known ones."""
     result = run_cli(database_url, tmp_path, "token", "create", "ci", "--scope", "report:write")
 
-    assert (result.returncode, "known scopes: reports:read, reports:write" in result.stderr) == (
+    assert (
+        result.returncode,
+        "known scopes: metrics:read, reports:read, reports:write" in result.stderr,
+    ) == (
         2,
         True,
     )

@@ -2,7 +2,7 @@
 
 import typer
 
-from abusedesk.cli import database, demo, ingest, quarantine, serve, token, worker
+from abusedesk.cli import database, demo, ingest, parsers, quarantine, serve, token, worker
 
 app = typer.Typer(
     name="abusedesk",
@@ -12,6 +12,7 @@ app = typer.Typer(
 )
 app.add_typer(database.app, name="db")
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(parsers.app, name="parsers")
 app.command("init")(database.init)
 app.command("ingest")(ingest.ingest)
 app.command("worker")(worker.worker)

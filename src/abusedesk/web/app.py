@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import abusedesk
 from abusedesk.bootstrap import Container
-from abusedesk.web.api import health, reports, root, sns
+from abusedesk.web.api import health, metrics, reports, root, sns
 from abusedesk.web.errors import install_error_handlers, unexpected_error_response
 from abusedesk.web.ui import home, report_form
 from abusedesk.web.ui.rendering import make_templates
@@ -46,6 +46,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(root.router)
     app.include_router(reports.router)
     app.include_router(sns.router)

@@ -20,7 +20,7 @@ from abusedesk.web.ui.rendering import render
 log = structlog.get_logger(__name__)
 
 # Paths whose answers are JSON whatever happens; every other path is a page for people.
-JSON_PATH_PREFIXES = ("/api/", "/health")
+JSON_PATH_PREFIXES = ("/api/", "/health", "/metrics")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""``GET /metrics``: report counts and parser health in the Prometheus text format."""
+
+from collections.abc import Iterable, Mapping
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+
+from abusedesk.bootstrap import Container
+from abusedesk.core.clock import utcnow
+from abusedesk.storage.db import read_only
+from abusedesk.storage.parser_health import (
+    DEFAULT_WINDOWS,
+    OUTCOMES,
+    OutcomeCount,
+    count_outcomes,
+)
+from abusedesk.web import container_of
+from abusedesk.web.auth import require_token
+
+router = APIRouter(tags=["metrics"])
+
+SCOPE = "metrics:read"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Figures are only true when they are made; no cache may keep them.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    # A scrape target, not part of the JSON API: it stays out of the API description.
+    include_in_schema=False,
+    dependencies=[Depends(require_token(SCOPE))],
+)
+def metrics(container: Container = Depends(container_of)) -> PlainTextResponse:
+    """Answer report counts by status and parser outcomes per reporter, format and window."""
+    with read_only(container.sessions) as session:
+        statuses = container.reports.count_by_status(session)
+        outcomes = count_outcomes(session, now=utcnow(), windows=DEFAULT_WINDOWS)
+    text = exposition(statuses, outcomes, windows=list(DEFAULT_WINDOWS))
+    return PlainTextResponse(text, media_type=CONTENT_TYPE, headers=NO_STORE)
+
+
+def exposition(
+    statuses: Mapping[str, int], outcomes: Iterable[OutcomeCount], *, windows: list[str]
+) -> str:
+    """Return the metrics as Prometheus text; every reporter and format lists every outcome."""
+    lines = [
+        "# HELP abusedesk_reports_total Reports stored, by pipeline status.",
+        "# TYPE abusedesk_reports_total gauge",
+    ]
+    for status, count in sorted(statuses.items()):
+        lines.append(f"abusedesk_reports_total{_labels(status=status)} {count}")
+    counts: dict[tuple[str, str, str, str], int] = {}
+    pairs: set[tuple[str, str]] = set()
+    for item in outcomes:
+        counts[(item.reporter, item.report_format, item.outcome, item.window)] = item.reports
+        pairs.add((item.reporter, item.report_format))
+    lines += [
+        "# HELP abusedesk_parser_reports Reports received within a window,"
+        " by reporter, format and parse outcome.",
+        "# TYPE abusedesk_parser_reports gauge",
+    ]
+    # Zeros are written too, so that a series never vanishes when a count drops to nothing.
+    known = list(OUTCOMES) + sorted({key[2] for key in counts} - set(OUTCOMES))
+    for reporter, report_format in sorted(pairs):
+        for outcome in known:
+            for window in windows:
+                value = counts.get((reporter, report_format, outcome, window), 0)
+                labels = _labels(
+                    reporter=reporter, format=report_format, outcome=outcome, window=window
+                )
+                lines.append(f"abusedesk_parser_reports{labels} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def escape_label_value(value: str) -> str:
+    """Escape a label value as the exposition format asks: backslash, double quote, newline."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(**labels: str) -> str:
+    inner = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in labels.items())
+    return "{" + inner + "}"
