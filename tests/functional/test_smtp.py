@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
+from abusedesk.core.ratelimit import PeerRateLimiter
 from abusedesk.intake.smtp import (
     ConnectionLimiter,
-    PeerRateLimiter,
     RecipientPolicy,
     SmtpIntakeServer,
 )

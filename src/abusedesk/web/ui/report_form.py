@@ -40,10 +40,10 @@ from starlette.types import Message
 from abusedesk.bootstrap import Container
 from abusedesk.config import FormSettings
 from abusedesk.core.clock import utcnow
-from abusedesk.intake.service import Incoming
 
 # The token bucket the SMTP intake uses per peer; it knows nothing of SMTP.
-from abusedesk.intake.smtp import PeerRateLimiter
+from abusedesk.core.ratelimit import PeerRateLimiter
+from abusedesk.intake.service import Incoming
 from abusedesk.web import container_of
 from abusedesk.web.errors import error_response
 from abusedesk.web.ui.rendering import render
