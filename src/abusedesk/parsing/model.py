@@ -17,7 +17,18 @@ class Category:
     AUTH_FAILURE = "auth_failure"
     DMARC_AGGREGATE = "dmarc_aggregate"
     SMS_SPAM = "sms_spam"
+    PUSH_SPAM = "push_spam"
     NOT_SPAM = "not_spam"
+    # An automatic answer (vacation notice, challenge-response): neither bounce nor complaint.
+    AUTO_REPLY = "auto_reply"
+    TLS_REPORT = "tls_report"
+    COPYRIGHT = "copyright"
+    # A host or account under someone else's control (botnet, infected host, webshell).
+    COMPROMISED = "compromised"
+    # An exposed service or vulnerability found by a scanner (Shadowserver-style feeds).
+    VULNERABLE = "vulnerable"
+    # Traffic aimed at others: login attacks, port scans, DDoS, scraping.
+    ATTACK = "attack"
     OTHER = "other"
 
 
@@ -28,6 +39,7 @@ class Service:
     SMS = "sms"
     PUSH = "push"
     MAILBOX = "mailbox"
+    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,16 @@ class EventDraft:
 
 @dataclass(frozen=True)
 class ParsedReport:
-    """The result of parsing one report: its format and its events (maybe none)."""
+    """The result of parsing one report: its format and its events (maybe none).
+
+    ``kind`` names what the report is within its format when that matters for reading
+    it (``Delivery`` for an SES delivery notice, ``auto-reply``, ``tls``): a report that is
+    recognised but carries no abuse signal has no events and says so here. ``warnings``
+    list the parts that could not be read (``row 7: no IP address``): a report with
+    events and warnings is *partially parsed*.
+    """
 
     report_format: str
     events: tuple[EventDraft, ...]
+    kind: str | None = None
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Benchmarks and corpus measures: figures printed beside their goals."""
