@@ -50,7 +50,12 @@ golden: install ## Rewrite the parsers' golden files from the current output (re
 
 .PHONY: bench
 bench: install ## Run the benchmarks and print their figures beside the goals
+	$(RUN) python bench/parse.py
 	$(RUN) python bench/ingest.py
+
+.PHONY: corpus
+corpus: install ## Measure the parsers on ../shared/corpus (or CORPUS=dir) beside the thresholds
+	$(RUN) python bench/corpus.py $(if $(CORPUS),--corpus $(CORPUS))
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data under ./var

@@ -14,6 +14,16 @@ from abusedesk.parsing.errors import EmptyReport, MalformedReport
 # hundred header lines and a handful of parts).
 MAX_HEADER_LINES = 20_000
 MAX_BOUNDARY_LINES = 5_000
+# The top-level header block: a few KiB in real reports, a few hundred KiB with a long
+# Received chain. Past this the stdlib's linear-but-slow address and date parsers cost
+# seconds per header.
+MAX_HEADER_BYTES = 1024 * 1024
+# Content-Type and Content-Disposition fields: the email package splits their parameters
+# in time quadratic in the number of ``;`` (CPython gh-87075), even with compat32, and it
+# does so for every multipart part while parsing. Real fields carry a handful.
+MAX_PARAMETER_FIELD_BYTES = 16 * 1024
+MAX_PARAMETER_SEPARATORS = 100
+_PARAMETER_FIELD_NAMES = (b"content-type", b"content-disposition")
 
 
 class RawDocument:
@@ -63,12 +73,14 @@ class RawDocument:
 
 
 def check_structure(raw: bytes) -> None:
-    """Raise MalformedReport when *raw* has more header or boundary lines than any real report.
+    """Raise MalformedReport when *raw* is shaped like no real report: too many header or
+    boundary lines, a huge header block, or parameter fields crafted to be slow to split.
 
     Counting bytes is cheap; parsing millions of lines costs a worker tens of seconds.
     """
     lines = raw.count(b"\n")
-    if lines <= min(MAX_HEADER_LINES, MAX_BOUNDARY_LINES):
+    if lines <= min(MAX_HEADER_LINES, MAX_BOUNDARY_LINES) and len(raw) <= MAX_HEADER_BYTES:
+        _check_parameter_fields(raw)
         return
     boundaries = raw.count(b"\n--")
     if boundaries > MAX_BOUNDARY_LINES:
@@ -80,12 +92,57 @@ def check_structure(raw: bytes) -> None:
     crlf_end = raw.find(b"\r\n\r\n")
     if end == -1 or (crlf_end != -1 and crlf_end < end):
         end = crlf_end
-    header_lines = raw.count(b"\n", 0, end if end != -1 else len(raw))
+    header_end = end if end != -1 else len(raw)
+    header_lines = raw.count(b"\n", 0, header_end)
     if header_lines > MAX_HEADER_LINES:
         raise MalformedReport(
             f"{header_lines:,} header lines; the limit is {MAX_HEADER_LINES:,}",
             reason="too_complex",
         )
+    if header_end > MAX_HEADER_BYTES:
+        raise MalformedReport(
+            f"a header block of {header_end:,} bytes; the limit is {MAX_HEADER_BYTES:,}",
+            reason="too_complex",
+        )
+    _check_parameter_fields(raw)
+
+
+def _check_parameter_fields(raw: bytes) -> None:
+    """Raise MalformedReport when a Content-Type or Content-Disposition field anywhere in
+    *raw* is longer, or has more ``;``, than a real one."""
+    folded = raw.lower()
+    for name in _PARAMETER_FIELD_NAMES:
+        # One field per MIME part at most; the boundary limit bounds the parts.
+        if folded.count(name) > 2 * MAX_BOUNDARY_LINES:
+            raise MalformedReport(
+                f"more than {2 * MAX_BOUNDARY_LINES:,} {name.decode()} fields",
+                reason="too_complex",
+            )
+        start = folded.find(name)
+        while start != -1:
+            if start == 0 or folded[start - 1] == 10:  # at the start of a line
+                end = _field_end(folded, start)
+                field = folded[start:end]
+                if len(field) > MAX_PARAMETER_FIELD_BYTES or (
+                    field.count(b";") > MAX_PARAMETER_SEPARATORS
+                ):
+                    raise MalformedReport(
+                        "a Content-Type or Content-Disposition field too long or with too "
+                        f"many parameters ({len(field):,} bytes, {field.count(b';'):,} ';')",
+                        reason="too_complex",
+                    )
+                start = end
+            start = folded.find(name, start + 1)
+
+
+def _field_end(raw: bytes, start: int) -> int:
+    """Return where the header field starting at *start* ends, after its folded lines,
+    looking no further than just past the longest allowed field."""
+    limit = min(len(raw), start + MAX_PARAMETER_FIELD_BYTES + 1)
+    end = raw.find(b"\n", start, limit)
+    while end != -1 and end + 1 < limit and raw[end + 1] in (9, 32):
+        end = raw.find(b"\n", end + 1, limit)
+    return limit if end == -1 else end
 
 
 def require_message(document: RawDocument) -> Message:
