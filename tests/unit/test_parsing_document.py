@@ -42,3 +42,9 @@ def test_a_long_body_with_few_headers_still_parses() -> None:
     message = RawDocument(raw).message
     assert message is not None
     assert message["Subject"] == "long"
+
+
+def test_one_line_json_is_not_taken_for_a_message() -> None:
+    """A JSON object on one line has no header view, however large it is."""
+    document = RawDocument(b'{"xarf_version": "4.2.0", "evidence": "' + b"a" * 2_000_000 + b'"}')
+    assert document.message is None

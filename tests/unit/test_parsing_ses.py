@@ -1,4 +1,5 @@
-"""The SES parser: bounces and complaints become events, other event types none."""
+"""The SES parser: bounces and complaints become events, other types none; every report
+records its type and subtype as its kind."""
 
 import copy
 import hashlib
@@ -121,6 +122,7 @@ def test_bounce_details_keep_the_ses_fields() -> None:
         "status": "5.1.1",
         "diagnostic_code": "550 5.1.1 <[recipient]> user unknown",
         "feedback_id": "feedback-1",
+        "reason": "user_unknown",
         "remote_mta_ip": None,
         "reporting_mta": None,
     }
@@ -149,12 +151,92 @@ def test_complaint_feedback_type_decides_the_category(feedback_type: str, expect
 
 @pytest.mark.parametrize(
     "event_type",
-    ["Delivery", "Send", "Reject", "Open", "Click", "DeliveryDelay", "Rendering Failure"],
+    [
+        "Delivery",
+        "Send",
+        "Reject",
+        "Open",
+        "Click",
+        "DeliveryDelay",
+        "Rendering Failure",
+        "Subscription",
+        "Received",
+    ],
 )
-def test_event_types_that_are_not_complaints_give_no_events(event_type: str) -> None:
-    """Deliveries, sends, opens and the like parse to an SES report with no events."""
+def test_types_that_are_not_abuse_signals_are_recorded_with_no_events(event_type: str) -> None:
+    """Deliveries, sends, opens, inbound mail and the like parse to no events, kind = type."""
     data = {"eventType": event_type, "mail": MAIL}
-    assert parse(data) == ParsedReport(report_format="ses", events=())
+    assert parse(data) == ParsedReport(report_format="ses", events=(), kind=event_type)
+
+
+@pytest.mark.parametrize(
+    ("bounce_type", "sub_type"),
+    [
+        ("Undetermined", "Undetermined"),
+        ("Permanent", "General"),
+        ("Permanent", "NoEmail"),
+        ("Permanent", "Suppressed"),
+        ("Permanent", "OnAccountSuppressionList"),
+        ("Transient", "General"),
+        ("Transient", "MailboxFull"),
+        ("Transient", "MessageTooLarge"),
+        ("Transient", "ContentRejected"),
+        ("Transient", "AttachmentRejected"),
+    ],
+)
+def test_bounce_kind_names_its_type_and_subtype(bounce_type: str, sub_type: str) -> None:
+    """Every documented bounce type and subtype is recorded as Bounce/<type>/<subtype>."""
+    data = bounce(bounce_type)
+    data["bounce"]["bounceSubType"] = sub_type
+    assert parse(data).kind == f"Bounce/{bounce_type}/{sub_type}"
+
+
+def test_bounce_kind_stops_at_the_first_missing_part() -> None:
+    """A bounce without a bounceType is recorded as plain Bounce."""
+    data = bounce()
+    del data["bounce"]["bounceType"]
+    assert parse(data).kind == "Bounce"
+
+
+@pytest.mark.parametrize(
+    ("sub_type", "expected"),
+    [(None, "Complaint"), ("OnAccountSuppressionList", "Complaint/OnAccountSuppressionList")],
+)
+def test_complaint_kind_names_its_subtype_when_ses_gives_one(
+    sub_type: str | None, expected: str
+) -> None:
+    """A complaint is Complaint, or Complaint/<complaintSubType> when SES sets one."""
+    data = complaint("abuse")
+    data["complaint"]["complaintSubType"] = sub_type
+    assert parse(data).kind == expected
+
+
+def test_delivery_delay_kind_names_its_delay_type() -> None:
+    """A delivery delay is recorded as DeliveryDelay/<delayType>, with no events."""
+    data = {"eventType": "DeliveryDelay", "mail": MAIL, "deliveryDelay": {"delayType": "IPFailure"}}
+    assert parse(data) == ParsedReport("ses", events=(), kind="DeliveryDelay/IPFailure")
+
+
+def test_kind_keeps_letters_and_digits_and_fits_its_column() -> None:
+    """Subtypes written by a stranger cannot stretch the kind or smuggle separators into it."""
+    data = bounce()
+    data["bounce"]["bounceSubType"] = "No/Email <script>" + "x" * 500
+    kind = parse(data).kind or ""
+    assert (kind.startswith("Bounce/Permanent/NoEmailscript"), len(kind)) == (True, 60)
+
+
+def test_unknown_fields_are_ignored() -> None:
+    """Fields SES adds later change nothing: the report parses as without them."""
+    data = bounce()
+    data["newTopLevel"] = {"x": 1}
+    data["bounce"]["newField"] = [1, 2]
+    data["mail"]["newMailField"] = "y"
+    assert parse(data) == parse(bounce())
+
+
+def test_unknown_type_is_refused_with_its_reason() -> None:
+    """A notificationType SES does not document raises ses_unknown_type, kept for a look."""
+    assert reason({"notificationType": "Teleport", "mail": MAIL}) == "ses_unknown_type"
 
 
 def test_indicators_identify_the_sending_account_and_message() -> None:
@@ -232,9 +314,10 @@ def test_sns_message_that_is_not_ses_is_refused(message: Any) -> None:
     assert reason(data) == "sns_message_not_ses"
 
 
-def test_receiving_notification_is_kept_for_later_with_its_reason() -> None:
-    """An inbound-mail notification is refused with ses_received_notification, not dropped."""
-    assert reason({"notificationType": "Received", "mail": MAIL}) == "ses_received_notification"
+def test_receiving_notification_is_recorded_as_received() -> None:
+    """An inbound-mail notification inside SNS is recognised as Received, with no events."""
+    data = {"notificationType": "Received", "mail": MAIL, "receipt": {"action": {}}}
+    assert parse(sns(data)) == ParsedReport(report_format="ses", events=(), kind="Received")
 
 
 @pytest.mark.parametrize(
@@ -260,11 +343,21 @@ def test_strings_are_cleaned_of_lone_surrogates_and_nuls() -> None:
 
 
 def test_sniff_takes_ses_objects_and_sns_envelopes_only() -> None:
-    """The parser recognises SES objects and SNS envelopes, not other JSON."""
-    documents = [bounce(), sns(bounce()), {"xarf_version": "4.2.0"}, {"mail": {}}, [1]]
+    """It takes SES objects, SNS envelopes carrying SES or confirming a subscription, only."""
+    documents = [
+        bounce(),
+        sns(bounce()),
+        sns("You have chosen to subscribe", "SubscriptionConfirmation"),
+        sns({"originationNumber": "+15550100"}),
+        {"xarf_version": "4.2.0"},
+        {"mail": {}},
+        [1],
+    ]
     assert [SesParser().sniff(RawDocument(json.dumps(d).encode())) for d in documents] == [
         True,
         True,
+        True,
+        False,
         False,
         False,
         False,

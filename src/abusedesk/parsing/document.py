@@ -155,6 +155,9 @@ def require_message(document: RawDocument) -> Message:
 
 def looks_like_message(head: bytes) -> bool:
     """Tell whether *head* starts with header lines (``Name: value`` or an mbox ``From ``)."""
+    if head[:1] in (b"{", b"["):
+        # JSON: ``{"key": ...`` would otherwise pass for a header line.
+        return False
     first_line = head.split(b"\n", 1)[0]
     if first_line.startswith(b"From "):
         return True

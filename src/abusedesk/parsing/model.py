@@ -55,6 +55,9 @@ class EventDraft:
     service: str
     occurred_at: datetime | None = None
     reporter: str | None = None
+    # When the reporter made the report (a feedback report's Date, an SES complaint's
+    # timestamp); ``occurred_at`` is when the reported thing happened.
+    reported_at: datetime | None = None
     indicators: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
 

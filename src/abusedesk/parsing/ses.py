@@ -1,23 +1,37 @@
 """Amazon SES notifications and published events, raw or inside an SNS envelope.
 
-A ``Bounce`` gives one ``bounce`` event per bounced recipient and a ``Complaint`` one
-event per complained recipient (category from the ARF feedback type when SES passes it
-on, ``spam`` otherwise). Delivery, Send, Open, Click, Reject, DeliveryDelay and the other
-event types are not complaints: they parse to a report with no events. A ``Received``
-notification carries inbound mail that is itself a report; reading it is not supported
-yet, so it is refused with a reason and stays in quarantine rather than being dropped.
+Every notification type (``notificationType``) and event type (``eventType``) SES
+documents is recognised, and ``ParsedReport.kind`` records which one a report is, with its
+subtype where SES gives one, joined by ``/``:
+
+* ``Bounce/<bounceType>/<bounceSubType>`` (``Bounce/Permanent/NoEmail``): one ``bounce``
+  event per bounced recipient;
+* ``Complaint`` or ``Complaint/<complaintSubType>`` (``Complaint/OnAccountSuppressionList``):
+  one event per complained recipient, its category from the ARF feedback type when SES
+  passes it on, ``spam`` otherwise;
+* ``DeliveryDelay/<delayType>`` (``DeliveryDelay/MailboxFull``), ``Delivery``, ``Send``,
+  ``Reject``, ``Open``, ``Click``, ``Rendering Failure``, ``Subscription`` and ``Received``
+  (inbound mail through SES receiving) carry no abuse signal: they parse to a report with
+  no events, recorded under their kind.
+
+A kind is at most ``MAX_KIND_LENGTH`` characters; subtypes keep only letters and digits.
+Fields SES adds later are ignored. A type SES does not document is refused with
+``ses_unknown_type`` and stays in quarantine, so that a new kind of notice is looked at
+rather than dropped. An SNS subscription or unsubscribe confirmation is not a report and
+is refused with its own reason.
 
 The SNS signature is not checked here: the intake channel that accepts SNS posts owns
 that check, before a report is stored.
 """
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from abusedesk.core.clock import as_utc
-from abusedesk.parsing import mail
+from abusedesk.parsing import bounce_reasons, mail
 from abusedesk.parsing.arf import feedback_category
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.dsn import bounce_class, recipient_indicators, redact_recipient, status_code
@@ -28,10 +42,29 @@ REPORTER = "amazonses.com"
 _SNS_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
 _BOUNCE_CLASS = {"permanent": "hard", "transient": "soft", "undetermined": "undetermined"}
 _TEXT_LIMIT = 1000
+# Reports store their kind in 60 characters.
+MAX_KIND_LENGTH = 60
+# The notification types SES sends to an identity's topics, and the event types it
+# publishes through configuration sets, as SES spells them.
+ABUSE_TYPES = ("Bounce", "Complaint")
+OTHER_TYPES = (
+    "Delivery",
+    "DeliveryDelay",
+    "Send",
+    "Reject",
+    "Open",
+    "Click",
+    "Rendering Failure",
+    "Subscription",
+    "Received",
+)
+SES_TYPES = ABUSE_TYPES + OTHER_TYPES
+_KIND_PART = re.compile(r"[^A-Za-z0-9]")
+_SES_KEYS = ('"notificationType"', '"eventType"')
 
 
 class SesParser:
-    """Read SES bounce and complaint notifications (JSON), unwrapping SNS when present."""
+    """Read SES notifications and events (JSON), unwrapping SNS when present."""
 
     name = "ses"
 
@@ -40,6 +73,10 @@ class SesParser:
         data = document.json
         if not isinstance(data, dict):
             return False
+        if data.get("Type") == "Notification":
+            # Other services post SNS notifications too; only one carrying SES is ours.
+            message = data.get("Message")
+            return isinstance(message, str) and any(key in message for key in _SES_KEYS)
         if data.get("Type") in _SNS_TYPES and "Message" in data:
             return True
         return _is_ses_object(data)
@@ -56,20 +93,44 @@ class SesParser:
             raise MalformedReport(
                 "no notificationType or eventType in the SES object", reason="ses_invalid"
             )
-        if kind == "Received":
+        if kind not in SES_TYPES:
             raise ParseError(
-                "SES receiving notifications carry inbound mail, which is not read yet",
-                reason="ses_received_notification",
+                f"SES type {kind[:40]!r} is not one SES documents", reason="ses_unknown_type"
             )
-        if kind not in ("Bounce", "Complaint"):
-            return ParsedReport(report_format=self.name, events=())
+        if kind not in ABUSE_TYPES:
+            return ParsedReport(report_format=self.name, events=(), kind=_kind(data, kind))
         mail_object = _object(data, "mail")
         base = _mail_indicators(mail_object)
         if kind == "Bounce":
             events = _bounce_events(_object(data, "bounce"), base)
         else:
             events = _complaint_events(_object(data, "complaint"), base)
-        return ParsedReport(report_format=self.name, events=events)
+        return ParsedReport(report_format=self.name, events=events, kind=_kind(data, kind))
+
+
+def _kind(data: Mapping[str, Any], ses_type: str) -> str:
+    """Return the report's kind: its SES type, then the subtypes SES gives for it."""
+    if ses_type == "Bounce":
+        bounce = _mapping(data.get("bounce"))
+        parts = [bounce.get("bounceType"), bounce.get("bounceSubType")]
+    elif ses_type == "Complaint":
+        parts = [_mapping(data.get("complaint")).get("complaintSubType")]
+    elif ses_type == "DeliveryDelay":
+        parts = [_mapping(data.get("deliveryDelay")).get("delayType")]
+    else:
+        parts = []
+    kind = ses_type
+    for part in parts:
+        cleaned = _KIND_PART.sub("", part[:MAX_KIND_LENGTH]) if isinstance(part, str) else ""
+        if not cleaned:
+            break
+        kind = f"{kind}/{cleaned}"
+    return kind[:MAX_KIND_LENGTH]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Return *value* when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _is_ses_object(data: Mapping[str, Any]) -> bool:
@@ -151,11 +212,17 @@ def _bounce_events(
             mail.typed_value(_text(recipient.get("diagnosticCode"))), address
         )
         status = status_code(_text(recipient.get("status")), diagnostic)
+        # SES's own type names the reason when it can; a general one leaves it to the
+        # remote server's words, read the same way as in a DSN.
+        reason = bounce_reasons.reason_from_ses(bounce_type, _text(bounce.get("bounceSubType")))
+        if reason == bounce_reasons.UNDETERMINED:
+            reason = bounce_reasons.classify(status, diagnostic).reason
         details = {
             "bounce_type": bounce_type,
             "bounce_sub_type": _text(bounce.get("bounceSubType")),
             "bounce_class": _BOUNCE_CLASS.get((bounce_type or "").lower())
             or bounce_class(status, diagnostic),
+            "reason": reason,
             "action": _text(recipient.get("action")),
             "status": status,
             "diagnostic_code": diagnostic,
