@@ -1,18 +1,43 @@
 """DMARC aggregate reports (RFC 7489 appendix C, RFC 9990): one event per ``<record>``.
 
-A report arrives as bare XML, gzip or zip, or attached to an email. Every layer is
-hostile: XML goes through ``defusedxml`` (no entity expansion, no external entities),
-and decompression stops at ``MAX_DECOMPRESSED`` bytes with the reason
-``decompression_limit`` instead of filling memory. Element names are matched without
-their namespace, so the RFC 7489 (none or ``http://dmarc.org/dmarc-xml/0.1``) and RFC
-9990 (``urn:ietf:params:xml:ns:dmarc-2.0``) schemas and the older drafts read alike.
+A report arrives as bare XML, gzip or zip (sometimes gzipped twice, or a gzip inside a
+zip), as base64 text, or attached to an email in any of these forms. Every layer is
+hostile: unpacking goes through ``archives`` (bounded output, ratio, members and depth:
+reason ``decompression_limit``), the XML must fit in ``MAX_DOCUMENT`` bytes
+(``dmarc_too_large``) and is read as a stream by ``defusedxml`` with DTDs and entities
+forbidden (``xml_forbidden``), so that memory follows the records kept, not the tree.
+
+Element names are matched without their namespace, so the RFC 7489 (none, or
+``http://dmarc.org/dmarc-xml/0.1``) and RFC 9990 (``urn:ietf:params:xml:ns:dmarc-2.0``)
+schemas and the older drafts (``<identities>``) read alike. RFC 9990 drops ``pct`` and
+adds ``np``, ``testing``, ``discovery_method`` and ``generator``; all are kept in the
+details when present, and ``schema`` says which of the two the report follows.
+
+What a report must hold, or be refused with reason ``dmarc_invalid`` naming what is
+missing: ``report_metadata`` with a ``report_id`` and an integer ``date_range``;
+``policy_published`` with a ``domain`` and a ``p``; in each record a ``source_ip`` that
+is an IP address, an integer ``count``, a ``header_from``, and a ``policy_evaluated``
+whose ``disposition``, ``dkim`` and ``spf`` are words of the schema, spelled as the
+schema spells them (``Pass`` is not ``pass``: the DMARC verdicts are enumerations). The
+``auth_results`` copy other systems' results, which RFC 8601 makes case-insensitive:
+they are lowercased, never refused.
+
+Each record becomes one ``dmarc_aggregate`` event: indicators ``source_ip``,
+``from_domain`` (the ``header_from``) and ``dkim_domain`` (signatures that passed);
+details with the message count, the disposition, the DMARC-aligned DKIM and SPF
+verdicts, the raw DKIM and SPF results, the identifiers, the published policy and the
+report metadata. Alignment is the reporter's verdict: telling relaxed alignment
+ourselves would need the public suffix list.
+
+A report with metadata but no record (the schema wants one; some reporters send them
+for a quiet day) is read as an aggregate report with no events: nothing is wrong with
+it, and nothing in it needs an analyst.
 """
 
 import ipaddress
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from io import BytesIO
@@ -21,164 +46,369 @@ from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XmlSyntaxError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import iterparse
 
-from abusedesk.parsing import mail
+from abusedesk.parsing import archives, mail
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import MalformedReport, ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 
-MAX_DECOMPRESSED = 50 * 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
-# A local file header, or the end record that is all an empty archive holds.
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# The largest XML read. Real reports stay in the low megabytes (a few thousand records);
+# a DOM of this size would cost ten times as much memory, hence the streaming read.
+MAX_DOCUMENT = 25 * 1024 * 1024
+MAX_RECORDS = 50_000
+LIMITS = archives.Limits(max_output=MAX_DOCUMENT)
+RFC9990_NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
+# Elements only the RFC 9990 schema has.
+_RFC9990_ONLY = frozenset({"np", "testing", "discovery_method", "generator"})
+# The schema's enumerations (RFC 9990 adds the "pass" disposition).
+_DISPOSITIONS = frozenset({"none", "pass", "quarantine", "reject"})
+_POLICIES = frozenset({"none", "quarantine", "reject"})
+_VERDICTS = frozenset({"pass", "fail"})
 _BOM = b"\xef\xbb\xbf"
-# Sniffing decompresses no more than this; the root element comes well before it.
 _PEEK = 16 * 1024
-# A report gzipped inside a zip (or twice gzipped) is seen in the wild; deeper is not.
-_MAX_LAYERS = 3
 _MAX_PARTS = 200
 _MAX_AUTH_RESULTS = 20
+# Elements held at once while a top-level element is read; a record has about thirty.
+_MAX_HELD_ELEMENTS = 10_000
+_MAX_DEPTH = 32
 _NAME_LIMIT = 200
+_VALUE_LIMIT = 255
+_COMMENT_LIMIT = 500
 _FEEDBACK_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feedback[\s/>]")
 _ATTACHMENT_SUFFIXES = (".xml", ".gz", ".gzip", ".zip")
 _REPORT_NAME = re.compile(r"[^!]+![^!]+!\d{6,}!\d{6,}(?:![^!.]*)?\.(?:xml|zip)(?:\.gz|\.gzip)?$")
-_ARCHIVE_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-    KeyError,
-    IndexError,
-    OverflowError,
-)
 
 
 class DmarcAggregateParser:
     """Read DMARC aggregate (``rua``) reports in every packaging seen in practice.
 
-    ``max_decompressed`` caps the bytes any decompression may produce.
+    ``limits`` bound the unpacking (its ``max_output`` is also the largest XML read);
+    ``max_records`` the records one report may hold.
     """
 
     name = "dmarc"
 
-    def __init__(self, *, max_decompressed: int = MAX_DECOMPRESSED) -> None:
-        self.max_decompressed = max_decompressed
+    def __init__(self, *, limits: archives.Limits = LIMITS, max_records: int = MAX_RECORDS):
+        self.limits = limits
+        self.max_records = max_records
 
     def sniff(self, document: RawDocument) -> bool:
-        """Recognise a ``<feedback>`` root, bare, compressed or in an email attachment."""
-        if _is_feedback(_peek(document.raw)):
+        """Recognise a ``<feedback>`` root, bare, compressed or in an email attachment.
+
+        Compressed input that trips a bomb guard while sniffing is claimed too, so that
+        it is refused as ``decompression_limit`` and not as an unknown format.
+        """
+        if self._holds_report(document.raw):
             return True
         message = document.message
         return message is not None and any(
-            _is_feedback(_peek(data)) or _is_report_name(name)
+            self._holds_report(data) or _is_report_name(name)
             for name, data in _attachments(message)
         )
 
     def parse(self, document: RawDocument) -> ParsedReport:
-        """Unpack the report, read its XML safely and make one event per record."""
-        payload = _report_payload(document)
-        root = _parse_xml(_unpack(payload, self.max_decompressed))
-        if _local(root.tag) != "feedback":
-            raise MalformedReport(
-                "the XML root is not <feedback>", reason="dmarc_not_aggregate_report"
+        """Unpack the report, read its XML as a stream and make one event per record."""
+        payload = self._payload(document)
+        xml = archives.unpack(payload, self.limits, accept=_is_xml_name)
+        if len(xml) > self.limits.max_output:
+            raise ParseError(
+                f"the report is {len(xml):,} bytes of XML; the limit is {self.limits.max_output:,}",
+                reason="dmarc_too_large",
             )
-        metadata = _child(root, "report_metadata")
-        policy = _child(root, "policy_published")
-        begin_at = _epoch(_text(metadata, "date_range", "begin"))
-        end_at = _epoch(_text(metadata, "date_range", "end"))
-        org_name = _text(metadata, "org_name")
-        report = {
-            "org_name": org_name,
-            "report_id": _text(metadata, "report_id"),
-            "begin_at": begin_at.isoformat() if begin_at else None,
-            "end_at": end_at.isoformat() if end_at else None,
-            "policy_domain": _lower(_text(policy, "domain")),
-            "policy_p": _lower(_text(policy, "p")),
-            "policy_sp": _lower(_text(policy, "sp")),
-        }
-        # The reporter is a short name; an organisation name longer than this is cut.
-        reporter = org_name[:_NAME_LIMIT] if org_name else _email_domain(_text(metadata, "email"))
-        records = _children(root, "record")
-        if not records:
-            raise MalformedReport("the report has no <record>", reason="dmarc_no_records")
-        events = tuple(_event(record, report, reporter, begin_at) for record in records)
-        return ParsedReport(report_format=self.name, events=events)
+        feedback = _read_feedback(xml, self.max_records)
+        report = _report_details(feedback)
+        reporter = _reporter(feedback.metadata)
+        begin_at = _epoch(_text(feedback.metadata, "date_range", "begin"))
+        events = tuple(
+            EventDraft(
+                category=Category.DMARC_AGGREGATE,
+                service=Service.EMAIL,
+                occurred_at=begin_at,
+                reporter=reporter,
+                indicators=record.indicators,
+                # The record's own dict takes the shared fields: no copy per event.
+                details=_merged(record.details, report),
+            )
+            for record in feedback.records
+        )
+        return ParsedReport(report_format=self.name, events=events, kind="aggregate")
+
+    def _holds_report(self, data: bytes) -> bool:
+        """Tell whether *data* holds a ``<feedback>`` document, or is a compression bomb."""
+        try:
+            head = archives.peek(data, _PEEK, self.limits, accept=_is_xml_name).lstrip()
+        except archives.DecompressionLimit:
+            return True
+        head = head[len(_BOM) :].lstrip() if head.startswith(_BOM) else head
+        return head.startswith(b"<") and _FEEDBACK_ROOT.search(head) is not None
+
+    def _payload(self, document: RawDocument) -> bytes:
+        """Return the bytes that hold the report: the document or one of its attachments."""
+        if self._holds_report(document.raw):
+            return document.raw
+        message = document.message
+        if message is not None:
+            attachments = list(_attachments(message))
+            for _, data in attachments:
+                if self._holds_report(data):
+                    return data
+            # An attachment named like a report that could not be peeked into is read in
+            # full, so that the reason it fails (a bad archive) is the one recorded.
+            for name, data in attachments:
+                if _is_report_name(name):
+                    return data
+        raise MalformedReport("no DMARC aggregate report found", reason="dmarc_no_report")
 
 
-def _event(
-    record: Element, report: dict[str, Any], reporter: str | None, begin_at: datetime | None
-) -> EventDraft:
+@dataclass(frozen=True)
+class _Record:
+    """What one ``<record>`` contributes to its event, read as soon as it ends."""
+
+    indicators: dict[str, tuple[str, ...]]
+    details: dict[str, Any]
+
+
+@dataclass
+class _Feedback:
+    """The parts of a ``<feedback>`` document, read as a stream."""
+
+    namespace: str = ""
+    metadata: Element | None = None
+    policy: Element | None = None
+    records: list[_Record] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+
+
+def _read_feedback(xml: bytes, max_records: int) -> _Feedback:
+    """Read the top-level parts of the report, dropping each subtree once it is kept.
+
+    Records are checked as they come, so that a bad record stops the read early.
+    """
+    # Whitespace or a UTF-8 byte-order mark before the XML declaration is harmless
+    # in practice but fatal to the XML parser.
+    xml = xml.lstrip()
+    if xml.startswith(_BOM):
+        xml = xml[len(_BOM) :].lstrip()
+    feedback = _Feedback()
+    root: Element | None = None
+    depth = 0
+    held = 0
+    children = 0
+    try:
+        for event, element in iterparse(BytesIO(xml), events=("start", "end"), forbid_dtd=True):
+            if event == "start":
+                depth += 1
+                held += 1
+                if (name := _local(element.tag)) in _RFC9990_ONLY:
+                    feedback.names.add(name)
+                if depth > _MAX_DEPTH:
+                    raise _invalid(f"elements are nested more than {_MAX_DEPTH} deep")
+                if held > _MAX_HELD_ELEMENTS:
+                    raise _invalid(
+                        f"a top-level element holds over {_MAX_HELD_ELEMENTS:,} elements"
+                    )
+                if root is None:
+                    root = element
+                    if _local(root.tag) != "feedback":
+                        raise MalformedReport(
+                            "the XML root is not <feedback>", reason="dmarc_not_aggregate_report"
+                        )
+                    feedback.namespace = _namespace(root.tag)
+                continue
+            depth -= 1
+            if depth != 1 or root is None:
+                continue
+            children += 1
+            if children > max_records + 100:
+                raise _too_many_records(max_records)
+            _keep(feedback, element, max_records)
+            root.remove(element)
+            held = 1
+    except DefusedXmlException as error:
+        raise MalformedReport(
+            f"the XML uses a forbidden construct: {type(error).__name__}",
+            reason="xml_forbidden",
+        ) from error
+    except (XmlSyntaxError, ValueError, LookupError) as error:
+        raise MalformedReport(
+            f"the XML is not well-formed: {error}", reason="xml_invalid"
+        ) from error
+    _check_report(feedback)
+    return feedback
+
+
+def _keep(feedback: _Feedback, element: Element, max_records: int) -> None:
+    """Keep a top-level element of the report that the events need."""
+    name = _local(element.tag)
+    if name == "record":
+        if len(feedback.records) >= max_records:
+            raise _too_many_records(max_records)
+        number = len(feedback.records) + 1
+        _check_record(number, element)
+        # The record's elements are dropped once read: memory follows the events.
+        feedback.records.append(_record(number, element))
+    elif name == "report_metadata" and feedback.metadata is None:
+        feedback.metadata = element
+    elif name == "policy_published" and feedback.policy is None:
+        feedback.policy = element
+
+
+def _check_report(feedback: _Feedback) -> None:
+    """Raise dmarc_invalid when the report metadata or published policy lacks a field."""
+    metadata = feedback.metadata
+    if metadata is None:
+        raise _invalid("the report has no <report_metadata>")
+    if not _text(metadata, "report_id"):
+        raise _invalid("<report_metadata> has no <report_id>")
+    for end in ("begin", "end"):
+        if _integer(_text(metadata, "date_range", end)) is None:
+            raise _invalid(f"<date_range> has no integer <{end}>")
+    policy = feedback.policy
+    if policy is None:
+        raise _invalid("the report has no <policy_published>")
+    if not _text(policy, "domain"):
+        raise _invalid("<policy_published> has no <domain>")
+    _check_word(_text(policy, "p"), _POLICIES, "<policy_published> <p>")
+
+
+def _check_record(number: int, record: Element) -> None:
+    """Raise dmarc_invalid naming the first field record *number* lacks or misspells."""
+    where = f"record {number}:"
+    row = _child(record, "row")
+    if row is None:
+        raise _invalid(f"{where} no <row>")
+    source_ip = _text(row, "source_ip")
+    if _ip(source_ip) is None:
+        shown = "missing" if source_ip is None else f"{source_ip[:60]!r}, not an IP address"
+        raise _invalid(f"{where} <source_ip> is {shown}")
+    if _integer(_text(row, "count")) is None:
+        raise _invalid(f"{where} <count> is not a whole number")
+    evaluated = _child(row, "policy_evaluated")
+    if evaluated is None:
+        raise _invalid(f"{where} no <policy_evaluated>")
+    _check_word(_text(evaluated, "disposition"), _DISPOSITIONS, f"{where} <disposition>")
+    _check_word(_text(evaluated, "dkim"), _VERDICTS, f"{where} <policy_evaluated> <dkim>")
+    _check_word(_text(evaluated, "spf"), _VERDICTS, f"{where} <policy_evaluated> <spf>")
+    if _child(_identifiers(record), "header_from") is None:
+        raise _invalid(f"{where} no <header_from>")
+
+
+def _check_word(value: str | None, words: frozenset[str], what: str) -> None:
+    if value is None:
+        raise _invalid(f"{what} is missing")
+    if value not in words:
+        raise _invalid(f"{what} is {value[:40]!r}, not one of {', '.join(sorted(words))}")
+
+
+def _report_details(feedback: _Feedback) -> dict[str, Any]:
+    """Return the details every event of the report shares: metadata and published policy."""
+    metadata = feedback.metadata
+    policy = feedback.policy
+    begin_at = _epoch(_text(metadata, "date_range", "begin"))
+    end_at = _epoch(_text(metadata, "date_range", "end"))
+    rfc9990 = feedback.namespace == RFC9990_NAMESPACE or bool(feedback.names & _RFC9990_ONLY)
+    return {
+        "org_name": _clean(_text(metadata, "org_name"), _NAME_LIMIT),
+        "report_email": _clean(_text(metadata, "email"), _VALUE_LIMIT),
+        "report_id": _clean(_text(metadata, "report_id"), _VALUE_LIMIT),
+        "begin_at": begin_at.isoformat() if begin_at else None,
+        "end_at": end_at.isoformat() if end_at else None,
+        "generator": _clean(_text(metadata, "generator"), _VALUE_LIMIT),
+        "schema": "rfc9990" if rfc9990 else "rfc7489",
+        "policy_published": {
+            "domain": _domain(_text(policy, "domain")),
+            "adkim": _word(_text(policy, "adkim")),
+            "aspf": _word(_text(policy, "aspf")),
+            "p": _word(_text(policy, "p")),
+            "sp": _word(_text(policy, "sp")),
+            "np": _word(_text(policy, "np")),
+            "pct": _integer(_text(policy, "pct")),
+            "fo": _word(_text(policy, "fo")),
+            "testing": _word(_text(policy, "testing")),
+            "discovery_method": _word(_text(policy, "discovery_method")),
+        },
+    }
+
+
+def _merged(details: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    """Return a record's *details* with the report's *shared* fields added in place."""
+    details.update(shared)
+    return details
+
+
+def _record(number: int, record: Element) -> _Record:
+    """Return the indicators and details of one record (already checked)."""
     row = _child(record, "row")
     evaluated = _child(row, "policy_evaluated")
-    # Pre-RFC drafts call the identifiers block "identities".
-    identifiers = _child(record, "identifiers")
-    if identifiers is None:
-        identifiers = _child(record, "identities")
+    identifiers = _identifiers(record)
     auth = _child(record, "auth_results")
+    dkim_results = [
+        {
+            "domain": _domain(_text(result, "domain")),
+            "selector": _clean(_text(result, "selector"), _VALUE_LIMIT),
+            "result": _word(_text(result, "result")),
+            "human_result": _clean(_text(result, "human_result"), _COMMENT_LIMIT),
+        }
+        for result in _children(auth, "dkim")[:_MAX_AUTH_RESULTS]
+    ]
+    spf_results = [
+        {
+            "domain": _domain(_text(result, "domain")),
+            "scope": _word(_text(result, "scope")),
+            "result": _word(_text(result, "result")),
+            "human_result": _clean(_text(result, "human_result"), _COMMENT_LIMIT),
+        }
+        for result in _children(auth, "spf")[:_MAX_AUTH_RESULTS]
+    ]
+    dkim_aligned = _text(evaluated, "dkim") == "pass"
+    spf_aligned = _text(evaluated, "spf") == "pass"
+    header_from = _domain(_text(identifiers, "header_from"))
     indicators: dict[str, tuple[str, ...]] = {}
     if source_ip := _ip(_text(row, "source_ip")):
         indicators["source_ip"] = (source_ip,)
-    if from_domain := _lower(_text(identifiers, "header_from")):
-        indicators["from_domain"] = (from_domain,)
+    if header_from:
+        indicators["from_domain"] = (header_from,)
+    signed = [r["domain"] for r in dkim_results if r["result"] == "pass" and r["domain"]]
+    if signed:
+        indicators["dkim_domain"] = tuple(dict.fromkeys(signed))
     details = {
+        "record": number,
         "count": _integer(_text(row, "count")),
-        "disposition": _lower(_text(evaluated, "disposition")),
-        "dkim": _lower(_text(evaluated, "dkim")),
-        "spf": _lower(_text(evaluated, "spf")),
+        "disposition": _text(evaluated, "disposition"),
+        "dkim_aligned": dkim_aligned,
+        "spf_aligned": spf_aligned,
+        "dmarc_pass": dkim_aligned or spf_aligned,
         "reasons": [
-            {"type": _lower(_text(reason, "type")), "comment": _text(reason, "comment")}
+            {
+                "type": _word(_text(reason, "type")),
+                "comment": _clean(_text(reason, "comment"), _COMMENT_LIMIT),
+            }
             for reason in _children(evaluated, "reason")[:_MAX_AUTH_RESULTS]
         ],
-        "envelope_from": _lower(_text(identifiers, "envelope_from")),
-        "envelope_to": _lower(_text(identifiers, "envelope_to")),
-        "auth_dkim": [
-            {
-                "domain": _lower(_text(result, "domain")),
-                "selector": _text(result, "selector"),
-                "result": _lower(_text(result, "result")),
-            }
-            for result in _children(auth, "dkim")[:_MAX_AUTH_RESULTS]
-        ],
-        "auth_spf": [
-            {
-                "domain": _lower(_text(result, "domain")),
-                "scope": _lower(_text(result, "scope")),
-                "result": _lower(_text(result, "result")),
-            }
-            for result in _children(auth, "spf")[:_MAX_AUTH_RESULTS]
-        ],
-        **report,
+        "header_from": header_from,
+        "envelope_from": _domain(_text(identifiers, "envelope_from")),
+        "envelope_to": _domain(_text(identifiers, "envelope_to")),
+        "dkim_results": dkim_results,
+        "spf_results": spf_results,
     }
-    return EventDraft(
-        category=Category.DMARC_AGGREGATE,
-        service=Service.EMAIL,
-        occurred_at=begin_at,
-        reporter=reporter,
-        indicators=indicators,
-        details=details,
-    )
+    return _Record(indicators=indicators, details=details)
 
 
-def _report_payload(document: RawDocument) -> bytes:
-    if _is_feedback(_peek(document.raw)):
-        return document.raw
-    message = document.message
-    if message is not None:
-        attachments = list(_attachments(message))
-        for _, data in attachments:
-            if _is_feedback(_peek(data)):
-                return data
-        # An attachment named like a report that could not be peeked into is read in
-        # full, so that the reason it fails (a bad archive, a bomb) is the one recorded.
-        for name, data in attachments:
-            if _is_report_name(name):
-                return data
-    raise MalformedReport("no DMARC aggregate report found", reason="dmarc_no_report")
+def _identifiers(record: Element) -> Element | None:
+    # Pre-RFC drafts call the identifiers block "identities".
+    found = _child(record, "identifiers")
+    return found if found is not None else _child(record, "identities")
+
+
+def _reporter(metadata: Element | None) -> str | None:
+    """Return the organisation name (cut short), or else the domain of the contact address."""
+    org_name = _text(metadata, "org_name")
+    if org_name:
+        return org_name[:_NAME_LIMIT]
+    email = _text(metadata, "email")
+    # Reports write the address bare or with angle brackets, sometimes with "mailto:".
+    return mail.address_domain(email.removeprefix("mailto:")) if email else None
 
 
 def _attachments(message: Message) -> Iterator[tuple[str, bytes]]:
@@ -205,122 +435,28 @@ def _is_report_name(name: str) -> bool:
     return _REPORT_NAME.match(name) is not None
 
 
-def _is_feedback(head: bytes) -> bool:
-    return head.startswith(b"<") and _FEEDBACK_ROOT.search(head) is not None
+def _is_xml_name(name: str) -> bool:
+    return name.lower().endswith(".xml")
 
 
-def _peek(data: bytes) -> bytes:
-    """Return the first bytes of the document inside *data*, or b"" when unreadable."""
-    for _ in range(_MAX_LAYERS + 1):
-        if data.startswith(_GZIP_MAGIC):
-            try:
-                data = _gunzip(data, _PEEK, partial=True)
-            except ParseError:
-                return b""
-        elif data.startswith(_ZIP_MAGIC):
-            try:
-                data = _unzip(data, _PEEK, partial=True)
-            except ParseError:
-                return b""
-        else:
-            head = data[:_PEEK].lstrip()
-            return head[len(_BOM) :].lstrip() if head.startswith(_BOM) else head
-    return b""
+def _invalid(message: str) -> MalformedReport:
+    return MalformedReport(message, reason="dmarc_invalid")
 
 
-def _unpack(data: bytes, limit: int) -> bytes:
-    """Return the XML inside *data*, decompressing up to ``_MAX_LAYERS`` layers."""
-    for _ in range(_MAX_LAYERS + 1):
-        if data.startswith(_GZIP_MAGIC):
-            data = _gunzip(data, limit)
-        elif data.startswith(_ZIP_MAGIC):
-            data = _unzip(data, limit)
-        else:
-            return data
-    raise MalformedReport("too many layers of compression", reason="dmarc_bad_archive")
-
-
-def _gunzip(data: bytes, limit: int, *, partial: bool = False) -> bytes:
-    """Decompress gzip members until *limit*; trailing bytes after the last member are ignored."""
-    output = bytearray()
-    remaining = data
-    try:
-        while remaining.startswith(_GZIP_MAGIC):
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            output += inflater.decompress(remaining, limit + 1 - len(output))
-            if len(output) > limit:
-                if partial:
-                    return bytes(output[:limit])
-                raise _too_big(limit)
-            if not inflater.eof:
-                if partial:
-                    return bytes(output)
-                raise MalformedReport("the gzip stream is truncated", reason="dmarc_bad_archive")
-            remaining = inflater.unused_data
-    except zlib.error as error:
-        raise MalformedReport(
-            f"the gzip stream is corrupt: {error}", reason="dmarc_bad_archive"
-        ) from error
-    return bytes(output)
-
-
-def _unzip(data: bytes, limit: int, *, partial: bool = False) -> bytes:
-    """Read the first XML (or else the first) member of a zip archive, up to *limit*."""
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as archive:
-            members = [info for info in archive.infolist() if not info.is_dir()]
-            if not members:
-                raise MalformedReport("the zip archive is empty", reason="dmarc_bad_archive")
-            chosen = next(
-                (info for info in members if info.filename.lower().endswith(".xml")), members[0]
-            )
-            if chosen.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise MalformedReport(
-                    "the zip member uses an unsupported compression method",
-                    reason="dmarc_bad_archive",
-                )
-            with archive.open(chosen) as member:
-                content = member.read(limit + 1)
-    except _ARCHIVE_ERRORS as error:
-        raise MalformedReport(
-            f"the zip archive is unreadable: {error}", reason="dmarc_bad_archive"
-        ) from error
-    if len(content) > limit:
-        if partial:
-            return content[:limit]
-        raise _too_big(limit)
-    return content
-
-
-def _too_big(limit: int) -> ParseError:
+def _too_many_records(limit: int) -> ParseError:
     return ParseError(
-        f"the report decompresses to more than {limit} bytes",
-        reason="decompression_limit",
+        f"the report has more than {limit:,} records", reason="dmarc_too_many_records"
     )
-
-
-def _parse_xml(data: bytes) -> Element:
-    # Whitespace or a UTF-8 byte-order mark before the XML declaration is harmless
-    # in practice but fatal to the XML parser.
-    data = data.lstrip()
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :].lstrip()
-    try:
-        return fromstring(data)
-    except DefusedXmlException as error:
-        raise MalformedReport(
-            f"the XML uses a forbidden construct: {type(error).__name__}",
-            reason="xml_forbidden",
-        ) from error
-    except (XmlSyntaxError, ValueError, LookupError) as error:
-        raise MalformedReport(
-            f"the XML is not well-formed: {error}", reason="xml_invalid"
-        ) from error
 
 
 def _local(tag: object) -> str:
     """Return an element name without its ``{namespace}``."""
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _namespace(tag: object) -> str:
+    """Return the ``{namespace}`` of an element name, without braces."""
+    return tag[1:].partition("}")[0] if isinstance(tag, str) and tag.startswith("{") else ""
 
 
 def _child(element: Element | None, name: str) -> Element | None:
@@ -336,6 +472,7 @@ def _children(element: Element | None, name: str) -> list[Element]:
 
 
 def _text(element: Element | None, *path: str) -> str | None:
+    """Return the whitespace-collapsed text at *path* below *element*, or None when empty."""
     for name in path:
         element = _child(element, name)
     if element is None or element.text is None:
@@ -343,8 +480,19 @@ def _text(element: Element | None, *path: str) -> str | None:
     return " ".join(element.text.split()) or None
 
 
-def _lower(value: str | None) -> str | None:
-    return value.lower().rstrip(".") or None if value else None
+def _clean(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None
+
+
+def _word(value: str | None) -> str | None:
+    return value.lower()[:_VALUE_LIMIT] if value else None
+
+
+def _domain(value: str | None) -> str | None:
+    if not value:
+        return None
+    domain = value.lower().rstrip(".")
+    return domain if 0 < len(domain) <= mail.MAX_DOMAIN_LENGTH else None
 
 
 def _ip(value: str | None) -> str | None:
@@ -357,7 +505,7 @@ def _ip(value: str | None) -> str | None:
 
 
 def _integer(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 18:
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
         return None
     return int(value)
 
@@ -370,8 +518,3 @@ def _epoch(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def _email_domain(value: str | None) -> str | None:
-    # Reports write the address bare or with angle brackets, sometimes with "mailto:".
-    return mail.address_domain(value.removeprefix("mailto:")) if value else None
