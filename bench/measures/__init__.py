@@ -16,7 +16,7 @@ from abusedesk.parsing.model import ParsedReport
 from abusedesk.parsing.registry import default_registry
 
 # The collection modules under bench/measures, in the order they are printed.
-COLLECTIONS = ("bounces", "arf", "xarf", "dmarc", "ses", "abuseio")
+COLLECTIONS = ("bounces", "arf", "xarf", "dmarc", "ses", "sms", "abuseio")
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,11 @@ def test_mbox_split_matches_the_mailbox_module(lines: list[bytes]) -> None:
         items = list(iter_reports(path, max_bytes=LIMIT * 1000))
 
         assert [item.raw for item in items] == stdlib_split(path)
+
+
+def test_a_csv_whose_first_column_starts_with_from_is_one_report(tmp_path: Path) -> None:
+    """A CSV headed ``From Number,...`` is a single report, not an mbox missing a line."""
+    path = tmp_path / "texts.csv"
+    raw = b"From Number,To Number,Message\n+15550100,+15550199,WIN a prize 2024\n"
+    path.write_bytes(raw)
+    assert [item.raw for item in iter_reports(path, max_bytes=1024)] == [raw]

@@ -1,9 +1,13 @@
-"""Email helpers shared by the parsers: domains, typed fields, embedded messages."""
+"""Email helpers shared by the parsers: domains, typed fields, embedded messages, hops, URLs."""
 
 import email
+import ipaddress
+from email.message import Message
 from email.policy import compat32
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abusedesk.parsing import mail
 
@@ -58,3 +62,184 @@ def test_headers_part_nested_too_deeply_gives_no_message() -> None:
         "Content-Type: text/rfc822-headers\n\n" + nested, policy=compat32
     )
     assert mail.embedded_message(part) is None
+
+
+def message(text: str) -> Message:
+    """Return *text* parsed as an email message with the compat32 policy."""
+    return email.message_from_string(text, policy=compat32)
+
+
+def test_received_walk_skips_internal_hops_and_takes_the_first_external() -> None:
+    """Hops from private relays are the receiving side's; the first public one is the source."""
+    received = message(
+        "Received: from store (store [10.0.0.5]) by inbox; Mon, 3 Mar 2025 10:00:02 +0000\n"
+        "Received: from mx.example.net (mx.example.net [172.16.4.1]) by store; x\n"
+        "Received: from sender.example.com (sender.example.com [203.0.113.9])\n"
+        "\tby mx.example.net with ESMTP; Mon, 3 Mar 2025 10:00:00 +0000\n"
+        "Received: from laptop (laptop [198.51.100.200]) by sender.example.com; x\n\n"
+    )
+    assert mail.first_external_hop(received) == "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    ("received", "expected"),
+    [
+        ("from mx.example.com (mx.example.com [IPv6:2001:db8::25]) by in", "2001:db8::25"),
+        ("from mx.example.com (mx.example.com [IPv6: 2001:DB8::26]) by in", "2001:db8::26"),
+        ("from mx.example.com ([192.0.2.7]) by in", "192.0.2.7"),
+        ("from [192.0.2.8] (helo=mx) by in", "192.0.2.8"),
+        ("from unknown (HELO mx.example.com) (192.0.2.9) by in", "192.0.2.9"),
+        ("from 192.0.2.11 by in", "192.0.2.11"),
+        ("from mx.example.com by in.example.net ([192.0.2.12])", None),
+        ("by in.example.net (Postfix, from userid 1002) id 42", None),
+    ],
+)
+def test_received_from_clause_forms_give_the_connecting_address(
+    received: str, expected: str | None
+) -> None:
+    """The address comes from the from clause in any common form, never from the by clause."""
+    assert mail.first_external_hop(message(f"Received: {received}\n\n")) == expected
+
+
+def test_received_walk_skips_the_receiving_sides_own_networks() -> None:
+    """Hops from networks the receiving side names as its own are passed over."""
+    received = message(
+        "Received: from edge (edge [192.0.2.1]) by inbox; x\n"
+        "Received: from out.example.com (out.example.com [198.51.100.3]) by edge; x\n\n"
+    )
+    own = [ipaddress.ip_network("192.0.2.0/24")]
+    assert mail.first_external_hop(received, own) == "198.51.100.3"
+
+
+def test_received_walk_reads_a_bounded_number_of_headers() -> None:
+    """Received headers past MAX_RECEIVED are not read, however many there are."""
+    internal = "Received: from relay (relay [10.0.0.1]) by in; x\n" * mail.MAX_RECEIVED
+    outside = "Received: from far (far [203.0.113.1]) by relay; x\n"
+    assert mail.first_external_hop(message(internal + outside + "\n")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("go to https://shop.example.com/a?b=1.", ["https://shop.example.com/a?b=1"]),
+        ("hxxp://evil[.]example/login", ["http://evil.example/login"]),
+        ("hXXps[:]//evil(.)example(dot)com/x", ["https://evil.example.com/x"]),
+        ("h**p[://]evil[dot]example/", ["http://evil.example/"]),
+        ("see evil[.]example/path, please", ["http://evil.example/path"]),
+        ("(http://plain.example/p)", ["http://plain.example/p"]),
+        ("http://[Site Host Removed]/wp-login.php", []),
+        ("a file named report.pdf and example.com", []),
+    ],
+)
+def test_urls_are_found_plain_and_defanged_and_refanged(text: str, expected: list[str]) -> None:
+    """Defanged URLs are re-fanged; hostless ones and bare plain host names are not URLs."""
+    assert mail.text_urls(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://evil.example/a.b", "hxxps://evil[.]example/a.b"),
+        ("http://user@evil.example:8080/", "hxxp://user@evil[.]example:8080/"),
+        ("hxxp://evil[.]example/x", "hxxp://evil[.]example/x"),
+        ("ftp://files.example.net", "fxp://files[.]example[.]net"),
+    ],
+)
+def test_defang_brackets_the_host_and_breaks_the_scheme(url: str, expected: str) -> None:
+    """Defanged URLs are not clickable; their path is left as written."""
+    assert mail.defang(url) == expected
+
+
+@given(
+    st.sampled_from(["http", "https", "ftp"]),
+    st.from_regex(r"[a-z]{1,8}(\.[a-z]{2,5}){1,3}", fullmatch=True),
+    st.from_regex(r"(/[a-z0-9.]{0,8}[a-z0-9]){0,3}/?", fullmatch=True),
+)
+@settings(max_examples=100, deadline=None, database=None)
+def test_defang_is_idempotent_and_refang_undoes_it(scheme: str, host: str, path: str) -> None:
+    """Defanging twice equals once, and re-fanging a defanged URL gives the URL back."""
+    url = f"{scheme}://{host}{path}"
+    once = mail.defang(url)
+    assert (mail.defang(once), mail.refang(once)) == (once, url)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call +1 (202) 555-0147 now", ["+12025550147"]),
+        ("or 0044 20 7946 0958.", ["+442079460958"]),
+        ("tel:+4915112345678", ["+4915112345678"]),
+        ("dated 2025-03-14 10:00", []),
+        ("order 0123456789 or 555-0147", []),
+        ("+1 2", []),
+        ("+12345678901234567", []),
+        ("+1 -- -- 2025550147", []),
+    ],
+)
+def test_phone_numbers_need_the_international_form(text: str, expected: list[str]) -> None:
+    """Only +/00-prefixed numbers of 8-15 digits count; dates, ids and local numbers do not."""
+    assert mail.phone_numbers(text) == expected
+
+
+def test_ip_addresses_in_text_leave_out_prefixes_times_and_loopback() -> None:
+    """Addresses are normalised; prefixes, clock times, loopback and version strings are not."""
+    text = (
+        "Host 198.51.100.7 attacked 192.0.2.0/24 at 22:14:33 from fd00:0:0:0::1 "
+        "and 127.0.0.1; Linux 2.6.32.431.el6; again 198.51.100.7"
+    )
+    assert mail.ip_addresses(text) == ["198.51.100.7", "fd00::1"]
+
+
+def test_evidence_indicators_add_source_ip_and_phone_numbers() -> None:
+    """Evidence indicators are the message's own plus the Received source and phone numbers."""
+    spam = message(
+        "Received: from out.example.com (out.example.com [203.0.113.5]) by mx; x\n"
+        "From: Offers <o@example.com>\nMessage-ID: <m1@example.com>\n\n"
+        "Call +44 20 7946 0958 or visit hxxp://offers[.]example.com/now\n"
+    )
+    assert mail.evidence_indicators(spam) == {
+        "source_ip": ("203.0.113.5",),
+        "message_id": ("m1@example.com",),
+        "from_domain": ("example.com",),
+        "url": ("http://offers.example.com/now",),
+        "phone_number": ("+442079460958",),
+    }
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("www.watchtower.example", "watchtower.example"),
+        ("mail.shop.co.uk", "shop.co.uk"),
+        ("example.com", "example.com"),
+    ],
+)
+def test_site_of_is_the_registrable_part_of_a_host(domain: str, expected: str) -> None:
+    """A host's site is its last two labels, three under a country's second level."""
+    assert mail.site_of(domain) == expected
+
+
+@given(st.text(alphabet=st.sampled_from("hxtp:/[](.)dot.ae-1 +0\n"), max_size=300))
+@settings(max_examples=200, deadline=None, database=None)
+def test_found_urls_are_already_refanged(text: str) -> None:
+    """Every URL found in any text is a fixed point of refang: normalising twice is once."""
+    assert all(mail.refang(url) == url for url in mail.text_urls(text))
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None, database=None)
+def test_found_addresses_and_numbers_are_normalised(text: str) -> None:
+    """IP addresses come back in their normal form and phone numbers as ``+digits``."""
+    addresses = mail.ip_addresses(text)
+    numbers = mail.phone_numbers(text)
+    assert (
+        [mail.host_address(a) for a in addresses],
+        [n for n in numbers if n[0] == "+" and n[1:].isdigit()],
+    ) == (addresses, numbers)
+
+
+@pytest.mark.parametrize("text", ["http://[Site/x.example", "javascript://evil.example"])
+def test_defang_of_what_is_no_url_still_breaks_every_dot_and_separator(text: str) -> None:
+    """Text that does not read as a URL is defanged anyway, and defanging it again is stable."""
+    once = mail.defang(text)
+    assert (once.count("[.]"), "[://]" in once, mail.defang(once)) == (1, True, once)

@@ -26,8 +26,16 @@ def _is_maildir(path: Path) -> bool:
 
 
 def _looks_like_mbox(path: Path) -> bool:
+    """Tell whether the file starts with an mbox ``From sender date`` line.
+
+    A CSV whose first column is named ``From ...`` starts the same way; its header line
+    has delimiters where an mbox line has none.
+    """
     with path.open("rb") as handle:
-        return handle.read(len(_MBOX_SEPARATOR)) == _MBOX_SEPARATOR
+        first_line = handle.read(1024).split(b"\n", 1)[0]
+    return first_line.startswith(_MBOX_SEPARATOR) and not any(
+        delimiter in first_line for delimiter in (b",", b";", b"\t", b"|")
+    )
 
 
 def _too_large(source: str, size: int, max_bytes: int) -> FileItem:

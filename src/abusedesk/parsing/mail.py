@@ -1,22 +1,55 @@
-"""Indicators read from an email message: ids, domains, DKIM, URLs."""
+"""Indicators read from an email message: ids, domains, DKIM, URLs, phone numbers, hops.
+
+URLs are found plain and defanged (``hxxp://evil[.]example``); indicators hold them
+re-fanged, so that they match what was sent, and ``defang`` gives the form to display.
+"""
 
 import email
+import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
 from email.utils import parseaddr, parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from abusedesk.core.clock import as_utc
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,900})>")
 _DKIM_TAG = re.compile(r"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)", re.IGNORECASE)
-_URL = re.compile(rb"https?://[^\s<>\"'()]{1,2000}", re.IGNORECASE)
+# A URL plain or defanged: hxxp/h**p schemes, ``[:]//`` or ``[://]`` separators. The
+# dot forms ([.], (.), [dot], (dot)) are allowed inside, so brackets are too.
+_URL = re.compile(
+    r"\b(?:h(?:tt|xx|\*\*)ps?|fxp|ftp)(?:\[:\]//|\[://\]|://)[^\s<>\"'`]{1,2000}",
+    re.IGNORECASE,
+)
+# A defanged host without a scheme (``evil[.]example/login``): the marker says it is one.
+# At most ten labels, and never starting inside another label, so that a long run of
+# ``a[.]a[.]`` costs linear time.
+_DEFANGED_HOST = re.compile(
+    r"(?<![\w./\[\]()-])(?:[a-z0-9-]{1,63}(?:\[\.\]|\(\.\)|\[dot\]|\(dot\)|\.)){1,10}"
+    r"[a-z]{2,63}(?:[/?#][^\s<>\"'`]{0,2000})?",
+    re.IGNORECASE,
+)
+_DEFANG_MARK = re.compile(r"\[\.\]|\(\.\)|\[dot\]|\(dot\)", re.IGNORECASE)
+_SCHEME = re.compile(r"^(?:h(?:tt|xx|\*\*)p(s?)|f[xt]p)(?:\[:\]//|\[://\]|://)", re.IGNORECASE)
+# A phone number is written in international form (``+``, ``00`` or ``tel:``): without a
+# country code, digits are as likely a date, an order number or a postcode.
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)[1-9][0-9 ().-]{5,22}[0-9](?![\w])")
+_PHONE_SEPARATORS = re.compile(r"[ ().-]{3,}")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\w)(?!/)")
+_IPV6 = re.compile(r"(?<![\w:.])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:]|/\d)", re.IGNORECASE)
+_RECEIVED_IP = re.compile(r"[\[(](?:IPv6:\s*)?([0-9a-f:.]{2,45})[\])]", re.IGNORECASE)
 MAX_DOMAIN_LENGTH = 253
 # Bodies past this size are not scanned for URLs: cost stays bounded on hostile input.
 URL_SCAN_LIMIT = 512 * 1024
 MAX_URLS = 50
+MAX_PHONE_NUMBERS = 20
+MAX_IP_ADDRESSES = 50
+# A Received chain longer than this is a loop or a forgery; the rest is not read.
+MAX_RECEIVED = 100
+MAX_RECEIVED_LENGTH = 2048
 
 
 def header(message: Message, name: str) -> str | None:
@@ -67,6 +100,19 @@ def _domain_name(value: str) -> str | None:
     return domain if 0 < len(domain) <= MAX_DOMAIN_LENGTH else None
 
 
+# Second-level labels under which a registry sells names (``example.co.uk``).
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})
+
+
+def site_of(domain: str) -> str:
+    """Return the site a host name belongs to: its last two labels, three under ``co.uk``-like
+    suffixes. An approximation of the registrable domain, enough to tell a sender's own
+    links from others'."""
+    labels = domain.lower().rstrip(".").split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
 def dkim_signatures(message: Message) -> Iterator[tuple[str, str | None]]:
     """Yield ``(d=, s=)`` of every DKIM-Signature header."""
     for value in message.get_all("DKIM-Signature") or ():
@@ -90,18 +136,240 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def urls(message: Message) -> tuple[str, ...]:
-    """Return the distinct http(s) URLs in the message's text parts, in order."""
-    seen: dict[str, None] = {}
+def text_parts(message: Message) -> Iterator[str]:
+    """Yield the decoded text of the message's text parts, each cut at URL_SCAN_LIMIT bytes."""
     for part in message.walk():
         if part.get_content_maintype() != "text":
             continue
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             continue
-        for match in _URL.findall(payload[:URL_SCAN_LIMIT]):
-            seen.setdefault(match.decode("ascii", "replace").rstrip(".,;"), None)
-            if len(seen) >= MAX_URLS:
+        yield decode_text(payload[:URL_SCAN_LIMIT], part.get_content_charset())
+
+
+def decode_text(payload: bytes, charset: str | None) -> str:
+    """Return *payload* as text in its declared charset, UTF-8 or Latin-1, never failing."""
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def urls(message: Message) -> tuple[str, ...]:
+    """Return the distinct URLs in the message's text parts, re-fanged, in order."""
+    return _first_distinct((text_urls(text) for text in text_parts(message)), MAX_URLS)
+
+
+def text_urls(text: str) -> list[str]:
+    """Return the URLs written in *text*, plain or defanged, re-fanged, in order of appearance.
+
+    A defanged host without a scheme (``evil[.]example/login``) counts as an http URL;
+    a plain host without a scheme does not, as it is as likely a file name.
+    """
+    found: list[tuple[int, str]] = []
+    spans: list[tuple[int, int]] = []
+    for match in _URL.finditer(text):
+        spans.append(match.span())
+        if (url := refang(match.group())) is not None:
+            found.append((match.start(), url))
+        if len(found) >= MAX_URLS:
+            break
+    if _DEFANG_MARK.search(text) is not None:
+        for match in _DEFANGED_HOST.finditer(text):
+            inside_url = any(start <= match.start() < end for start, end in spans)
+            if inside_url or _DEFANG_MARK.search(match.group()) is None:
+                continue
+            if (url := refang("http://" + match.group())) is not None:
+                found.append((match.start(), url))
+            if len(found) >= 2 * MAX_URLS:
+                break
+    return [url for _, url in sorted(found, key=lambda item: item[0])]
+
+
+def refang(value: str) -> str | None:
+    """Return the URL *value* with defanging undone, or None when it is no usable URL.
+
+    ``hxxp``/``h**p`` become ``http``, ``[:]//`` and ``[://]`` become ``://``, ``[.]``,
+    ``(.)``, ``[dot]`` and ``(dot)`` become ``.``; trailing punctuation is dropped.
+    """
+    url = _SCHEME.sub(_scheme_of, value.strip(), count=1)
+    url = _DEFANG_MARK.sub(".", url)
+    url = url.rstrip(".,;:!?")
+    while url and url[-1] in ")]}" and url.count(url[-1]) > url.count(_OPENING[url[-1]]):
+        url = url[:-1].rstrip(".,;:!?")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https", "ftp") or not host or "*" in host:
+        return None
+    return url
+
+
+_OPENING = {")": "(", "]": "[", "}": "{"}
+_BARE_DOT = re.compile(r"(?<!\[)\.(?!\])")
+_BARE_SEPARATOR = re.compile(r"(?<!\[)://(?!\])")
+
+
+def _scheme_of(match: re.Match[str]) -> str:
+    text = match.group().lower()
+    if text.startswith("f"):
+        return "ftp://"
+    return "https://" if match.group(1) else "http://"
+
+
+def defang(url: str) -> str:
+    """Return *url* in the form shown to people: not clickable, dots of the host bracketed.
+
+    ``https://evil.example/a.b`` becomes ``hxxps://evil[.]example/a.b``; defanging twice
+    gives the same as once.
+    """
+    plain = refang(url)
+    if plain is None:
+        # Not a URL we can take apart: still make sure nothing in it can be followed.
+        return _BARE_DOT.sub("[.]", _BARE_SEPARATOR.sub("[://]", url))
+    parts = urlsplit(plain)
+    scheme = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}[parts.scheme]
+    rest = plain[len(parts.scheme) + 3 :]
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}://{netloc.replace('.', '[.]')}{slash}{path}"
+
+
+def phone_numbers(text: str) -> list[str]:
+    """Return the phone numbers written in international form in *text*, as ``+digits``.
+
+    Only ``+``/``00``-prefixed numbers of 8 to 15 digits count (E.164 allows 15); local
+    forms are left alone because dates, ids and postcodes look the same.
+    """
+    found: list[str] = []
+    for match in _PHONE.finditer(text):
+        candidate = match.group()
+        if _PHONE_SEPARATORS.search(candidate) or candidate.count("(") != candidate.count(")"):
+            continue
+        digits = re.sub(r"\D", "", candidate)
+        if candidate.startswith("00"):
+            digits = digits[2:]
+        if 8 <= len(digits) <= 15 and not digits.startswith("0"):
+            found.append("+" + digits)
+        if len(found) >= MAX_PHONE_NUMBERS:
+            break
+    return found
+
+
+def ip_addresses(text: str) -> list[str]:
+    """Return the IP addresses written in *text*, normalised, in order of appearance.
+
+    Addresses that can never name a remote host (loopback, unspecified, multicast,
+    link-local) and network prefixes (``10.0.0.0/24``) are left out.
+    """
+    found: list[tuple[int, str]] = []
+    for pattern in (_IPV4, _IPV6):
+        for match in pattern.finditer(text):
+            if (address := host_address(match.group())) is not None:
+                found.append((match.start(), address))
+            if len(found) >= 2 * MAX_IP_ADDRESSES:
+                break
+    ordered = sorted(found, key=lambda item: item[0])
+    return list(dict.fromkeys(address for _, address in ordered))[:MAX_IP_ADDRESSES]
+
+
+def host_address(value: str) -> str | None:
+    """Return *value* as a normalised IP address when it can name a remote host, else None."""
+    try:
+        address = ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if (
+        address.is_loopback
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_link_local
+    ):
+        return None
+    return str(address)
+
+
+def received_from_addresses(message: Message) -> Iterator[str | None]:
+    """Yield, newest first, the connecting IP each Received header records (None if none).
+
+    Reads ``from host (rdns [192.0.2.1])``, ``from [192.0.2.1]``, ``from host ([IPv6:
+    2001:db8::1])`` and qmail's ``from host (HELO x) (192.0.2.1)``; only the ``from``
+    clause counts, so the receiving host after ``by`` is never taken for the sender.
+    """
+    for value in (message.get_all("Received") or ())[:MAX_RECEIVED]:
+        text = " ".join(str(value)[:MAX_RECEIVED_LENGTH].split())
+        lowered = text.lower()
+        if not lowered.startswith("from "):
+            yield None
+            continue
+        end = lowered.find(" by ")
+        clause = text[5 : end if end != -1 else len(text)]
+        first_word = clause.split(" ", 1)[0]
+        candidates = [first_word, *_RECEIVED_IP.findall(clause)]
+        yield next((a for a in map(host_address, candidates) if a is not None), None)
+
+
+def first_external_hop(
+    message: Message, own_networks: Collection[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()
+) -> str | None:
+    """Return the IP of the first hop outside the receiving side, walking Received down.
+
+    The receiving side's own hops are those from internal addresses (``is_internal``:
+    relays inside one site) and from *own_networks*; the first public address below
+    them is where the message entered, the only hop the recipient can vouch for.
+    """
+    for value in received_from_addresses(message):
+        if value is None:
+            continue
+        address = ipaddress.ip_address(value)
+        if is_internal(address) or any(address in network for network in own_networks):
+            continue
+        return value
+    return None
+
+
+# Addresses a site uses inside itself (RFC 1918, RFC 6598 shared, unique local) or that
+# can never connect (loopback, link-local, multicast, reserved). Documentation ranges are
+# not here: they never appear in real mail, and examples are written with them.
+_INTERNAL_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/3",
+        "::/127",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
+
+
+def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Tell whether *address* belongs to a site's inside or to no host at all."""
+    return any(
+        address.version == network.version and address in network for network in _INTERNAL_NETWORKS
+    )
+
+
+def _first_distinct(groups: Iterable[Iterable[str]], limit: int) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for value in group:
+            seen.setdefault(value, None)
+            if len(seen) >= limit:
                 return tuple(seen)
     return tuple(seen)
 
@@ -126,6 +394,18 @@ def message_indicators(message: Message) -> dict[str, tuple[str, ...]]:
             found[kind] = (value,)
     if found_urls := urls(message):
         found["url"] = found_urls
+    return found
+
+
+def evidence_indicators(message: Message) -> dict[str, tuple[str, ...]]:
+    """Return the indicators of a message held up as evidence: those of
+    ``message_indicators``, the source IP from its Received chain and its phone numbers."""
+    found: dict[str, tuple[str, ...]] = {}
+    if source_ip := first_external_hop(message):
+        found["source_ip"] = (source_ip,)
+    found.update(message_indicators(message))
+    if phones := _first_distinct(map(phone_numbers, text_parts(message)), MAX_PHONE_NUMBERS):
+        found["phone_number"] = phones
     return found
 
 
