@@ -99,18 +99,73 @@ def test_each_failed_recipient_gives_its_own_event() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "expected"), [("5.1.1", "hard"), ("4.2.2", "soft"), ("2.0.0", "undetermined")]
+    ("status", "expected"),
+    [("5.1.1", "hard"), ("5.1.2", "hard"), ("4.1.1", "soft"), ("4.2.2", "soft"), ("5.7.1", "soft")],
 )
-def test_status_class_decides_hard_or_soft(status: str, expected: str) -> None:
-    """A 5.x.x status is a hard bounce, 4.x.x a soft one, anything else undetermined."""
+def test_only_a_permanently_bad_address_is_a_hard_bounce(status: str, expected: str) -> None:
+    """Hard means the address is bad for good (5.1.1, 5.1.2); a refusal or a 4.x.x is soft."""
     assert expected == only_event(dsn(failed(status=status))).details["bounce_class"]
 
 
-@pytest.mark.parametrize("action", ["delayed", "delivered", "relayed", "expanded"])
-def test_recipients_that_did_not_fail_give_no_event(action: str) -> None:
-    """Only failed recipients are bounces: other actions give a report with no events."""
+def test_reason_comes_from_the_status_code() -> None:
+    """Without a diagnostic, the enhanced status code names the reason."""
+    assert only_event(dsn(failed(status="5.2.2"))).details["reason"] == "mailbox_full"
+
+
+def test_reason_prefers_the_remote_servers_words() -> None:
+    """A diagnostic that names a reason wins over the status code's general class."""
+    fields = failed(status="5.7.1", Diagnostic_Code="smtp; 554 5.7.1 blocked using zen.example.org")
+    assert only_event(dsn(fields)).details["reason"] == "blocked"
+
+
+def test_delayed_recipient_is_a_soft_bounce_still_being_retried() -> None:
+    """Action: delayed gives a soft bounce event that keeps its action."""
+    fields = failed(status="4.4.7").replace("Action: failed", "Action: delayed")
+    details = only_event(dsn(fields)).details
+    assert (details["action"], details["bounce_class"], details["reason"]) == (
+        "delayed",
+        "soft",
+        "expired",
+    )
+
+
+@pytest.mark.parametrize("action", ["delivered", "relayed", "expanded"])
+def test_recipients_that_were_delivered_give_no_event(action: str) -> None:
+    """Successful actions are not bounces: a report of only those has no events."""
     fields = failed().replace("Action: failed", f"Action: {action}")
     assert ParsedReport(report_format="dsn", events=()) == parse(dsn(fields))
+
+
+def test_non_standard_action_word_failure_counts_as_failed() -> None:
+    """Some MTAs write Action: failure; it is read as failed."""
+    fields = failed().replace("Action: failed", "Action: failure")
+    assert only_event(dsn(fields)).details["action"] == "failed"
+
+
+def test_user_unknown_after_the_data_was_sent_is_a_filter() -> None:
+    """A user-unknown refusal in reply to end of DATA is a filter's verdict, not a bad address."""
+    fields = failed(status="5.0.0", Diagnostic_Code="smtp; 550 Unknown user")
+    raw = dsn(fields).replace(
+        b"Delivery failed.", b"said: 550 Unknown user (in reply to end of DATA command)"
+    )
+    details = only_event(raw).details
+    assert (details["reason"], details["bounce_class"]) == ("filtered", "soft")
+
+
+def test_route_in_final_recipient_gives_way_to_the_original_recipient() -> None:
+    """A Final-Recipient that is no plain address (a route) yields to Original-Recipient."""
+    fields = (
+        "Original-Recipient: rfc822; real@example.net\n"
+        "Final-Recipient: rfc822; @relay.example.net:real@internal\nAction: failed\nStatus: 5.1.1"
+    )
+    expected = hashlib.sha256(b"real@example.net").hexdigest()
+    assert (expected,) == only_event(dsn(fields)).indicators["recipient_hash"]
+
+
+def test_delivery_status_report_without_status_part_is_left_to_the_text_reader() -> None:
+    """A multipart/report without a status part is not claimed by the DSN parser."""
+    raw = dsn("x").replace(b"message/delivery-status", b"text/plain")
+    assert DsnParser().sniff(RawDocument(raw)) is False
 
 
 def test_recipient_is_kept_only_as_hash_and_domain() -> None:
@@ -147,11 +202,11 @@ def test_status_code_is_found_in_the_diagnostic_when_status_has_none() -> None:
 
 @pytest.mark.parametrize(
     ("diagnostic", "expected"),
-    [("550 mailbox unavailable", "hard"), ("421 try later", "soft"), ("no code here", None)],
+    [("550 mailbox unavailable", "hard"), ("450 mailbox unavailable", "soft"), ("no code", "soft")],
 )
-def test_reply_code_decides_when_there_is_no_status(diagnostic: str, expected: str | None) -> None:
-    """Without an enhanced status code, the SMTP reply code's class decides hard or soft."""
-    assert (expected or "undetermined") == bounce_class(None, diagnostic)
+def test_reply_code_decides_when_there_is_no_status(diagnostic: str, expected: str) -> None:
+    """Without a status code, a 5xx unknown-mailbox reply is hard, a 4xx or nothing soft."""
+    assert expected == bounce_class(None, diagnostic)
 
 
 def test_details_name_action_status_and_mtas() -> None:
@@ -162,6 +217,7 @@ def test_details_name_action_status_and_mtas() -> None:
         "action": "failed",
         "status": "5.1.1",
         "bounce_class": "hard",
+        "reason": "user_unknown",
         "diagnostic_code": "550 5.1.1 unknown",
         "remote_mta": "mx.example.net",
         "reporting_mta": "mx.example.net",

@@ -1,10 +1,15 @@
 """Delivery status notifications (RFC 3464): one bounce event per failed recipient.
 
-Only recipients whose ``Action`` is ``failed`` become events (or, when a non-standard
-report leaves out ``Action``, whose ``Status`` is a permanent 5.x.x failure). A
-``delayed`` recipient is still being retried and ``delivered``, ``relayed`` and
-``expanded`` are successes: none of them is a bounce, so a report holding only those
-parses to zero events rather than inflating bounce counts.
+Recipients whose ``Action`` is ``failed`` or ``delayed`` become events (or, when a
+non-standard report leaves out ``Action``, whose ``Status`` is a 4.x.x or 5.x.x
+failure). A ``delayed`` recipient is a soft bounce still being retried: it is kept, with
+its action, so that a later ``failed`` for the same recipient can be told apart, and it
+is always ``soft``. ``delivered``, ``relayed`` and ``expanded`` are successes, so a report
+holding only those parses to zero events rather than inflating bounce counts.
+
+Every event names its ``reason`` and its ``bounce_class`` (hard or soft), decided by
+``bounce_reasons.classify`` from the status code and the diagnostic text, the same way
+for every bounce format (see docs/bounces.md).
 
 The recipient's address is kept only as a SHA-256 hash of its lowercased form plus its
 domain: enough to match a suppression list or count bounces per domain without storing
@@ -18,10 +23,10 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import Message
-from email.utils import collapse_rfc2231_value, parseaddr
+from email.utils import collapse_rfc2231_value, getaddresses, parseaddr
 
 from abusedesk.core.hashing import sha256_hex
-from abusedesk.parsing import mail
+from abusedesk.parsing import bounce_reasons, mail
 from abusedesk.parsing.document import RawDocument, require_message
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
@@ -34,8 +39,9 @@ _RETURNED_PART_TYPES = (
     "message/global",
     "message/global-headers",
 )
-_STATUS_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY_CODE = re.compile(r"\b([245])\d\d\b")
+_PLAIN_ADDRESS = re.compile(r"^[^@\s:;<>]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$", re.IGNORECASE)
+# The human-readable part is read for its gist; past this it is not scanned.
+_NOTICE_LIMIT = 16 * 1024
 # A status part is small; past this it is not a DSN but an attack or a mistake.
 _STATUS_PART_LIMIT = 1024 * 1024
 # Structure deeper than this is not walked: real reports nest two or three levels.
@@ -53,43 +59,69 @@ class DsnParser:
         message = document.message
         if message is None:
             return False
-        if message.get_content_type() == "multipart/report":
-            return report_type(message) in _REPORT_TYPES
-        return _status_part(message) is not None
+        # A multipart/report of another type is not a DSN; one with no type may be.
+        kind = report_type(message) if message.get_content_type() == "multipart/report" else ""
+        if kind and kind not in _REPORT_TYPES:
+            return False
+        # A delivery-status report without a readable status part is left to the reader
+        # of plain-text bounces, which finds the recipients in the human-readable text.
+        return is_delivery_status(message)
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Read the per-recipient blocks into one bounce event per failed recipient."""
-        message = require_message(document)
-        part = _status_part(message)
-        if part is None:
-            raise MalformedReport("no message/delivery-status part", reason="dsn_no_status_part")
-        blocks = _field_blocks(part)
-        per_message = blocks[0] if blocks else {}
-        # The per-message block comes first, but some MTAs run it into the first
-        # recipient's block or leave it out: any block with recipient fields is one.
-        recipients = [block for block in blocks if _is_recipient_block(block)]
-        if not recipients:
-            raise MalformedReport(
-                "the delivery-status part names no recipient", reason="dsn_no_recipients"
-            )
-        returned = _returned_message(message)
-        original = mail.message_indicators(returned) if returned is not None else {}
-        reporting_mta = mail.mta_name(per_message.get("reporting-mta"))
-        reporter = reporting_mta or mail.address_domain(mail.header(message, "From"))
-        fallback_at = mail.parse_date(per_message.get("arrival-date")) or mail.date(message)
-        events = tuple(
-            _event(
-                block,
-                original=original,
-                reporter=reporter,
-                reporting_mta=reporting_mta,
-                per_message=per_message,
-                fallback_at=fallback_at,
-            )
-            for block in recipients
-            if _is_failure(block)
+        return ParsedReport(
+            report_format=self.name, events=bounce_events(require_message(document))
         )
-        return ParsedReport(report_format=self.name, events=events)
+
+
+def is_delivery_status(message: Message) -> bool:
+    """Tell whether *message* holds a delivery-status part that names a recipient."""
+    part = _status_part(message)
+    return part is not None and any(_is_recipient_block(b) for b in _field_blocks(part))
+
+
+def bounce_events(message: Message) -> tuple[EventDraft, ...]:
+    """Return one bounce event per failed or delayed recipient of a delivery-status report.
+
+    Raise MalformedReport when the message has no status part or it names no recipient.
+    """
+    part = _status_part(message)
+    if part is None:
+        raise MalformedReport("no message/delivery-status part", reason="dsn_no_status_part")
+    blocks = _field_blocks(part)
+    per_message = blocks[0] if blocks else {}
+    # The per-message block comes first, but some MTAs run it into the first
+    # recipient's block or leave it out: any block with recipient fields is one.
+    recipients = [block for block in blocks if _is_recipient_block(block)]
+    if not recipients:
+        raise MalformedReport(
+            "the delivery-status part names no recipient", reason="dsn_no_recipients"
+        )
+    returned = _returned_message(message)
+    notice = _notice(message)
+    original = mail.message_indicators(returned) if returned is not None else {}
+    # A lone recipient block without a usable address: the returned message's only
+    # addressee is the recipient that failed.
+    fallback = None
+    if len(recipients) == 1 and returned is not None and not _has_address(recipients[0]):
+        fallback = _sole_addressee(returned)
+    reporting_mta = mail.mta_name(per_message.get("reporting-mta"))
+    reporter = reporting_mta or mail.address_domain(mail.header(message, "From"))
+    fallback_at = mail.parse_date(per_message.get("arrival-date")) or mail.date(message)
+    return tuple(
+        _event(
+            block,
+            original=original,
+            reporter=reporter,
+            reporting_mta=reporting_mta,
+            per_message=per_message,
+            fallback_at=fallback_at,
+            fallback_recipient=fallback,
+            notice=notice,
+        )
+        for block in recipients
+        if _is_failure(block)
+    )
 
 
 def report_type(message: Message) -> str:
@@ -120,8 +152,8 @@ def recipient_indicators(address: str | None) -> dict[str, tuple[str, ...]]:
 def status_code(*texts: str | None) -> str | None:
     """Return the first enhanced status code (``class.subject.detail``) found in *texts*."""
     for text in texts:
-        if text and (match := _STATUS_CODE.search(text)):
-            return ".".join(match.groups())
+        if code := bounce_reasons.status_code(text):
+            return code
     return None
 
 
@@ -139,14 +171,12 @@ def redact_recipient(diagnostic: str | None, recipient: str | None) -> str | Non
 
 
 def bounce_class(status: str | None, diagnostic: str | None = None) -> str:
-    """Return ``hard`` for a 5.x.x failure, ``soft`` for 4.x.x, else ``undetermined``.
+    """Return ``hard`` or ``soft`` for a failed recipient (see ``bounce_reasons.classify``).
 
-    Without an enhanced status code the SMTP reply code in the diagnostic decides.
+    Hard means the address itself is bad and the failure permanent (unknown user or
+    domain, moved away); anything else, including every 4.x.x failure, is soft.
     """
-    first = status[0] if status else None
-    if first is None and diagnostic and (match := _REPLY_CODE.search(diagnostic)):
-        first = match.group(1)
-    return {"5": "hard", "4": "soft"}.get(first or "", "undetermined")
+    return bounce_reasons.classify(status, diagnostic).bounce_class
 
 
 def _event(
@@ -157,10 +187,19 @@ def _event(
     reporting_mta: str | None,
     per_message: dict[str, str],
     fallback_at: datetime | None,
+    fallback_recipient: str | None = None,
+    notice: str = "",
 ) -> EventDraft:
-    recipient = mail.typed_value(block.get("final-recipient") or block.get("original-recipient"))
+    recipient = _recipient(block) or fallback_recipient
     diagnostic = redact_recipient(mail.typed_value(block.get("diagnostic-code")), recipient)
     status = status_code(block.get("status"), diagnostic)
+    action = _action(block)
+    # The human-readable part often names the SMTP command that failed ("in reply to end
+    # of DATA command"), and says why when the status part does not.
+    command = bounce_reasons.smtp_command(diagnostic) or bounce_reasons.smtp_command(notice)
+    verdict = bounce_reasons.classify(status, diagnostic, action=action, command=command)
+    if verdict.reason == bounce_reasons.UNDETERMINED and notice:
+        verdict = bounce_reasons.classify(status, notice, action=action, command=command)
     indicators = dict(original)
     indicators.update(recipient_indicators(recipient))
     return EventDraft(
@@ -170,9 +209,10 @@ def _event(
         reporter=reporter,
         indicators=indicators,
         details={
-            "action": _action(block),
+            "action": action,
             "status": status,
-            "bounce_class": bounce_class(status, diagnostic),
+            "bounce_class": verdict.bounce_class,
+            "reason": verdict.reason,
             "diagnostic_code": diagnostic,
             "remote_mta": mail.mta_name(block.get("remote-mta")),
             "reporting_mta": reporting_mta,
@@ -181,15 +221,46 @@ def _event(
     )
 
 
+def _recipient(block: dict[str, str]) -> str | None:
+    """Return the recipient's address: Final-Recipient, else Original-Recipient.
+
+    Some MTAs put a route or a local alias in Final-Recipient (``@mx:user@host``,
+    ``user@localhost``); the original address is the better one then.
+    """
+    candidates = [
+        mail.typed_value(block.get(name)) for name in ("final-recipient", "original-recipient")
+    ]
+    present = [value for value in candidates if value]
+    for value in present:
+        if _PLAIN_ADDRESS.match(_address(value)):
+            return value
+    return present[0] if present else None
+
+
 def _address(value: str) -> str:
     # A display name ("Jane" <jane@example.com>) is not part of the address.
     _, parsed = parseaddr(value)
     return (parsed if "@" in parsed else value).strip().strip("<>").strip().lower()
 
 
+def _has_address(block: dict[str, str]) -> bool:
+    recipient = _recipient(block)
+    return recipient is not None and bool(_PLAIN_ADDRESS.match(_address(recipient)))
+
+
+def _sole_addressee(returned: Message) -> str | None:
+    values = [str(v) for v in returned.get_all("To") or ()]
+    addresses = [address for _, address in getaddresses(values) if "@" in address]
+    return addresses[0] if len(addresses) == 1 else None
+
+
 def _action(block: dict[str, str]) -> str | None:
     words = block.get("action", "").split()
-    return words[0].lower() if words else None
+    if not words:
+        return None
+    # Some MTAs write "failure" or "delay" for the RFC's "failed" and "delayed".
+    word = words[0].lower()
+    return {"failure": "failed", "fail": "failed", "delay": "delayed"}.get(word, word)
 
 
 def _is_recipient_block(block: dict[str, str]) -> bool:
@@ -201,9 +272,9 @@ def _is_recipient_block(block: dict[str, str]) -> bool:
 def _is_failure(block: dict[str, str]) -> bool:
     action = _action(block)
     if action is not None:
-        return action == "failed"
+        return action in ("failed", "delayed")
     status = status_code(block.get("status"))
-    return status is not None and status.startswith("5")
+    return status is not None and status.startswith(("4", "5"))
 
 
 def _parts(message: Message, depth: int = 0) -> Iterator[Message]:
@@ -223,6 +294,17 @@ def _status_part(message: Message) -> Message | None:
         if part.get_content_type() in _STATUS_PART_TYPES:
             return part
     return None
+
+
+def _notice(message: Message) -> str:
+    """Return the report's human-readable text part (bounded), or an empty string."""
+    for part in _parts(message):
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload[:_NOTICE_LIMIT].decode("utf-8", "replace")
+            return ""
+    return ""
 
 
 def _returned_message(message: Message) -> Message | None:

@@ -3,7 +3,21 @@
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from abusedesk.parsing import arf, dmarc, dsn, freeform, ses, xarf
+from abusedesk.parsing import (
+    acns,
+    arf,
+    autoreply,
+    bounces,
+    dmarc,
+    dsn,
+    feeds,
+    freeform,
+    push,
+    ses,
+    sms,
+    tlsrpt,
+    xarf,
+)
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import DuplicateParserName, UnknownReportFormat
 from abusedesk.parsing.model import ParsedReport
@@ -32,6 +46,11 @@ class ParserRegistry:
             self._parsers.append(parser)
 
     @property
+    def parsers(self) -> Sequence[Parser]:
+        """Return the registered parsers in the order they are tried."""
+        return tuple(self._parsers)
+
+    @property
     def names(self) -> Sequence[str]:
         """Return the registered parser names in the order they are tried."""
         return [p.name for p in self._parsers]
@@ -41,7 +60,12 @@ class ParserRegistry:
         document = RawDocument(raw)
         for parser in self._parsers:
             if parser.sniff(document):
-                return parser.parse(document)
+                try:
+                    return parser.parse(document)
+                except Exception as error:
+                    # Not handled here: only labelled, so that a failure records its format.
+                    error.parser_name = parser.name  # type: ignore[attr-defined]  # a label
+                    raise
         raise UnknownReportFormat("no parser recognises this report")
 
 
@@ -57,9 +81,16 @@ def default_registry() -> ParserRegistry:
         [
             arf.ArfParser(),
             dsn.DsnParser(),
+            bounces.BounceParser(),
             dmarc.DmarcAggregateParser(),
+            tlsrpt.TlsReportParser(),
             xarf.XarfParser(),
             ses.SesParser(),
+            acns.AcnsParser(),
+            feeds.FeedParser(),
+            autoreply.AutoReplyParser(),
+            sms.SmsParser(),
+            push.PushParser(),
             freeform.FreeformParser(),
         ]
     )
