@@ -3,14 +3,18 @@
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from abusedesk.config import Settings
+from abusedesk.config import Settings, SnsSettings
+from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import ReportIntake
+from abusedesk.intake.sns import CertificateSource, SnsVerifier, load_certificate
 from abusedesk.logging import configure_logging
 from abusedesk.parsing.registry import ParserRegistry, default_registry
 from abusedesk.pipeline.embedded import EmbeddedEngine
+from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.pipeline.processor import ReportProcessor
 from abusedesk.storage.db import make_engine, make_session_factory
 from abusedesk.storage.evidence import FilesystemEvidenceStore
@@ -29,6 +33,7 @@ class Container:
     processor: ReportProcessor
     intake: ReportIntake
     embedded: EmbeddedEngine
+    sns_verifier: SnsVerifier
 
     def close(self) -> None:
         """Release database connections."""
@@ -57,6 +62,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         parsers,
         max_attempts=jobs.max_attempts,
         backoff_base_seconds=jobs.backoff_base_seconds,
+        parser_health=ParserHealthWatch(sessions),
     )
     embedded = EmbeddedEngine(
         sessions,
@@ -70,7 +76,31 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
     intake = ReportIntake(
         sessions, reports, max_bytes=settings.storage.max_report_bytes, notify=notify
     )
-    return Container(settings, engine, sessions, reports, parsers, processor, intake, embedded)
+    # Built here so that a CA file that cannot be read stops the start, not the first message.
+    sns_verifier = build_sns_verifier(settings.sns)
+    return Container(
+        settings, engine, sessions, reports, parsers, processor, intake, embedded, sns_verifier
+    )
+
+
+def build_sns_verifier(settings: SnsSettings) -> SnsVerifier:
+    """Build the SNS verifier for *settings*, reading the CA file when one is configured.
+
+    A CA file that is missing or holds no PEM certificate raises here (``OSError`` or
+    ``UntrustedCertificate``), naming the file.
+    """
+    ca: x509.Certificate | None = None
+    if settings.ca_file is not None:
+        ca = load_certificate(settings.ca_file.read_bytes(), source=f"CA file {settings.ca_file}")
+    return SnsVerifier(
+        certificate_hosts=settings.certificate_hosts,
+        topic_arns=settings.topic_arns,
+        certificates=CertificateSource(
+            local_dir=settings.certificate_dir, timeout_seconds=settings.fetch_timeout_seconds
+        ),
+        ca=ca,
+        clock=utcnow,
+    )
 
 
 def _defer_to_procrastinate(settings: Settings) -> Callable[[Sequence[int]], None]:

@@ -112,6 +112,35 @@ class SnsSettings(BaseModel):
     fetch_timeout_seconds: float = Field(default=5.0, gt=0)
     # SNS messages are at most 256 KiB; JSON escaping in the envelope can about double that.
     max_envelope_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Messages one peer address may post: a burst, refilled at this rate (a token bucket);
+    # more are answered 429 and SNS delivers them again later. SES bursts are large, so
+    # only a flood (or someone posting forged messages in a loop) should meet it.
+    per_second: float = Field(default=50.0, gt=0)
+    burst: int = Field(default=2000, ge=1)
+
+
+class ImapSettings(BaseModel):
+    """The IMAP poller: a mailbox that reports are pulled from (FBL or DMARC accounts elsewhere)."""
+
+    # Only `abusedesk serve` looks at this; `abusedesk imap poll` runs whenever a host is set.
+    enabled: bool = False
+    host: str = ""
+    port: int = Field(default=993, ge=1, le=65535)
+    # ``none`` sends the password in the clear; it is allowed for a server on this machine only.
+    security: Literal["tls", "starttls", "none"] = "tls"
+    # A PEM file of the CA that signed the server's certificate, when it is not a public one.
+    ca_file: Path | None = None
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    folder: str = "INBOX"
+    # After a report is committed: ``mark`` flags it \Seen and $AbusedeskStored in place,
+    # ``move`` moves it to processed_folder.
+    after_store: Literal["mark", "move"] = "mark"
+    processed_folder: str = "Processed"
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    # Messages looked at per FETCH; a batch is stored in one commit, then marked.
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    timeout_seconds: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -131,3 +160,4 @@ class Settings(BaseSettings):
     form: FormSettings = Field(default_factory=FormSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     sns: SnsSettings = Field(default_factory=SnsSettings)
+    imap: ImapSettings = Field(default_factory=ImapSettings)

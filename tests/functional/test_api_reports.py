@@ -23,6 +23,13 @@ REPORTS = "/api/v1/reports"
 RFC822 = {"Content-Type": "message/rfc822"}
 JSON = {"Content-Type": "application/json"}
 SMALL_LIMIT = 1000
+NOT_A_REPORT = "a JSON report is an object or a list of objects"
+SMS_RECORD = {
+    "abusedesk_report": "sms",
+    "origination_number": "+15550100123",
+    "message_text": "Your parcel is held: https://parcel.example/x",
+    "received_at": "2025-03-01T12:00:00Z",
+}
 XARF = {
     "Version": "4",
     "ReporterInfo": {"ReporterOrg": "Example CERT", "ReporterOrgEmail": "cert@example.net"},
@@ -267,20 +274,32 @@ def test_empty_report_is_400(
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        (b"[1, 2]", "an X-ARF report is a JSON object, not an array"),
-        (b'"report"', "an X-ARF report is a JSON object, not a string"),
-        (b"42", "an X-ARF report is a JSON object, not a number"),
-        (b"null", "an X-ARF report is a JSON object, not null"),
+        (b"[1, 2]", f"{NOT_A_REPORT}, not an array of other values"),
+        (b"[]", f"{NOT_A_REPORT}, not an empty array"),
+        (b'[{"a": 1}, 2]', f"{NOT_A_REPORT}, not an array of other values"),
+        (b'"report"', f"{NOT_A_REPORT}, not a string"),
+        (b"42", f"{NOT_A_REPORT}, not a number"),
+        (b"null", f"{NOT_A_REPORT}, not null"),
         (b'{"Version": ', "the body is not valid JSON at character 12"),
         (b"\xff\xfe{", "the body is not valid JSON"),
         (b"[" * 100_000, "the JSON body is nested too deeply"),
     ],
-    ids=["array", "string", "number", "null", "truncated", "bad-encoding", "deep"],
+    ids=[
+        "array",
+        "empty-array",
+        "mixed-array",
+        "string",
+        "number",
+        "null",
+        "truncated",
+        "bad-encoding",
+        "deep",
+    ],
 )
 def test_json_that_is_not_an_object_is_400(
     container: Container, client: httpx.Client, writer: dict[str, str], body: bytes, detail: str
 ) -> None:
-    """A JSON body that is not one JSON object is refused with 400, the reason, and no report."""
+    """A JSON body that is neither an object nor a list of objects is refused with 400."""
     response = client.post(REPORTS, content=body, headers={**writer, **JSON})
 
     assert (response.status_code, response.json(), _report_count(container)) == (
@@ -311,6 +330,39 @@ def test_xarf_json_object_is_stored_as_sent(
     )
 
 
+def test_sms_records_as_a_json_list_are_accepted_and_parsed(
+    container: Container, client: httpx.Client, writer: dict[str, str], reader: dict[str, str]
+) -> None:
+    """A JSON list of SMS records is accepted as sent and parses to one sms event each."""
+    raw = json.dumps([SMS_RECORD, {**SMS_RECORD, "origination_number": "+15550100124"}]).encode()
+    location = client.post(REPORTS, content=raw, headers={**writer, **JSON}).headers["Location"]
+    container.embedded.run_once()
+
+    body = client.get(location, headers=reader).json()
+
+    assert (body["format"], [(e["category"], e["service"]) for e in body["events"]]) == (
+        "sms",
+        [("sms_spam", "sms"), ("sms_spam", "sms")],
+    )
+
+
+def test_csv_report_is_accepted_as_text_csv_and_parsed(
+    container: Container, client: httpx.Client, writer: dict[str, str], reader: dict[str, str]
+) -> None:
+    """A CSV import report sent as text/csv is stored as sent and parses by its header."""
+    raw = b"sender_id,message_text,received_at\nACMEBANK,Verify your card,2025-03-01T12:00:00Z\n"
+    response = client.post(REPORTS, content=raw, headers={**writer, "Content-Type": "text/csv"})
+    container.embedded.run_once()
+
+    body = client.get(response.headers["Location"], headers=reader).json()
+
+    assert (response.status_code, body["format"], body["events"][0]["indicators"]) == (
+        202,
+        "sms",
+        {"sender_id": ["ACMEBANK"]},
+    )
+
+
 @pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/html"])
 def test_unsupported_content_type_is_415(
     container: Container, client: httpx.Client, writer: dict[str, str], content_type: str | None
@@ -327,7 +379,7 @@ def test_unsupported_content_type_is_415(
         {
             "error": "unsupported_media_type",
             "detail": "send the report as one of message/rfc822, application/octet-stream, "
-            "text/plain, application/json",
+            "text/plain, text/csv, application/json",
         },
         0,
     )
@@ -354,6 +406,8 @@ def test_pending_report_shows_its_status_and_no_events(
             "status": "pending",
             "stage": None,
             "format": None,
+            "kind": None,
+            "parse_warnings": [],
             "attempts": 0,
             "error_class": None,
             "last_error": None,
@@ -391,10 +445,10 @@ def test_processed_report_shows_its_attributed_event(
     ) == ("done", "arf", 1, 0, "spam", account_id, resource_id, "message_id", "high", case_id)
 
 
-def test_quarantined_report_shows_the_error(
+def test_unrecognised_report_shows_the_error(
     container: Container, client: httpx.Client, writer: dict[str, str], reader: dict[str, str]
 ) -> None:
-    """A report the parser cannot read shows 'quarantined' with the stage and the error."""
+    """A report no parser recognises shows 'unknown_format' with the stage and the error."""
     location = client.post(
         REPORTS, content=b"\x00\x01 not a message \xff", headers={**writer, **RFC822}
     ).headers["Location"]
@@ -403,7 +457,7 @@ def test_quarantined_report_shows_the_error(
     body = client.get(location, headers=reader).json()
 
     assert (body["status"], body["stage"], body["error_class"], body["last_error"]) == (
-        "quarantined",
+        "unknown_format",
         "parse",
         "abusedesk.parsing.errors.UnknownReportFormat",
         "unknown_format: no parser recognises this report",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings, SnsSettings
+from abusedesk.intake.sns import UntrustedCertificate
 from abusedesk.storage.db import read_only
 from abusedesk.storage.reports import ReportStatus, ReportSummary
 from abusedesk.storage.tables import Event
@@ -296,3 +297,55 @@ def test_auto_confirm_does_not_visit_a_subscribe_url_off_the_allowed_hosts(
         False,
         False,
     )
+
+
+def test_a_peer_beyond_its_rate_gets_429_with_retry_after(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Past its burst, a peer address is answered 429 with Retry-After, and nothing is stored."""
+    limited = settings.model_copy(
+        update={"sns": settings.sns.model_copy(update={"per_second": 0.5, "burst": 2})}
+    )
+    container = build(limited)
+    try:
+        with serving(create_app(container)) as base_url, httpx.Client(base_url=base_url) as http:
+            first, second = (post(http, signed_complaint()) for _ in range(2))
+            other = notification(json.dumps(COMPLAINT))
+            other["MessageId"] = "another-id"
+            third = post(http, sign(other, pki().key))
+        stored = reports(container)
+    finally:
+        container.close()
+
+    assert (
+        first.status_code,
+        second.json()["duplicate"],
+        third.status_code,
+        third.json()["error"],
+        third.headers["Retry-After"],
+        len(stored),
+    ) == (200, True, 429, "too_many_requests", "2", 1)
+
+
+def test_a_ca_file_that_is_no_certificate_stops_the_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A CA file holding no PEM certificate fails when the app is built, naming the file."""
+    ca_file = tmp_path / "not-a-ca.pem"
+    ca_file.write_bytes(b"-----BEGIN NOTHING-----\n")
+    broken = settings.model_copy(
+        update={"sns": settings.sns.model_copy(update={"ca_file": ca_file})}
+    )
+
+    with pytest.raises(UntrustedCertificate, match=r"not-a-ca\.pem"):
+        build(broken)
+
+
+def test_a_missing_ca_file_stops_the_start(settings: Settings, tmp_path: Path) -> None:
+    """A CA file that does not exist fails when the app is built, not at the first message."""
+    broken = settings.model_copy(
+        update={"sns": settings.sns.model_copy(update={"ca_file": tmp_path / "missing.pem"})}
+    )
+
+    with pytest.raises(FileNotFoundError, match=r"missing\.pem"):
+        build(broken)

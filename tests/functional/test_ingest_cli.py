@@ -46,13 +46,13 @@ def test_bad_input_is_reported_and_the_rest_processed(database_url: str, tmp_pat
         "broken-link.eml": "unreadable: a broken link",
         "empty.eml": "empty",
         "huge.eml": "too large: 62,914,560 bytes",
-        "garbage.bin": "quarantined at parse",
+        "garbage.bin": "no parser recognises it",
     }
     assert result.returncode == 1, result.stderr
     for name, problem in problems.items():
         line = next((line for line in out.splitlines() if name in line), "")
         assert problem in line, f"{name}: {line!r}\n{out}"
-    assert "processed: 3, quarantined: 1, rejected: 2, unreadable: 1" in out
+    assert "processed: 3, quarantined: 0, rejected: 2, unreadable: 1, unknown format: 1" in out
     assert _report_count(database_url) == 4
 
 
@@ -99,16 +99,17 @@ def test_ingesting_the_same_files_again_stores_nothing_new(
 
 def test_quarantine_lists_shows_and_requeues(database_url: str, tmp_path: Path) -> None:
     """A quarantined report can be listed, inspected and sent back through the pipeline."""
-    (tmp_path / "garbage.txt").write_bytes(b"no headers here, only noise\n")
-    run_cli("ingest", str(tmp_path / "garbage.txt"), database_url=database_url, workdir=tmp_path)
+    # An SES notification whose mail is no object: recognised, then unreadable.
+    (tmp_path / "broken.json").write_bytes(b'{"notificationType": "Complaint", "mail": "noise"}')
+    run_cli("ingest", str(tmp_path / "broken.json"), database_url=database_url, workdir=tmp_path)
 
     listed = run_cli("quarantine", "list", database_url=database_url, workdir=tmp_path)
     shown = run_cli("quarantine", "show", "1", database_url=database_url, workdir=tmp_path)
     requeued = run_cli("quarantine", "requeue", "1", database_url=database_url, workdir=tmp_path)
 
-    assert "unknown_format" in listed.stdout
-    assert "no headers here, only noise" in shown.stdout
-    assert "stage: parse" in shown.stdout
+    assert "ses" in listed.stdout
+    assert '"mail": "noise"' in shown.stdout
+    assert "format: ses; stage: parse" in shown.stdout
     assert "requeued 1 report(s)" in requeued.stdout
 
 

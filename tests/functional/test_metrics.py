@@ -1,6 +1,5 @@
 """``GET /metrics`` over real HTTP and ``abusedesk parsers health`` as a real command."""
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,28 +8,34 @@ import httpx
 import pytest
 
 from abusedesk.bootstrap import Container
+from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import Incoming
+from abusedesk.parsing.arf import ArfParser
+from abusedesk.parsing.health import SIGNAL_KIND, SIGNAL_SUBJECT
+from abusedesk.parsing.registry import ParserRegistry
+from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.signals import raise_signal
 from abusedesk.web.app import create_app
 from tests.factories.arf import arf_report
 from tests.functional.cli import run_cli
+from tests.support.scripted import ScriptedParser, scripted
 from tests.support.web import bearer, issue, serving
 
-SES_DELIVERY = {
-    "notificationType": "Delivery",
-    "mail": {"timestamp": "2025-03-05T10:00:00.000Z", "messageId": "0100019a-0001"},
-    "delivery": {"timestamp": "2025-03-05T10:00:01.000Z", "recipients": ["someone@example.net"]},
-}
 # One sample line: name, labels (values may hold escaped quotes and backslashes), value.
 SAMPLE = re.compile(
-    r'(?P<name>[a-z_]+)\{(?P<labels>(?:[a-z_]+="(?:[^"\\\n]|\\.)*",?)*)\} (?P<value>\d+)'
+    r'(?P<name>[a-z_]+)(?:\{(?P<labels>(?:[a-z_]+="(?:[^"\\\n]|\\.)*",?)*)\})? (?P<value>\d+)'
 )
 LABEL = re.compile(r'([a-z_]+)="((?:[^"\\\n]|\\.)*)"')
 
 
 def _ingest(container: Container, batch: list[Incoming]) -> None:
-    container.intake.accept_many(batch)
-    while container.embedded.run_once():
-        pass
+    stored = container.intake.accept_many(batch)
+    processor = ReportProcessor(
+        container.sessions, container.reports, ParserRegistry([ArfParser(), ScriptedParser()])
+    )
+    for item in stored:
+        processor.process_report(item.report_id)
 
 
 def _mixed(container: Container) -> None:
@@ -39,7 +44,8 @@ def _mixed(container: Container) -> None:
         [
             Incoming(arf_report(message_id="m@x", from_domain="news.example.com"), "smtp", {}),
             Incoming(b"\x00 garbage \xff", "smtp", {"mail_from": "someone@junk.example"}),
-            Incoming(json.dumps(SES_DELIVERY).encode(), "sns", {}),
+            Incoming(scripted(1, "kind"), "sns", {}),
+            Incoming(scripted(2, "partial"), "api", {}),
         ],
     )
 
@@ -52,7 +58,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
             continue
         match = SAMPLE.fullmatch(line)
         assert match is not None, f"not a sample line: {line!r}"
-        labels = tuple(LABEL.findall(match["labels"]))
+        labels = tuple(LABEL.findall(match["labels"] or ""))
         samples[(match["name"], labels)] = int(match["value"])
     return samples
 
@@ -100,13 +106,43 @@ def test_metrics_are_prometheus_text(client: httpx.Client, scraper: dict[str, st
 def test_metrics_hold_report_counts_by_status(
     container: Container, client: httpx.Client, scraper: dict[str, str]
 ) -> None:
-    """abusedesk_reports_total counts reports per status."""
+    """abusedesk_reports counts reports per status, every status listed, zeros included."""
     _mixed(container)
     samples = _samples(client.get("/metrics", headers=scraper).text)
+    by_status = {
+        labels[0][1]: value
+        for (name, labels), value in samples.items()
+        if name == "abusedesk_reports"
+    }
+    assert by_status == {
+        "pending": 0,
+        "processing": 0,
+        "done": 3,
+        "quarantined": 0,
+        "unknown_format": 1,
+    }
+
+
+def test_metrics_hold_the_unknown_format_inbox_and_open_drop_signals(
+    container: Container, client: httpx.Client, scraper: dict[str, str]
+) -> None:
+    """The inbox size and the open parser drop signals are gauges of their own."""
+    _mixed(container)
+    with unit_of_work(container.sessions) as session:
+        raise_signal(
+            session,
+            kind=SIGNAL_KIND,
+            subject_type=SIGNAL_SUBJECT,
+            subject_id="fbl.example.net|arf",
+            reason="test",
+            figures={},
+            at=utcnow(),
+        )
+    samples = _samples(client.get("/metrics", headers=scraper).text)
     assert (
-        samples[("abusedesk_reports_total", (("status", "done"),))],
-        samples[("abusedesk_reports_total", (("status", "quarantined"),))],
-    ) == (2, 1)
+        samples[("abusedesk_unknown_format_inbox", ())],
+        samples[("abusedesk_parser_success_drops_open", ())],
+    ) == (1, 1)
 
 
 def test_metrics_hold_parser_outcomes_per_reporter_format_and_window(
@@ -119,9 +155,10 @@ def test_metrics_hold_parser_outcomes_per_reporter_format_and_window(
         _parser("fbl.example.net", "arf", "parsed", "24h"): 1,
         _parser("fbl.example.net", "arf", "parsed", "7d"): 1,
         _parser("fbl.example.net", "arf", "failed", "7d"): 0,
+        _parser("fbl.example.net", "scripted", "partial", "24h"): 1,
         _parser("junk.example", "none", "unknown", "24h"): 1,
-        _parser("sns", "ses", "empty", "7d"): 1,
-        _parser("sns", "ses", "parsed", "7d"): 0,
+        _parser("sns", "scripted", "recognised", "7d"): 1,
+        _parser("sns", "scripted", "parsed", "7d"): 0,
     }
     assert expected == {key: samples[key] for key in expected}
 
@@ -151,8 +188,16 @@ def test_cli_prints_the_health_table_worst_first(
     lines = [line for line in result.stdout.splitlines() if "example" in line or "sns" in line]
     assert (
         result.returncode,
-        [line.strip("│┃| ").split()[0] for line in lines],
-    ) == (0, ["junk.example", "fbl.example.net", "sns"])
+        [[cell.strip() for cell in line.strip("│┃| ").split("│")][:2] for line in lines],
+    ) == (
+        0,
+        [
+            ["junk.example", "none"],
+            ["fbl.example.net", "arf"],
+            ["fbl.example.net", "scripted"],
+            ["sns", "scripted"],
+        ],
+    )
 
 
 def test_cli_names_reporters_that_need_attention(

@@ -174,7 +174,13 @@ def test_health_of_a_running_serve_counts_the_processed_report(
 
         counts = httpx.get(f"{served.web_url}/health", timeout=5).json()["reports"]
 
-    assert counts == {"pending": 0, "processing": 0, "done": 1, "quarantined": 0}
+    assert counts == {
+        "pending": 0,
+        "processing": 0,
+        "done": 1,
+        "quarantined": 0,
+        "unknown_format": 0,
+    }
 
 
 @pytest.mark.parametrize(

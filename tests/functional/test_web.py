@@ -47,7 +47,13 @@ def test_health_counts_reports_by_status(container: Container, client: httpx.Cli
             "status": "ok",
             "version": abusedesk.__version__,
             "database": {"reachable": True},
-            "reports": {"pending": 2, "processing": 0, "done": 0, "quarantined": 0},
+            "reports": {
+                "pending": 2,
+                "processing": 0,
+                "done": 0,
+                "quarantined": 0,
+                "unknown_format": 0,
+            },
         },
     )
 

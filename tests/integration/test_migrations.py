@@ -2,7 +2,9 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
 
+from abusedesk.core.clock import utcnow
 from abusedesk.storage.db import make_engine
 from abusedesk.storage.migrate import current_revision, downgrade, head_revision, upgrade
 from abusedesk.storage.tables import Base
@@ -33,3 +35,40 @@ def test_downgrade_to_empty_and_upgrade_again(database_url: str) -> None:
     upgrade(engine)
     assert (emptied, current_revision(engine)) == (None, head_revision())
     engine.dispose()
+
+
+def test_reports_of_unknown_format_move_to_their_own_status_and_back(database_url: str) -> None:
+    """0002 moves unknown-format reports out of quarantine; downgrading puts them back."""
+    engine = make_engine(database_url)
+    downgrade(engine, "0001")
+    with engine.begin() as connection:
+        for n, (status, last_error) in enumerate(
+            [
+                ("quarantined", "unknown_format: no parser recognises this report"),
+                ("quarantined", "malformed: broken"),
+                ("done", None),
+            ]
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO reports (sha256, channel, size, envelope, received_at, status,"
+                    " stage, attempts, next_attempt_at, last_error) VALUES (:sha, 'test', 1,"
+                    " '{}', :at, :status, 'parse', 1, :at, :last_error)"
+                ),
+                {"sha": f"{n:064d}", "at": utcnow(), "status": status, "last_error": last_error},
+            )
+    upgrade(engine)
+    upgraded = _statuses(engine)
+    downgrade(engine, "0001")
+    downgraded = _statuses(engine)
+    upgrade(engine)
+    engine.dispose()
+    assert (upgraded, downgraded) == (
+        ["unknown_format", "quarantined", "done"],
+        ["quarantined", "quarantined", "done"],
+    )
+
+
+def _statuses(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(text("SELECT status FROM reports ORDER BY id")))

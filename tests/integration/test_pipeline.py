@@ -12,10 +12,12 @@ from abusedesk.intake.service import Incoming
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.processor import ReportProcessor
 from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.reports import MAX_PARSE_WARNINGS, MAX_WARNING_CHARS, bounded_warnings
 from abusedesk.storage.tables import AuditEntry, Case, Event, Report
 from tests.factories.arf import arf_report
 from tests.factories.inventory import SentMail, make_account, make_sent_mail
 from tests.support.parsers import BrokenParser, FlakyParser
+from tests.support.scripted import scripted, scripted_registry
 
 DOMAIN = "news.example.com"
 
@@ -89,25 +91,126 @@ def test_same_bytes_twice_are_one_report(container: Container) -> None:
     assert (first.report_id, first.created, second.created) == (second.report_id, True, False)
 
 
-def test_garbage_is_quarantined_with_stage_and_reason(container: Container) -> None:
-    """Bytes no parser recognises land in quarantine at the parse stage, not lost."""
+def test_garbage_goes_to_the_unknown_format_inbox_with_stage_and_reason(
+    container: Container,
+) -> None:
+    """Bytes no parser recognises wait in the unknown-format inbox, not in quarantine."""
     (report_id,) = _ingest(container, [b"\x00\x01\x02 not a report at all \xff"])
     with unit_of_work(container.sessions) as session:
         summary = container.reports.get(session, report_id)
-    assert (summary.status, summary.stage, summary.error_class) == (
-        "quarantined",
+        inbox = [r.report_id for r in container.reports.unknown_format(session)]
+        quarantined = container.reports.quarantined(session)
+    assert (summary.status, summary.stage, summary.error_class, inbox, quarantined) == (
+        "unknown_format",
         "parse",
         "abusedesk.parsing.errors.UnknownReportFormat",
+        [report_id],
+        [],
     )
     assert (summary.last_error or "").startswith("unknown_format:")
 
 
+def test_unknown_format_is_never_retried_on_its_own(container: Container) -> None:
+    """A report in the unknown-format inbox is neither claimed nor processed again."""
+    (report_id,) = _ingest(container, [b"garbage that no parser reads"])
+    outcome = container.processor.process_report(report_id)
+    with unit_of_work(container.sessions) as session:
+        claimed = container.reports.claim(
+            session, now=utcnow() + timedelta(days=30), lease=timedelta(seconds=60), limit=10
+        )
+        attempts = container.reports.get(session, report_id).attempts
+    assert (outcome.status, claimed, attempts) == ("unknown_format", [], 1)
+
+
 def test_requeued_report_is_processed_again(container: Container) -> None:
-    """A quarantined report sent back through the pipeline is processed once more."""
+    """A report of unknown format sent back through the pipeline is processed once more."""
     (report_id,) = _ingest(container, [b"garbage that no parser reads"])
     with unit_of_work(container.sessions) as session:
-        assert container.reports.requeue(session, [report_id], now=utcnow()) == 1
+        # Requeueing from quarantine does not take it: it is not in quarantine.
+        assert container.reports.requeue(session, [report_id], now=utcnow()) == 0
+        assert (
+            container.reports.requeue(
+                session, [report_id], now=utcnow(), from_status="unknown_format"
+            )
+            == 1
+        )
         assert container.reports.get(session, report_id).status == "pending"
+
+
+def test_reprocessed_unknown_report_is_read_once_a_parser_for_it_lands(
+    container: Container,
+) -> None:
+    """An unknown report reprocessed after its parser is registered is done, with events."""
+    (report_id,) = _ingest(container, [scripted(1, "events")])
+    with unit_of_work(container.sessions) as session:
+        container.reports.requeue(session, [report_id], now=utcnow(), from_status="unknown_format")
+    outcome = _processor(container).process_report(report_id)
+    assert (outcome.status, _event_count(container, report_id)) == ("done", 2)
+
+
+def test_kind_and_warnings_are_recorded_on_the_report(container: Container) -> None:
+    """What the parser says the report is, and what it could not read, stay on the report."""
+    stored = container.intake.accept_many(
+        [Incoming(scripted(1, "kind"), "test", {}), Incoming(scripted(2, "partial"), "test", {})]
+    )
+    processor = _processor(container)
+    for item in stored:
+        processor.process_report(item.report_id)
+    with unit_of_work(container.sessions) as session:
+        kind, partial = (container.reports.get(session, s.report_id) for s in stored)
+    assert (
+        (kind.status, kind.report_format, kind.report_kind, kind.parse_warnings),
+        (partial.status, partial.report_kind, partial.parse_warnings),
+    ) == (
+        ("done", "scripted", "Delivery", ()),
+        ("done", None, ("row 2: no IP address",)),
+    )
+
+
+def test_parse_failure_records_the_format_of_the_parser_that_failed(
+    container: Container,
+) -> None:
+    """A report a parser claimed and could not read is quarantined under that parser's format."""
+    (stored,) = container.intake.accept_many([Incoming(scripted(1, "malformed"), "test", {})])
+    outcome = _processor(container).process_report(stored.report_id)
+    with unit_of_work(container.sessions) as session:
+        summary = container.reports.get(session, stored.report_id)
+    assert (outcome.status, outcome.reason, summary.stage, summary.report_format) == (
+        "quarantined",
+        "malformed",
+        "parse",
+        "scripted",
+    )
+
+
+def test_a_parser_that_finds_its_report_unknown_names_its_format(container: Container) -> None:
+    """A report claimed by a parser that does not know its kind waits in the unknown inbox."""
+    (stored,) = container.intake.accept_many([Incoming(scripted(1, "unknown"), "test", {})])
+    outcome = _processor(container).process_report(stored.report_id)
+    with unit_of_work(container.sessions) as session:
+        summary = container.reports.get(session, stored.report_id)
+    assert (outcome.status, summary.report_format) == ("unknown_format", "scripted")
+
+
+def test_warnings_are_bounded_in_number_and_length() -> None:
+    """A report with thousands of long warnings keeps a bounded list, saying how many more."""
+    kept = bounded_warnings(["w" * 10_000] * 5_000)
+    assert (len(kept or []), {len(w) for w in (kept or [])[:-1]}, (kept or [""])[-1]) == (
+        MAX_PARSE_WARNINGS + 1,
+        {MAX_WARNING_CHARS},
+        f"... and {5_000 - MAX_PARSE_WARNINGS} more",
+    )
+
+
+def _processor(container: Container) -> ReportProcessor:
+    return ReportProcessor(container.sessions, container.reports, scripted_registry())
+
+
+def _event_count(container: Container, report_id: int) -> int:
+    with unit_of_work(container.sessions) as session:
+        return int(
+            session.scalar(select(func.count(Event.id)).where(Event.report_id == report_id)) or 0
+        )
 
 
 def test_large_report_is_kept_as_an_evidence_blob(container: Container) -> None:

@@ -2,7 +2,18 @@
 
 import typer
 
-from abusedesk.cli import database, demo, ingest, parsers, quarantine, serve, token, worker
+from abusedesk.cli import (
+    database,
+    demo,
+    imap,
+    ingest,
+    parsers,
+    quarantine,
+    serve,
+    token,
+    unknown,
+    worker,
+)
 
 app = typer.Typer(
     name="abusedesk",
@@ -13,6 +24,7 @@ app = typer.Typer(
 app.add_typer(database.app, name="db")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(parsers.app, name="parsers")
+app.add_typer(unknown.app, name="unknown")
 app.command("init")(database.init)
 app.command("ingest")(ingest.ingest)
 app.command("worker")(worker.worker)
@@ -20,6 +32,7 @@ app.command("serve")(serve.serve)
 app.command("run", help="Same as serve.")(serve.serve)
 app.add_typer(token.app, name="token")
 app.add_typer(demo.app, name="demo")
+app.add_typer(imap.app, name="imap")
 
 
 def main() -> None:

@@ -76,6 +76,11 @@ def ingest(
                         failures.append(
                             (source, f"quarantined at {summary.stage}: {summary.last_error}")
                         )
+                    elif summary.status == ReportStatus.UNKNOWN:
+                        outcomes["unknown_format"] += 1
+                        failures.append(
+                            (source, f"no parser recognises it: abusedesk unknown show {report_id}")
+                        )
                     else:
                         # Waiting for a retry after a transient failure, or claimed by a
                         # running worker: stored safely, but not finished by this command.
@@ -126,6 +131,8 @@ def _print_summary(outcomes: Counter[str], failures: list[tuple[str, str]]) -> N
             table.add_row(plain(source), plain(problem))
         console.print(table)
     line = ", ".join(f"{name}: {outcomes[name]}" for name in SUMMARY_ORDER)
+    if outcomes["unknown_format"]:
+        line += f", unknown format: {outcomes['unknown_format']}"
     if outcomes["pending"]:
         line += f", pending: {outcomes['pending']}"
     console.print(line)

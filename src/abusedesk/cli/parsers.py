@@ -7,8 +7,15 @@ from rich.table import Table
 
 from abusedesk.cli.context import console, errors, open_container, plain
 from abusedesk.core.clock import utcnow
+from abusedesk.parsing.health import DropRule
+from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.storage.db import read_only
-from abusedesk.storage.parser_health import ParserHealth, count_outcomes, health_table
+from abusedesk.storage.parser_health import (
+    OUTCOMES,
+    ParserHealth,
+    count_outcomes,
+    health_table,
+)
 
 app = typer.Typer(help="See how well reports parse, per reporter and format.", no_args_is_help=True)
 
@@ -36,12 +43,7 @@ def health(
     table = Table(
         "reporter",
         "format",
-        "parsed",
-        "empty",
-        "failed",
-        "unknown",
-        "stage failed",
-        "pending",
+        *(outcome.replace("_", " ") for outcome in OUTCOMES),
         "success",
         "note",
         title=f"parser health, last {hours} hour(s)",
@@ -51,14 +53,39 @@ def health(
             # Reporter names come from reports: printed escaped, and on one line.
             plain(row.reporter.replace("\n", "\\n")),
             plain(row.report_format),
-            *(
-                str(row.counts.get(outcome, 0))
-                for outcome in ("parsed", "empty", "failed", "unknown", "stage_failed", "pending")
-            ),
+            *(str(row.counts.get(outcome, 0)) for outcome in OUTCOMES),
             "-" if row.success_rate is None else f"{row.success_rate:.0%}",
             note(row),
         )
     console.print(table)
+
+
+@app.command("check")
+def check(
+    recent_hours: float = typer.Option(6, help="The recent window, in hours."),
+    baseline_days: float = typer.Option(7, help="The baseline window before it, in days."),
+    min_recent: int = typer.Option(20, help="Reports needed in the recent window."),
+    min_baseline: int = typer.Option(50, help="Reports needed in the baseline window."),
+    min_drop: float = typer.Option(0.25, help="The fall in the share read that is a drop."),
+) -> None:
+    """Compare each reporter's recent parse success with its baseline; signal the drops.
+
+    Workers run this check on their own every few minutes with the default figures.
+    """
+    try:
+        rule = DropRule(
+            recent=timedelta(hours=recent_hours),
+            baseline=timedelta(days=baseline_days),
+            min_recent=min_recent,
+            min_baseline=min_baseline,
+            min_drop=min_drop,
+        )
+    except ValueError as exc:
+        errors.print(plain(exc))
+        raise typer.Exit(2) from exc
+    with open_container() as container:
+        raised = ParserHealthWatch(container.sessions, rule=rule).check()
+    console.print(f"raised {len(raised)} signal(s)")
 
 
 def note(row: ParserHealth) -> str:

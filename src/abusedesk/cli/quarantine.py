@@ -1,4 +1,8 @@
-"""``abusedesk quarantine``: see why reports failed, and send them through again."""
+"""``abusedesk quarantine``: see why reports failed, and send them through again.
+
+Reports no parser recognises are not here: they wait in the unknown-format inbox
+(``abusedesk unknown``).
+"""
 
 import typer
 from rich.table import Table
@@ -19,12 +23,13 @@ def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> Non
     if not rows:
         console.print("quarantine is empty")
         return
-    table = Table("id", "received", "channel", "stage", "attempts", "reason")
+    table = Table("id", "received", "channel", "format", "stage", "attempts", "reason")
     for row in rows:
         table.add_row(
             str(row.report_id),
             f"{row.received_at:%Y-%m-%d %H:%M}",
             plain(row.channel),
+            plain(row.report_format or "-"),
             plain(row.stage or ""),
             str(row.attempts),
             # Cut before escaping, so that an escape is never cut in half.
@@ -51,7 +56,12 @@ def show(report_id: int) -> None:
         )
     )
     console.print(plain(f"sha256: {summary.sha256}, {summary.size:,} bytes"))
-    console.print(plain(f"stage: {summary.stage}; attempts: {summary.attempts}"))
+    console.print(
+        plain(
+            f"format: {summary.report_format or '-'}; stage: {summary.stage};"
+            f" attempts: {summary.attempts}"
+        )
+    )
     console.print(plain(f"error: {summary.error_class}"))
     console.print(plain(f"reason: {summary.last_error}"))
     console.print("--- first 2 KiB, control characters escaped ---")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import abusedesk
 from abusedesk.bootstrap import Container, build
+from abusedesk.cli import imap as imap_cli
 from abusedesk.cli.context import console, errors
 from abusedesk.config import Settings
 from abusedesk.intake.smtp import SmtpIntakeServer
@@ -73,6 +74,8 @@ def _serve(container: Container) -> None:
             smtp = _start_smtp(container) if settings.smtp.enabled else None
             if smtp is not None:
                 shutdown.add("SMTP intake", smtp.stop)
+            if settings.imap.enabled:
+                shutdown.add("IMAP poller", imap_cli.start_background(container).stop)
             _print_banner(container, web_socket, smtp)
             server.run(sockets=[web_socket])
         _say("web server stopped; abusedesk is down")
@@ -156,6 +159,11 @@ def _print_banner(
         _say(f"  SMTP:      {_url_host(smtp.host)}:{smtp.port}, accepting mail to {accepted}")
     else:
         _say("  SMTP:      off (set ABUSEDESK_SMTP__ENABLED=true to take reports by mail)")
+    if settings.imap.enabled:
+        imap = settings.imap
+        _say(
+            f"  IMAP:      polling {imap.folder} at {imap.host}:{imap.port} every {imap.poll_interval_seconds:g} s"
+        )
     _say(f"  database:  {display_url(settings.database.url)}")
     if settings.jobs.backend == "embedded":
         _say(f"  work:      {settings.jobs.embedded_workers} worker threads in this process")

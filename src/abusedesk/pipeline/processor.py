@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.attribution.service import attribute
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import TransientError
-from abusedesk.parsing.errors import ParseError
+from abusedesk.parsing.errors import ParseError, UnknownReportFormat
 from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.enrich import enrich
+from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.storage.cases import fold_account_events
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.events import EventRecord, upsert_events
 from abusedesk.storage.inventory import SqlInventoryLookup
-from abusedesk.storage.reports import ReportStatus, SqlReportRepository
+from abusedesk.storage.reports import SETTLED_STATUSES, ReportStatus, SqlReportRepository
 
 log = structlog.get_logger(__name__)
 
@@ -54,23 +55,47 @@ class ReportProcessor:
         *,
         max_attempts: int = 5,
         backoff_base_seconds: float = 2.0,
+        parser_health: ParserHealthWatch | None = None,
     ) -> None:
         self.sessions = sessions
         self.reports = reports
         self.parsers = parsers
         self.max_attempts = max_attempts
         self.backoff_base_seconds = backoff_base_seconds
+        self.parser_health = parser_health
 
     def process_report(self, report_id: int) -> ReportOutcome:
-        """Parse, enrich, attribute and store one report; quarantine or reschedule it on failure."""
+        """Parse, enrich, attribute and store one report; quarantine or reschedule it on failure.
+
+        Afterwards, when its interval has passed, the parser health check runs too.
+        """
+        outcome = self._process_report(report_id)
+        if self.parser_health is not None:
+            self._check_parser_health(self.parser_health)
+        return outcome
+
+    def _check_parser_health(self, watch: ParserHealthWatch) -> None:
+        try:
+            watch.check_if_due()
+        except Exception:
+            # A boundary: a failed check is logged and tried again next interval; the
+            # report it followed is settled already and must not be failed by it.
+            log.exception("parser_health_check_failed")
+
+    def _process_report(self, report_id: int) -> ReportOutcome:
         with read_only(self.sessions) as session:
             summary = self.reports.get(session, report_id)
-            if summary.status in (ReportStatus.DONE, ReportStatus.QUARANTINED):
+            if summary.status in SETTLED_STATUSES:
                 return ReportOutcome(report_id, summary.status)
             raw = self.reports.raw(session, report_id)
         stage = "parse"
+        report_format: str | None = None
         try:
-            parsed = self.parsers.parse(raw)
+            try:
+                parsed = self.parsers.parse(raw)
+            except UnknownReportFormat as error:
+                return self._settle_unknown(report_id, error)
+            report_format = parsed.report_format
             stage = "enrich"
             drafts = [enrich(draft) for draft in parsed.events]
             stage = "attribute"
@@ -81,11 +106,19 @@ class ReportProcessor:
                 now = utcnow()
                 upsert_events(session, report_id, parsed.report_format, records, now=now)
                 self.reports.mark_done(
-                    session, report_id, report_format=parsed.report_format, now=now
+                    session,
+                    report_id,
+                    report_format=parsed.report_format,
+                    report_kind=parsed.kind,
+                    warnings=parsed.warnings,
+                    now=now,
                 )
         except Exception as exc:
             # The stage runner's boundary: every failure is settled on the report, never lost.
-            return self._settle_failure(report_id, stage, exc)
+            if report_format is None:
+                # The registry labels a failure with the parser that raised it.
+                report_format = getattr(exc, "parser_name", None)
+            return self._settle_failure(report_id, stage, exc, report_format=report_format)
         accounts = tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
         log.debug(
             "report_processed", report_id=report_id, events=len(records), accounts=len(accounts)
@@ -106,7 +139,23 @@ class ReportProcessor:
             )
         return records
 
-    def _settle_failure(self, report_id: int, stage: str, error: BaseException) -> ReportOutcome:
+    def _settle_unknown(self, report_id: int, error: UnknownReportFormat) -> ReportOutcome:
+        """Put a report no parser recognises in the unknown-format inbox; never retried."""
+        # A parser that claimed the report and then found it unknown names its format.
+        report_format = getattr(error, "parser_name", None)
+        with unit_of_work(self.sessions) as session:
+            self.reports.mark_unknown(
+                session,
+                report_id,
+                error=error,
+                report_format=report_format if isinstance(report_format, str) else None,
+            )
+        log.info("report_format_unknown", report_id=report_id)
+        return ReportOutcome(report_id, ReportStatus.UNKNOWN, reason=error.reason)
+
+    def _settle_failure(
+        self, report_id: int, stage: str, error: BaseException, *, report_format: str | None
+    ) -> ReportOutcome:
         with unit_of_work(self.sessions) as session:
             attempts = self.reports.get(session, report_id).attempts + 1
             if is_transient(error) and attempts < self.max_attempts:
@@ -122,7 +171,12 @@ class ReportProcessor:
                 return ReportOutcome(report_id, ReportStatus.PENDING, reason="transient")
             reason = failure_reason(error, exhausted=is_transient(error))
             self.reports.mark_quarantined(
-                session, report_id, stage=stage, error=error, reason=reason
+                session,
+                report_id,
+                stage=stage,
+                error=error,
+                reason=reason,
+                report_format=report_format if isinstance(report_format, str) else None,
             )
         log.warning("report_quarantined", report_id=report_id, stage=stage, reason=reason)
         return ReportOutcome(report_id, ReportStatus.QUARANTINED, reason=reason)

@@ -1,15 +1,16 @@
 """Reports as stored: intake writes them, the pipeline claims and settles them."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.core.errors import NotFound
 from abusedesk.core.hashing import sha256_hex
+from abusedesk.parsing.errors import UnknownReportFormat
 from abusedesk.storage.dialect import insert_for
 from abusedesk.storage.evidence import EvidenceStore
 from abusedesk.storage.tables import Report, table_of
@@ -25,6 +26,24 @@ class ReportStatus:
     PROCESSING = "processing"
     DONE = "done"
     QUARANTINED = "quarantined"
+    # No parser recognised the report: it waits in the unknown-format inbox with its raw
+    # sample until a parser for it lands, and is never retried on its own.
+    UNKNOWN = "unknown_format"
+
+
+# Every status, in pipeline order: what health and metrics list, with zeros.
+REPORT_STATUSES = (
+    ReportStatus.PENDING,
+    ReportStatus.PROCESSING,
+    ReportStatus.DONE,
+    ReportStatus.QUARANTINED,
+    ReportStatus.UNKNOWN,
+)
+# Statuses the pipeline never leaves on its own; only an operator sends such a report back.
+SETTLED_STATUSES = (ReportStatus.DONE, ReportStatus.QUARANTINED, ReportStatus.UNKNOWN)
+# Warnings kept per report, and characters per warning: a crafted report may hold many.
+MAX_PARSE_WARNINGS = 50
+MAX_WARNING_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,8 @@ class ReportSummary:
     attempts: int
     error_class: str | None
     last_error: str | None
+    report_kind: str | None = None
+    parse_warnings: tuple[str, ...] = ()
 
 
 # In ReportSummary's field order; the raw bytes are never loaded for a summary.
@@ -67,6 +88,8 @@ _SUMMARY_COLUMNS = (
     Report.attempts,
     Report.error_class,
     Report.last_error,
+    Report.report_kind,
+    Report.parse_warnings,
 )
 
 
@@ -135,7 +158,7 @@ class SqlReportRepository:
         row = session.execute(select(*_SUMMARY_COLUMNS).where(Report.id == report_id)).one_or_none()
         if row is None:
             raise NotFound(f"no report {report_id}")
-        return ReportSummary(*row)
+        return _summary(row)
 
     def claim(self, session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[int]:
         """Mark up to *limit* due pending reports as processing under a lease; return their ids."""
@@ -186,9 +209,16 @@ class SqlReportRepository:
         )
 
     def mark_done(
-        self, session: Session, report_id: int, *, report_format: str, now: datetime
+        self,
+        session: Session,
+        report_id: int,
+        *,
+        report_format: str,
+        now: datetime,
+        report_kind: str | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
-        """Record that every stage succeeded."""
+        """Record that every stage succeeded, with what the parser said the report is."""
         session.execute(
             update(REPORTS)
             .where(Report.id == report_id)
@@ -196,6 +226,8 @@ class SqlReportRepository:
                 status=ReportStatus.DONE,
                 stage="done",
                 report_format=report_format,
+                report_kind=_bounded(report_kind, 60),
+                parse_warnings=bounded_warnings(warnings) or null(),
                 processed_at=now,
                 lease_until=None,
                 error_class=None,
@@ -222,15 +254,27 @@ class SqlReportRepository:
         )
 
     def mark_quarantined(
-        self, session: Session, report_id: int, *, stage: str, error: BaseException, reason: str
+        self,
+        session: Session,
+        report_id: int,
+        *,
+        stage: str,
+        error: BaseException,
+        reason: str,
+        report_format: str | None = None,
     ) -> None:
-        """Move a report to quarantine with the failing stage, error class and reason."""
+        """Move a report to quarantine with the failing stage, error class and reason.
+
+        *report_format* is the format of the parser that failed, or that read the report
+        before a later stage failed; None when no parser got that far.
+        """
         session.execute(
             update(REPORTS)
             .where(Report.id == report_id)
             .values(
                 status=ReportStatus.QUARANTINED,
                 stage=stage,
+                report_format=_bounded(report_format, 40),
                 attempts=REPORTS.c.attempts + 1,
                 lease_until=None,
                 error_class=_error_class(error),
@@ -238,21 +282,68 @@ class SqlReportRepository:
             )
         )
 
-    def quarantined(self, session: Session, *, limit: int = 100) -> list[ReportSummary]:
-        """Return quarantined reports, oldest first."""
+    def mark_unknown(
+        self,
+        session: Session,
+        report_id: int,
+        *,
+        error: BaseException,
+        report_format: str | None = None,
+    ) -> None:
+        """Move a report no parser recognises to the unknown-format inbox.
+
+        *report_format* names the parser that claimed the report and then found it to be
+        of a kind it does not know (a new SES event type, say); None when none claimed it.
+        """
+        session.execute(
+            update(REPORTS)
+            .where(Report.id == report_id)
+            .values(
+                status=ReportStatus.UNKNOWN,
+                stage="parse",
+                report_format=_bounded(report_format, 40),
+                report_kind=None,
+                # SQL NULL, not JSON null: parser health asks IS NULL.
+                parse_warnings=null(),
+                attempts=REPORTS.c.attempts + 1,
+                lease_until=None,
+                error_class=_error_class(error),
+                last_error=_error_text(f"{UnknownReportFormat.reason}: {error}"),
+            )
+        )
+
+    def with_status(
+        self, session: Session, status: str, *, limit: int = 100, after_id: int = 0
+    ) -> list[ReportSummary]:
+        """Return reports in *status* with ids above *after_id*, oldest first."""
         rows = session.execute(
             select(*_SUMMARY_COLUMNS)
-            .where(Report.status == ReportStatus.QUARANTINED)
+            .where(Report.status == status, Report.id > after_id)
             .order_by(Report.id)
             .limit(limit)
         )
-        return [ReportSummary(*row) for row in rows]
+        return [_summary(row) for row in rows]
 
-    def requeue(self, session: Session, report_ids: Sequence[int], *, now: datetime) -> int:
-        """Send quarantined reports back to pending with a fresh attempt count."""
+    def quarantined(self, session: Session, *, limit: int = 100) -> list[ReportSummary]:
+        """Return quarantined reports, oldest first."""
+        return self.with_status(session, ReportStatus.QUARANTINED, limit=limit)
+
+    def unknown_format(self, session: Session, *, limit: int = 100) -> list[ReportSummary]:
+        """Return the reports in the unknown-format inbox, oldest first."""
+        return self.with_status(session, ReportStatus.UNKNOWN, limit=limit)
+
+    def requeue(
+        self,
+        session: Session,
+        report_ids: Sequence[int],
+        *,
+        now: datetime,
+        from_status: str = ReportStatus.QUARANTINED,
+    ) -> int:
+        """Send reports in *from_status* back to pending with a fresh attempt count."""
         result = session.execute(
             update(REPORTS)
-            .where(Report.id.in_(report_ids), Report.status == ReportStatus.QUARANTINED)
+            .where(Report.id.in_(report_ids), Report.status == from_status)
             .values(status=ReportStatus.PENDING, attempts=0, next_attempt_at=now, stage=None)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]  # CursorResult has rowcount
@@ -263,6 +354,29 @@ class SqlReportRepository:
             select(Report.status, func.count().label("reports")).group_by(Report.status)
         )
         return {str(row.status): int(row.reports) for row in rows}
+
+
+def bounded_warnings(warnings: Sequence[str]) -> list[str] | None:
+    """Return at most a set number of warnings, each cut to a set length; None for none."""
+    if not warnings:
+        return None
+    kept = [_error_text(str(w))[:MAX_WARNING_CHARS] for w in warnings[:MAX_PARSE_WARNINGS]]
+    if len(warnings) > MAX_PARSE_WARNINGS:
+        kept.append(f"... and {len(warnings) - MAX_PARSE_WARNINGS} more")
+    return kept
+
+
+def _summary(row: Any) -> ReportSummary:
+    """Return a summary from a row of ``_SUMMARY_COLUMNS``."""
+    summary = ReportSummary(*row)
+    # The column holds a JSON list (or NULL); the summary holds a tuple of strings.
+    warnings: Any = summary.parse_warnings
+    return replace(summary, parse_warnings=tuple(str(w) for w in warnings or ()))
+
+
+def _bounded(value: str | None, length: int) -> str | None:
+    """Return *value* cut to a column's *length*, with NUL made visible."""
+    return None if value is None else _error_text(value)[:length]
 
 
 def _error_class(error: BaseException) -> str:

@@ -172,7 +172,11 @@ class Report(Base):
     """One raw artifact as received, with its channel and where it is in the pipeline."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_reports_status_next_attempt_at", "status", "next_attempt_at"),
+        # Parser health counts reports by arrival over recent windows.
+        Index("ix_reports_received_at", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -185,6 +189,10 @@ class Report(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     stage: Mapped[str | None] = mapped_column(String(20))
     report_format: Mapped[str | None] = mapped_column(String(40))
+    # What the parser says the report is within its format (``Delivery``, ``auto-reply``).
+    report_kind: Mapped[str | None] = mapped_column(String(60))
+    # The parts the parser could not read; with events, the report is partially parsed.
+    parse_warnings: Mapped[list[Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]

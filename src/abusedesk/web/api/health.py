@@ -11,26 +11,25 @@ from sqlalchemy.exc import SQLAlchemyError
 import abusedesk
 from abusedesk.bootstrap import Container
 from abusedesk.storage.db import read_only
-from abusedesk.storage.reports import ReportStatus
+from abusedesk.storage.reports import REPORT_STATUSES
 from abusedesk.web import container_of
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["health"])
 
-STATUSES = (
-    ReportStatus.PENDING,
-    ReportStatus.PROCESSING,
-    ReportStatus.DONE,
-    ReportStatus.QUARANTINED,
-)
+STATUSES = REPORT_STATUSES
 # A health answer is only true when it is made; no cache may keep one.
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.get("/health", summary="Service health")
 def health(container: Container = Depends(container_of)) -> JSONResponse:
-    """Answer 200 with report counts when the database answers, else 503 with the reason."""
+    """Answer 200 with report counts when the database answers, else 503 with the reason.
+
+    The counts include the unknown-format inbox (``unknown_format``): reports no parser
+    recognised, waiting for one.
+    """
     body: dict[str, Any] = {"status": "ok", "version": abusedesk.__version__}
     stage = "connect"
     try:

@@ -1,4 +1,15 @@
-"""``GET /metrics``: report counts and parser health in the Prometheus text format."""
+"""``GET /metrics``: report counts and parser health in the Prometheus text format.
+
+Every metric is a gauge (a count as it is now, which may go down), so none ends in
+``_total``, which Prometheus keeps for counters:
+
+- ``abusedesk_reports{status}``: reports stored, by pipeline status, every status listed;
+- ``abusedesk_unknown_format_inbox``: reports no parser recognised, waiting for one;
+- ``abusedesk_parser_reports{reporter,format,outcome,window}``: reports received within
+  the window, by parse outcome (see ``storage/parser_health.py``);
+- ``abusedesk_parser_success_drops_open``: open signals saying a reporter's reports
+  stopped parsing.
+"""
 
 from collections.abc import Iterable, Mapping
 
@@ -7,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 
 from abusedesk.bootstrap import Container
 from abusedesk.core.clock import utcnow
+from abusedesk.parsing.health import SIGNAL_KIND, SIGNAL_SUBJECT
 from abusedesk.storage.db import read_only
 from abusedesk.storage.parser_health import (
     DEFAULT_WINDOWS,
@@ -14,6 +26,8 @@ from abusedesk.storage.parser_health import (
     OutcomeCount,
     count_outcomes,
 )
+from abusedesk.storage.reports import REPORT_STATUSES, ReportStatus
+from abusedesk.storage.signals import open_signals
 from abusedesk.web import container_of
 from abusedesk.web.auth import require_token
 
@@ -21,6 +35,7 @@ router = APIRouter(tags=["metrics"])
 
 SCOPE = "metrics:read"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STATUSES = REPORT_STATUSES
 # Figures are only true when they are made; no cache may keep them.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -37,20 +52,40 @@ def metrics(container: Container = Depends(container_of)) -> PlainTextResponse:
     with read_only(container.sessions) as session:
         statuses = container.reports.count_by_status(session)
         outcomes = count_outcomes(session, now=utcnow(), windows=DEFAULT_WINDOWS)
-    text = exposition(statuses, outcomes, windows=list(DEFAULT_WINDOWS))
+        drops = [
+            signal
+            for signal in open_signals(session, subject_type=SIGNAL_SUBJECT)
+            if signal.kind == SIGNAL_KIND
+        ]
+    text = exposition(statuses, outcomes, windows=list(DEFAULT_WINDOWS), open_drops=len(drops))
     return PlainTextResponse(text, media_type=CONTENT_TYPE, headers=NO_STORE)
 
 
 def exposition(
-    statuses: Mapping[str, int], outcomes: Iterable[OutcomeCount], *, windows: list[str]
+    statuses: Mapping[str, int],
+    outcomes: Iterable[OutcomeCount],
+    *,
+    windows: list[str],
+    open_drops: int = 0,
 ) -> str:
     """Return the metrics as Prometheus text; every reporter and format lists every outcome."""
     lines = [
-        "# HELP abusedesk_reports_total Reports stored, by pipeline status.",
-        "# TYPE abusedesk_reports_total gauge",
+        "# HELP abusedesk_reports Reports stored, by pipeline status.",
+        "# TYPE abusedesk_reports gauge",
     ]
-    for status, count in sorted(statuses.items()):
-        lines.append(f"abusedesk_reports_total{_labels(status=status)} {count}")
+    # Zeros are written too, so that a status never vanishes when it empties.
+    every_status = dict.fromkeys(STATUSES, 0) | dict(statuses)
+    for status, count in sorted(every_status.items()):
+        lines.append(f"abusedesk_reports{_labels(status=status)} {count}")
+    lines += [
+        "# HELP abusedesk_unknown_format_inbox Reports no parser recognised, waiting for one.",
+        "# TYPE abusedesk_unknown_format_inbox gauge",
+        f"abusedesk_unknown_format_inbox {every_status[ReportStatus.UNKNOWN]}",
+        "# HELP abusedesk_parser_success_drops_open Open signals of a reporter whose"
+        " reports stopped parsing.",
+        "# TYPE abusedesk_parser_success_drops_open gauge",
+        f"abusedesk_parser_success_drops_open {open_drops}",
+    ]
     counts: dict[tuple[str, str, str, str], int] = {}
     pairs: set[tuple[str, str]] = set()
     for item in outcomes:

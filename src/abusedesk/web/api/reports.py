@@ -6,10 +6,10 @@ nothing new was accepted.
 """
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -30,19 +30,28 @@ router = APIRouter(prefix=f"{PREFIX}/reports", tags=["reports"])
 
 CHANNEL = "api"
 JSON_TYPE = "application/json"
-# Media types taken as one raw message (RFC 5322), stored exactly as sent.
-RAW_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
+# Media types stored exactly as sent: one raw message (RFC 5322), or a CSV import report.
+RAW_TYPES = ("message/rfc822", "application/octet-stream", "text/plain", "text/csv")
 ACCEPTED_TYPES = (*RAW_TYPES, JSON_TYPE)
 # A DMARC aggregate report may hold thousands of rows; one answer shows this many events.
 MAX_EVENTS_SHOWN = 500
 # Ids are BIGINT on PostgreSQL; a larger number would be a database error, not a 404.
 MAX_REPORT_ID = 2**63 - 1
+MAX_LISTED = 500
+# The statuses a list may ask for: where a report waits for work or for a person.
+ListedStatus = Literal["pending", "processing", "done", "quarantined", "unknown_format"]
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in RAW_TYPES},
-        JSON_TYPE: {"schema": {"type": "object", "description": "an X-ARF report"}},
+        JSON_TYPE: {
+            "schema": {
+                "type": ["object", "array"],
+                "description": "an X-ARF report, or an SMS or push report (an object or a list"
+                " of objects, see docs/sms-and-push-reports.md)",
+            }
+        },
     },
 }
 
@@ -112,6 +121,30 @@ async def submit_report(
 
 
 @router.get(
+    "",
+    summary="Reports in one status",
+    dependencies=[Depends(require_token("reports:read"))],
+)
+def list_reports(
+    status: ListedStatus = Query(
+        description="the pipeline status; unknown_format is the unknown-format inbox"
+    ),
+    limit: int = Query(100, ge=1, le=MAX_LISTED),
+    after_id: int = Query(0, ge=0, le=MAX_REPORT_ID, description="page on from this id"),
+    container: Container = Depends(container_of),
+) -> dict[str, Any]:
+    """List reports in *status*, oldest first, a page at a time; never their bytes."""
+    with read_only(container.sessions) as session:
+        rows = container.reports.with_status(session, status, limit=limit, after_id=after_id)
+    page: dict[str, Any] = {"reports": [_summary_json(row) for row in rows]}
+    if len(rows) == limit:
+        page["links"] = {
+            "next": f"{router.prefix}?status={status}&limit={limit}&after_id={rows[-1].report_id}"
+        }
+    return page
+
+
+@router.get(
     "/{report_id}",
     summary="A report's status and events",
     dependencies=[Depends(require_token("reports:read"))],
@@ -151,7 +184,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _json_object_problem(raw: bytes) -> str | None:
-    """Say why *raw* is not a JSON object, or return None when it is one."""
+    """Say why *raw* is not a JSON report (an object, or a list of objects), or return None."""
     try:
         document = json.loads(raw)
     except RecursionError:
@@ -161,13 +194,18 @@ def _json_object_problem(raw: bytes) -> str | None:
         position = getattr(exc, "pos", None)
         where = f" at character {position}" if position is not None else ""
         return f"the body is not valid JSON{where}"
+    if isinstance(document, list) and document and all(isinstance(i, dict) for i in document):
+        # The SMS and push import formats take a list of records.
+        return None
     if not isinstance(document, dict):
-        return f"an X-ARF report is a JSON object, not {_json_kind(document)}"
+        return f"a JSON report is an object or a list of objects, not {_json_kind(document)}"
     return None
 
 
 def _json_kind(document: object) -> str:
-    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    if isinstance(document, list):
+        return "an empty array" if not document else "an array of other values"
+    kinds = {str: "a string", bool: "a boolean", type(None): "null"}
     return kinds.get(type(document), "a number")
 
 
@@ -186,6 +224,8 @@ def _summary_json(summary: ReportSummary) -> dict[str, Any]:
         "status": summary.status,
         "stage": summary.stage,
         "format": summary.report_format,
+        "kind": summary.report_kind,
+        "parse_warnings": list(summary.parse_warnings),
         "attempts": summary.attempts,
         "error_class": summary.error_class,
         "last_error": summary.last_error,

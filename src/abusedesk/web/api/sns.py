@@ -3,32 +3,31 @@
 SNS cannot present a token, so the endpoint is public and the message signature is the
 authentication: nothing is stored before the signature, topic and certificate check out.
 SNS retries on any answer but 2xx, so 200 comes only after the report is committed.
+Being public, it is rate-limited per peer address, before the body is even read; SNS
+delivers a message answered 429 again later. The verifier is built with the container at
+start, so a CA file that cannot be read stops the start rather than fail requests.
 """
 
 import json
-import threading
+import math
 from typing import Any
 
 import structlog
-from cryptography import x509
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import SnsSettings
-from abusedesk.core.clock import utcnow
+from abusedesk.core.ratelimit import PeerRateLimiter
 from abusedesk.intake.service import Incoming
 from abusedesk.intake.sns import (
     SUBSCRIPTION_CONFIRMATION,
-    CertificateSource,
     CertificateUnavailable,
     InvalidEnvelope,
     SnsMessage,
     SnsRejected,
-    SnsVerifier,
     confirm_subscription,
-    load_certificate,
 )
 from abusedesk.web import container_of
 
@@ -39,44 +38,33 @@ CHANNEL = "sns"
 
 router = APIRouter(tags=["intake"])
 
-_verifier_lock = threading.Lock()
 
-
-def build_verifier(settings: SnsSettings) -> SnsVerifier:
-    """Build the verifier for *settings*, reading the CA file when one is configured."""
-    ca: x509.Certificate | None = None
-    if settings.ca_file is not None:
-        ca = load_certificate(settings.ca_file.read_bytes(), source="CA")
-    return SnsVerifier(
-        certificate_hosts=settings.certificate_hosts,
-        topic_arns=settings.topic_arns,
-        certificates=CertificateSource(
-            local_dir=settings.certificate_dir, timeout_seconds=settings.fetch_timeout_seconds
-        ),
-        ca=ca,
-        clock=utcnow,
-    )
-
-
-def verifier_of(request: Request, container: Container = Depends(container_of)) -> SnsVerifier:
-    """Return the app's verifier, built on first use so its certificate cache lives on."""
-    state = request.app.state
-    with _verifier_lock:
-        verifier: SnsVerifier | None = getattr(state, "sns_verifier", None)
-        if verifier is None:
-            verifier = build_verifier(container.settings.sns)
-            state.sns_verifier = verifier
-    return verifier
+def limiter_of(request: Request, settings: SnsSettings) -> PeerRateLimiter:
+    """Return the app's SNS rate limiter, made on first use for the life of the app."""
+    # Handlers run on the event loop, so no other request can interleave here.
+    limiter: PeerRateLimiter | None = getattr(request.app.state, "sns_limiter", None)
+    if limiter is None:
+        limiter = PeerRateLimiter(per_second=settings.per_second, burst=settings.burst)
+        request.app.state.sns_limiter = limiter
+    return limiter
 
 
 @router.post(PATH, summary="Receive an SNS message", include_in_schema=False)
 async def receive_sns(
-    request: Request,
-    container: Container = Depends(container_of),
-    verifier: SnsVerifier = Depends(verifier_of),
+    request: Request, container: Container = Depends(container_of)
 ) -> JSONResponse:
     """Verify an SNS message and store it as a report; 200 only after the commit."""
     settings = container.settings.sns
+    verifier = container.sns_verifier
+    peer = request.client.host if request.client else "unknown"
+    if not limiter_of(request, settings).allow(peer):
+        log.warning("sns_rate_limited")
+        return _refusal(
+            429,
+            "too_many_requests",
+            "too many messages from this address; send again later",
+            headers={"Retry-After": str(math.ceil(1 / settings.per_second))},
+        )
     raw = await _read_capped(request, settings.max_envelope_bytes)
     if raw is None:
         return _refusal(
@@ -137,5 +125,7 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _refusal(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+def _refusal(
+    status: int, error: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
