@@ -99,6 +99,7 @@ def measure(database_url: str, workdir: Path, reports_dir: Path) -> dict[str, fl
         "per_s": len(raws) / wall,
         "done": counts.get("done", 0),
         "quarantined": counts.get("quarantined", 0),
+        "unknown": counts.get("unknown_format", 0),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -148,7 +149,8 @@ def run_backend(
         f"{name:<11} {figures['per_s']:>9,.0f} reports/s  "
         f"{1000 * figures['cpu_s'] / figures['reports']:>6.2f} ms CPU/report  "
         f"peak RSS {figures['peak_rss_mb']:>6.0f} MB  "
-        f"({figures['done']:.0f} done, {figures['quarantined']:.0f} quarantined "
+        f"({figures['done']:.0f} done, {figures['quarantined']:.0f} quarantined, "
+        f"{figures['unknown']:.0f} unknown format "
         f"of {figures['reports']:.0f})"
     )
     return figures

@@ -7,7 +7,6 @@ Skipped with the reason when the corpus folder is absent.
 from pathlib import Path
 
 import pytest
-
 from bench.measures import COLLECTIONS, collection
 
 

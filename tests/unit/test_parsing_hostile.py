@@ -78,7 +78,9 @@ def test_a_10_mb_header_block_is_refused_before_parsing() -> None:
 )
 def test_parameter_fields_stuffed_with_separators_are_refused(field: bytes) -> None:
     """Fields that make the email package's parameter split quadratic are refused first."""
-    raw = b"From: a@example.net\nSubject: s\nMIME-Version: 1.0\n" + field + b"\n\n--x\n\nhi\n--x--\n"
+    raw = (
+        b"From: a@example.net\nSubject: s\nMIME-Version: 1.0\n" + field + b"\n\n--x\n\nhi\n--x--\n"
+    )
     result = outcome(raw)
     assert isinstance(result, ParseError)
     assert result.reason == "too_complex"
@@ -118,7 +120,7 @@ def test_nul_bytes_everywhere_give_a_report_or_its_reason() -> None:
     """NUL bytes in header names, values and bodies never escape the parsers."""
     raw = (
         b"From: a\x00@example.net\nSub\x00ject: \x00\nMessage-ID: <\x00@x>\n"
-        b"Content-Type: multipart/report; report-type=feedback-report; boundary=\"\x00\"\n\n"
+        b'Content-Type: multipart/report; report-type=feedback-report; boundary="\x00"\n\n'
         b"--\x00\nContent-Type: message/feedback-report\n\nFeedback-Type: ab\x00use\n--\x00--\n"
     )
     result = outcome(raw)

@@ -1,8 +1,6 @@
 """Store incoming reports durably, then tell the job engine: raw first, then acknowledge."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.reports import SqlReportRepository, StoredReport
+from abusedesk.storage.reports import NewReport, SqlReportRepository, StoredReport
 
 log = structlog.get_logger(__name__)
 
@@ -33,13 +31,8 @@ class EmptyInput(ReportRejected):
     reason = "empty"
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One report as a channel hands it over."""
-
-    raw: bytes
-    channel: str
-    envelope: dict[str, Any]
+# One report as a channel hands it over: its bytes, channel and the channel's envelope.
+Incoming = NewReport
 
 
 class ReportIntake:
@@ -77,16 +70,7 @@ class ReportIntake:
             self.check(incoming.raw)
         now = utcnow()
         with unit_of_work(self.sessions) as session:
-            stored = [
-                self.reports.store(
-                    session,
-                    incoming.raw,
-                    channel=incoming.channel,
-                    envelope=incoming.envelope,
-                    received_at=now,
-                )
-                for incoming in batch
-            ]
+            stored = self.reports.store_many(session, batch, received_at=now)
         created = [s.report_id for s in stored if s.created]
         log.info("reports_stored", stored=len(created), duplicates=len(stored) - len(created))
         if created:

@@ -84,19 +84,11 @@ class EmbeddedEngine:
         with unit_of_work(self.sessions) as session:
             ids = self.reports.claim(session, now=utcnow(), lease=self.lease, limit=self.batch_size)
         accounts: set[int] = set()
-        for report_id in ids:
-            try:
-                accounts.update(self.processor.process_report(report_id).accounts)
-            except Exception:
-                # A loop boundary: the report keeps its lease and is handed out again when
-                # it expires; the rest of the batch goes on.
-                log.exception("report_processing_failed", report_id=report_id)
-        for account_id in sorted(accounts):
-            try:
-                self.processor.aggregate_account(account_id)
-            except Exception:
-                # The sweeper folds this account's events later.
-                log.exception("aggregation_failed", account_id=account_id)
+        if ids:
+            for outcome in self.processor.process_reports(ids):
+                accounts.update(outcome.accounts)
+        if accounts:
+            self.processor.aggregate_accounts(sorted(accounts))
         return len(ids)
 
     def sweep(self) -> None:

@@ -1,14 +1,20 @@
-"""Run a report through parse, enrich and attribute; fold an account's events into cases.
+"""Run reports through parse, enrich and attribute; fold accounts' events into cases.
 
-These two task functions are what every job engine runs (embedded threads or
-procrastinate workers). Each writes its effects in one transaction and is idempotent:
-running it again after a crash, or twice at once, changes nothing that was already right.
-Parsing, whose cost hostile input sets, runs outside any transaction, so that it never
-holds a lock other writers (intake above all) wait for.
+These task functions are what every job engine runs (embedded threads or procrastinate
+workers). Each writes its effects in one transaction and is idempotent: running it again
+after a crash, or twice at once, changes nothing that was already right. Parsing, whose
+cost hostile input sets, runs outside any transaction, so that it never holds a lock
+other writers (intake above all) wait for.
+
+A batch of reports (the embedded engine's claim) is read in one query, attributed in one
+read-only transaction and stored in one write transaction: a statement or two for the
+whole batch instead of several per report. A batch whose store fails is done again one
+report at a time, so one bad report costs its batch speed, never its neighbours' results.
 """
 
 import os
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.attribution.service import attribute
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import TransientError
+from abusedesk.core.errors import NotFound, TransientError
 from abusedesk.parsing.errors import ParseError, UnknownReportFormat
 from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
@@ -27,9 +33,15 @@ from abusedesk.pipeline.enrich import enrich
 from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.storage.cases import fold_account_events
 from abusedesk.storage.db import read_only, unit_of_work
-from abusedesk.storage.events import EventRecord, upsert_events
+from abusedesk.storage.events import EventRecord, event_rows, upsert_event_rows
 from abusedesk.storage.inventory import SqlInventoryLookup
-from abusedesk.storage.reports import SETTLED_STATUSES, ReportStatus, SqlReportRepository
+from abusedesk.storage.reports import (
+    SETTLED_STATUSES,
+    ParsedOutcome,
+    ReportStatus,
+    ReportSummary,
+    SqlReportRepository,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -70,24 +82,108 @@ class ReportProcessor:
         Afterwards, when its interval has passed, the parser health check runs too.
         """
         outcome = self._process_report(report_id)
-        if self.parser_health is not None:
-            self._check_parser_health(self.parser_health)
+        self._check_parser_health()
         return outcome
 
-    def _check_parser_health(self, watch: ParserHealthWatch) -> None:
+    def process_reports(self, report_ids: Sequence[int]) -> list[ReportOutcome]:
+        """Process a batch of reports together; return the outcome of each one processed.
+
+        A report that cannot be processed at all (a bug outside the stage runner) is
+        logged and left out: it keeps its lease and is handed out again when it expires.
+        """
         try:
-            watch.check_if_due()
+            outcomes = list(self._process_batch(report_ids).values())
+        except Exception:
+            # The batch's boundary: a failure the batch path did not settle (a store that
+            # failed for one report fails the whole transaction) is found one by one.
+            log.warning("batch_failed_retried_one_by_one", reports=len(report_ids), exc_info=True)
+            outcomes = []
+            for report_id in report_ids:
+                try:
+                    outcomes.append(self._process_report(report_id))
+                except Exception:
+                    # A loop boundary: the rest of the batch goes on.
+                    log.exception("report_processing_failed", report_id=report_id)
+        self._check_parser_health()
+        return outcomes
+
+    def _check_parser_health(self) -> None:
+        if self.parser_health is None:
+            return
+        try:
+            self.parser_health.check_if_due()
         except Exception:
             # A boundary: a failed check is logged and tried again next interval; the
             # report it followed is settled already and must not be failed by it.
             log.exception("parser_health_check_failed")
 
+    def _process_batch(self, report_ids: Sequence[int]) -> dict[int, ReportOutcome]:
+        """Process *report_ids* with one read, one attribution pass and one write.
+
+        Parse and enrich failures are settled per report here; an attribute or store
+        failure raises, and the caller then processes the batch one report at a time.
+        """
+        with read_only(self.sessions) as session:
+            loaded = self.reports.load(session, report_ids)
+        outcomes: dict[int, ReportOutcome] = {}
+        parsed: list[tuple[ReportSummary, ParsedOutcome, list[EventDraft]]] = []
+        for report_id in report_ids:
+            if report_id not in loaded:
+                raise NotFound(f"no report {report_id}")
+            summary, raw = loaded[report_id]
+            if summary.status in SETTLED_STATUSES:
+                outcomes[report_id] = ReportOutcome(report_id, summary.status)
+                continue
+            result = self._parse(report_id, raw)
+            if isinstance(result, ReportOutcome):
+                outcomes[report_id] = result
+            else:
+                parsed.append((summary, *result))
+        if not parsed:
+            return outcomes
+        with read_only(self.sessions) as session:
+            lookup = SqlInventoryLookup(session)
+            stored = [
+                (outcome, self._attribute(lookup, drafts, fallback_time=summary.received_at))
+                for summary, outcome, drafts in parsed
+            ]
+        with unit_of_work(self.sessions) as session:
+            self._store(session, stored)
+        for outcome, records in stored:
+            outcomes[outcome.report_id] = ReportOutcome(
+                outcome.report_id, ReportStatus.DONE, _accounts(records)
+            )
+        return outcomes
+
     def _process_report(self, report_id: int) -> ReportOutcome:
+        """Process one report, settling a failure at whichever stage it happens."""
         with read_only(self.sessions) as session:
             summary = self.reports.get(session, report_id)
             if summary.status in SETTLED_STATUSES:
                 return ReportOutcome(report_id, summary.status)
             raw = self.reports.raw(session, report_id)
+        result = self._parse(report_id, raw)
+        if isinstance(result, ReportOutcome):
+            return result
+        outcome, drafts = result
+        stage = "attribute"
+        try:
+            with read_only(self.sessions) as session:
+                records = self._attribute(
+                    SqlInventoryLookup(session), drafts, fallback_time=summary.received_at
+                )
+            stage = "store"
+            with unit_of_work(self.sessions) as session:
+                self._store(session, [(outcome, records)])
+        except Exception as exc:
+            # The stage runner's boundary: every failure is settled on the report, never lost.
+            return self._settle_failure(report_id, stage, exc, report_format=outcome.report_format)
+        return ReportOutcome(report_id, ReportStatus.DONE, _accounts(records))
+
+    def _parse(
+        self, report_id: int, raw: bytes
+    ) -> tuple[ParsedOutcome, list[EventDraft]] | ReportOutcome:
+        """Parse and enrich one report; settle it (unknown, retry, quarantine) when that fails."""
         stage = "parse"
         report_format: str | None = None
         try:
@@ -95,40 +191,34 @@ class ReportProcessor:
                 parsed = self.parsers.parse(raw)
             except UnknownReportFormat as error:
                 return self._settle_unknown(report_id, error)
-            report_format = parsed.report_format
             stage = "enrich"
+            report_format = parsed.report_format
             drafts = [enrich(draft) for draft in parsed.events]
-            stage = "attribute"
-            with read_only(self.sessions) as session:
-                records = self._attribute(session, drafts, fallback_time=summary.received_at)
-            stage = "store"
-            with unit_of_work(self.sessions) as session:
-                now = utcnow()
-                upsert_events(session, report_id, parsed.report_format, records, now=now)
-                self.reports.mark_done(
-                    session,
-                    report_id,
-                    report_format=parsed.report_format,
-                    report_kind=parsed.kind,
-                    warnings=parsed.warnings,
-                    now=now,
-                )
         except Exception as exc:
             # The stage runner's boundary: every failure is settled on the report, never lost.
-            if report_format is None:
-                # The registry labels a failure with the parser that raised it.
-                report_format = getattr(exc, "parser_name", None)
+            # The registry labels a parse failure with the parser that raised it.
+            report_format = report_format or getattr(exc, "parser_name", None)
             return self._settle_failure(report_id, stage, exc, report_format=report_format)
-        accounts = tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
-        log.debug(
-            "report_processed", report_id=report_id, events=len(records), accounts=len(accounts)
+        return ParsedOutcome(report_id, parsed.report_format, parsed.kind, parsed.warnings), drafts
+
+    def _store(
+        self, session: Session, stored: Sequence[tuple[ParsedOutcome, list[EventRecord]]]
+    ) -> None:
+        """Write the events of every report in *stored* and mark the reports done."""
+        now = utcnow()
+        upsert_event_rows(
+            session,
+            [
+                row
+                for outcome, records in stored
+                for row in event_rows(outcome.report_id, outcome.report_format, records, now=now)
+            ],
         )
-        return ReportOutcome(report_id, ReportStatus.DONE, accounts)
+        self.reports.mark_all_done(session, [outcome for outcome, _ in stored], now=now)
 
     def _attribute(
-        self, session: Session, drafts: list[EventDraft], *, fallback_time: datetime
+        self, lookup: SqlInventoryLookup, drafts: list[EventDraft], *, fallback_time: datetime
     ) -> list[EventRecord]:
-        lookup = SqlInventoryLookup(session)
         records = []
         for seq, draft in enumerate(drafts):
             occurred_at = draft.occurred_at or fallback_time
@@ -185,6 +275,32 @@ class ReportProcessor:
         """Fold one account's new events into its cases (the aggregate and policy stages)."""
         with unit_of_work(self.sessions) as session:
             return fold_account_events(session, account_id, now=utcnow())
+
+    def aggregate_accounts(self, account_ids: Sequence[int]) -> None:
+        """Fold several accounts' new events in one transaction, in account order.
+
+        When the transaction fails, each account is folded on its own, so one account's
+        failure leaves only its own events waiting for the sweeper.
+        """
+        try:
+            with unit_of_work(self.sessions) as session:
+                now = utcnow()
+                for account_id in sorted(account_ids):
+                    fold_account_events(session, account_id, now=now)
+        except Exception:
+            # The batch's boundary: found again one account at a time.
+            log.warning("aggregation_batch_failed", accounts=len(account_ids), exc_info=True)
+            for account_id in sorted(account_ids):
+                try:
+                    self.aggregate_account(account_id)
+                except Exception:
+                    # The sweeper folds this account's events later.
+                    log.exception("aggregation_failed", account_id=account_id)
+
+
+def _accounts(records: Sequence[EventRecord]) -> tuple[int, ...]:
+    """Return the accounts a report's events were attributed to, in order."""
+    return tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
 
 
 def is_transient(error: BaseException) -> bool:

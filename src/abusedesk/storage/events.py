@@ -35,9 +35,20 @@ def upsert_events(
 
     An event already folded into a case keeps its case.
     """
-    if not records:
+    upsert_event_rows(session, event_rows(report_id, report_format, records, now=now))
+
+
+def event_rows(
+    report_id: int, report_format: str, records: Sequence[EventRecord], *, now: datetime
+) -> list[dict[str, Any]]:
+    """Return the table rows of a report's events, for ``upsert_event_rows``."""
+    return [_row(report_id, report_format, record, now) for record in records]
+
+
+def upsert_event_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write event rows of any number of reports in one statement (idempotent, see above)."""
+    if not rows:
         return
-    rows = [_row(report_id, report_format, record, now) for record in records]
     dialect = session.get_bind().dialect.name
     statement = _UPSERTS.get(dialect)
     if statement is None:
@@ -51,7 +62,7 @@ def upsert_events(
             index_elements=["report_id", "seq"], set_=updatable
         )
         _UPSERTS[dialect] = statement
-    session.execute(statement, rows)
+    session.execute(statement, list(rows))
 
 
 # Building the upsert (its "excluded" columns) costs more than running it: build it once.

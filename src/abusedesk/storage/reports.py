@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, null, select, update
+from sqlalchemy import JSON, bindparam, func, null, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.core.errors import NotFound
@@ -93,6 +93,44 @@ _SUMMARY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class NewReport:
+    """A report to store: its bytes, the channel it came by and that channel's envelope."""
+
+    raw: bytes
+    channel: str
+    envelope: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedOutcome:
+    """What the parse stage said of one report, recorded when it is marked done."""
+
+    report_id: int
+    report_format: str
+    report_kind: str | None = None
+    warnings: Sequence[str] = ()
+
+
+# One statement marks every report of a batch done: executed with one row of values each.
+_MARK_DONE = (
+    update(REPORTS)
+    .where(REPORTS.c.id == bindparam("b_id"))
+    .values(
+        status=ReportStatus.DONE,
+        stage="done",
+        report_format=bindparam("b_format"),
+        report_kind=bindparam("b_kind"),
+        # Without warnings the column is SQL NULL, not the JSON value null.
+        parse_warnings=bindparam("b_warnings", type_=JSON(none_as_null=True)),
+        processed_at=bindparam("b_now"),
+        lease_until=None,
+        error_class=None,
+        last_error=None,
+    )
+)
+
+
 class SqlReportRepository:
     """Store, claim and settle reports in SQL, with large bodies in an evidence store."""
 
@@ -110,37 +148,64 @@ class SqlReportRepository:
         received_at: datetime,
     ) -> StoredReport:
         """Insert the report unless the same bytes were stored before."""
-        digest = sha256_hex(raw)
-        existing = session.scalar(select(Report.id).where(Report.sha256 == digest))
-        if existing is not None:
-            return StoredReport(existing, created=False)
-        inline = len(raw) <= self.inline_max_bytes
-        blob_path = None if inline else self.evidence.put(raw)
-        values = {
-            "sha256": digest,
-            "channel": channel,
-            "size": len(raw),
-            "raw": raw if inline else None,
-            "blob_path": blob_path,
-            "envelope": envelope,
-            "received_at": received_at,
-            "status": ReportStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": received_at,
-        }
-        statement = (
-            insert_for(session, Report)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["sha256"])
-            .returning(Report.id)
-        )
-        inserted = session.execute(statement).scalar()
-        if inserted is None:
-            # Another writer stored the same bytes between our check and insert.
-            return StoredReport(
-                session.scalar(select(Report.id).where(Report.sha256 == digest)) or 0, created=False
+        return self.store_many(
+            session, [NewReport(raw, channel, envelope)], received_at=received_at
+        )[0]
+
+    def store_many(
+        self, session: Session, reports: Sequence["NewReport"], *, received_at: datetime
+    ) -> list[StoredReport]:
+        """Insert each report unless the same bytes were stored before; one result each.
+
+        One query finds the digests already stored and one statement inserts the rest, so
+        a batch costs two statements, not two per report. The same bytes twice in one
+        batch are one report.
+        """
+        digests = [sha256_hex(report.raw) for report in reports]
+        known = self._ids_by_digest(session, digests)
+        rows: dict[str, dict[str, Any]] = {}
+        for report, digest in zip(reports, digests, strict=True):
+            if digest in known or digest in rows:
+                continue
+            inline = len(report.raw) <= self.inline_max_bytes
+            rows[digest] = {
+                "sha256": digest,
+                "channel": report.channel,
+                "size": len(report.raw),
+                "raw": report.raw if inline else None,
+                "blob_path": None if inline else self.evidence.put(report.raw),
+                "envelope": report.envelope,
+                "received_at": received_at,
+                "status": ReportStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": received_at,
+            }
+        created: set[str] = set()
+        if rows:
+            statement = (
+                insert_for(session, Report)
+                .on_conflict_do_nothing(index_elements=["sha256"])
+                .returning(Report.id, Report.sha256)
             )
-        return StoredReport(inserted, created=True)
+            for report_id, digest in session.execute(statement, list(rows.values())):
+                known[digest] = report_id
+                created.add(digest)
+            missing = [digest for digest in rows if digest not in known]
+            if missing:
+                # Another writer stored the same bytes between our check and insert.
+                known.update(self._ids_by_digest(session, missing))
+        results = []
+        for digest in digests:
+            results.append(StoredReport(known[digest], created=digest in created))
+            created.discard(digest)  # a repeat within the batch is a duplicate
+        return results
+
+    def _ids_by_digest(self, session: Session, digests: Sequence[str]) -> dict[str, int]:
+        """Return the ids of the stored reports among *digests*."""
+        rows = session.execute(
+            select(Report.sha256, Report.id).where(Report.sha256.in_(set(digests)))
+        )
+        return {str(digest): int(report_id) for digest, report_id in rows}
 
     def raw(self, session: Session, report_id: int) -> bytes:
         """Return the raw bytes of a report, wherever they are kept."""
@@ -152,6 +217,23 @@ class SqlReportRepository:
         if row.raw is not None:
             return bytes(row.raw)
         return self.evidence.get(row.blob_path)
+
+    def load(
+        self, session: Session, report_ids: Sequence[int]
+    ) -> dict[int, tuple[ReportSummary, bytes]]:
+        """Return the summary and raw bytes of each report of *report_ids* that exists."""
+        rows = session.execute(
+            select(*_SUMMARY_COLUMNS, Report.raw, Report.blob_path).where(Report.id.in_(report_ids))
+        )
+        loaded = {}
+        for row in rows:
+            summary = _summary(row[: len(_SUMMARY_COLUMNS)])
+            raw, blob_path = row[len(_SUMMARY_COLUMNS) :]
+            loaded[summary.report_id] = (
+                summary,
+                bytes(raw) if raw is not None else self.evidence.get(blob_path),
+            )
+        return loaded
 
     def get(self, session: Session, report_id: int) -> ReportSummary:
         """Return one report's summary."""
@@ -219,20 +301,28 @@ class SqlReportRepository:
         warnings: Sequence[str] = (),
     ) -> None:
         """Record that every stage succeeded, with what the parser said the report is."""
+        self.mark_all_done(
+            session, [ParsedOutcome(report_id, report_format, report_kind, warnings)], now=now
+        )
+
+    def mark_all_done(
+        self, session: Session, outcomes: Sequence[ParsedOutcome], *, now: datetime
+    ) -> None:
+        """Mark every report of *outcomes* done in one statement."""
+        if not outcomes:
+            return
         session.execute(
-            update(REPORTS)
-            .where(Report.id == report_id)
-            .values(
-                status=ReportStatus.DONE,
-                stage="done",
-                report_format=report_format,
-                report_kind=_bounded(report_kind, 60),
-                parse_warnings=bounded_warnings(warnings) or null(),
-                processed_at=now,
-                lease_until=None,
-                error_class=None,
-                last_error=None,
-            )
+            _MARK_DONE,
+            [
+                {
+                    "b_id": outcome.report_id,
+                    "b_format": outcome.report_format,
+                    "b_kind": _bounded(outcome.report_kind, 60),
+                    "b_warnings": bounded_warnings(outcome.warnings),
+                    "b_now": now,
+                }
+                for outcome in outcomes
+            ],
         )
 
     def mark_retry(
