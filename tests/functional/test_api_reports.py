@@ -443,6 +443,8 @@ def test_processed_report_shows_its_attributed_event(
         event["attribution"]["confidence"],
         event["case_id"],
     ) == ("done", "arf", 1, 0, "spam", account_id, resource_id, "message_id", "high", case_id)
+    # The factory dates the report and the arrival the same second: when it was reported.
+    assert event["reported_at"] == event["occurred_at"]
 
 
 def test_unrecognised_report_shows_the_error(

@@ -55,3 +55,15 @@ def test_json_that_no_format_claims_is_an_unknown_format() -> None:
     with pytest.raises(ParseError) as caught:
         default_registry().parse(b'{"hello": "world"}')
     assert caught.value.reason == "unknown_format"
+
+
+def test_events_are_reported_when_the_report_is_dated() -> None:
+    """An emailed report's Date is when its events were reported, unless a parser says."""
+    raw = (
+        b"From: someone@example.net\nTo: abuse@example.org\nSubject: spam from you\n"
+        b"Date: Mon, 02 Nov 2026 10:14:00 +0100\n\n"
+        b"I got this from 192.0.2.7: http://spam.example.com/offer\n"
+    )
+    (event,) = default_registry().parse(raw).events
+    assert event.reported_at is not None
+    assert event.reported_at.isoformat() == "2026-11-02T09:14:00+00:00"

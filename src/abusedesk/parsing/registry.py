@@ -1,6 +1,7 @@
 """The one place parsers are registered, tried in order, and dispatched to."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from abusedesk.parsing import (
@@ -12,6 +13,7 @@ from abusedesk.parsing import (
     dsn,
     feeds,
     freeform,
+    mail,
     push,
     ses,
     sms,
@@ -61,12 +63,31 @@ class ParserRegistry:
         for parser in self._parsers:
             if parser.sniff(document):
                 try:
-                    return parser.parse(document)
+                    return _with_report_date(parser.parse(document), document)
                 except Exception as error:
                     # Not handled here: only labelled, so that a failure records its format.
                     error.parser_name = parser.name  # type: ignore[attr-defined]  # a label
                     raise
         raise UnknownReportFormat("no parser recognises this report")
+
+
+def _with_report_date(report: ParsedReport, document: RawDocument) -> ParsedReport:
+    """Return *report* with each event's ``reported_at`` defaulting to the report's Date.
+
+    A parser that knows better (an SES complaint's timestamp) sets it itself; for an
+    emailed report, the report's own Date header is when the reporter made it.
+    """
+    if all(event.reported_at is not None for event in report.events):
+        return report
+    message = document.message
+    reported_at = mail.date(message) if message is not None else None
+    if reported_at is None:
+        return report
+    events = tuple(
+        event if event.reported_at is not None else replace(event, reported_at=reported_at)
+        for event in report.events
+    )
+    return replace(report, events=events)
 
 
 def default_registry() -> ParserRegistry:

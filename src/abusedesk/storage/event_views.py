@@ -18,6 +18,7 @@ class EventView:
     category: str
     service: str
     occurred_at: datetime
+    reported_at: datetime | None
     reporter: str | None
     indicators: dict[str, Any]
     account_id: int | None
@@ -42,6 +43,7 @@ _VIEW_COLUMNS = (
     Event.category,
     Event.service,
     Event.occurred_at,
+    Event.reported_at,
     Event.reporter,
     Event.indicators,
     Event.account_id,

@@ -78,6 +78,7 @@ def _row(report_id: int, report_format: str, record: EventRecord, now: datetime)
         "service": draft.service,
         "report_format": report_format,
         "occurred_at": record.occurred_at,
+        "reported_at": draft.reported_at,
         "reporter": draft.reporter,
         "indicators": {k: list(v) for k, v in draft.indicators.items()},
         "details": dict(draft.details),

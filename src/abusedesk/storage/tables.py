@@ -226,6 +226,7 @@ class Event(Base):
     service: Mapped[str] = mapped_column(String(20))
     report_format: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime]
+    reported_at: Mapped[datetime | None]
     reporter: Mapped[str | None] = mapped_column(String(255))
     indicators: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -245,6 +245,7 @@ def _event_json(event: EventView) -> dict[str, Any]:
         "category": event.category,
         "service": event.service,
         "occurred_at": event.occurred_at.isoformat(),
+        "reported_at": event.reported_at.isoformat() if event.reported_at else None,
         "reporter": event.reporter,
         "indicators": event.indicators,
         "account_id": event.account_id,
