@@ -153,6 +153,153 @@ def test_smtp_command_is_the_one_the_refusal_answered(text: str, command: str | 
     assert smtp_command(text) == command
 
 
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("Technical details: SMTP:RCPT host 192.0.2.1: 553 5.3.0 No such user here", "RCPT"),
+        ("Remote host said: 550 5.2.1 <a@b.example>... User Unknown [RCPT_TO]", "RCPT"),
+        ("most progress was RCPT TO response; remote host said: 550 Unknown user", "RCPT"),
+        ("192.0.2.1 does not like recipient. Remote host said: 550 User Unknown", "RCPT"),
+        ("192.0.2.1 does not like sender. Remote host said: 553 bad sender", "MAIL"),
+        ("550 user DATABASE@b.example unknown, see RCPTHOST.example", None),
+    ],
+)
+def test_smtp_command_written_as_a_bare_word_or_a_phrase(text: str, command: str | None) -> None:
+    """A bare upper-case command word or qmail's "does not like" phrase names the stage."""
+    assert smtp_command(text) == command
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "reason", "bounce_class"),
+    [
+        # x.2.1 names a disabled mailbox: the "unknown user" is a filter answering for it.
+        ("5.2.1", "550 5.2.1 <a@b.example>... User Unknown", "filtered", "soft"),
+        ("5.1.4", "550 5.1.4 <a@b.example>... User Unknown", "filtered", "soft"),
+        # The refusal of RCPT TO is the mailbox lookup itself, whatever the status.
+        (
+            "5.2.1",
+            "does not like recipient. Remote host said: 550 5.2.1 User Unknown",
+            "user_unknown",
+            "hard",
+        ),
+        # A status naming a bad mailbox stays authoritative, even after DATA.
+        (
+            "5.1.1",
+            "550 5.1.1 User unknown (in reply to end of DATA command)",
+            "user_unknown",
+            "hard",
+        ),
+        # The same words after DATA with a generic status are a filter's verdict.
+        ("5.0.0", "550 User unknown (in reply to end of DATA command)", "filtered", "soft"),
+        # Neither a command nor a status: the words are taken at face value.
+        (None, "550 <a@b.example>: User unknown", "user_unknown", "hard"),
+    ],
+)
+def test_unknown_user_is_the_lookups_answer_only_with_rcpt_or_a_mailbox_status(
+    status: str | None, text: str, reason: str, bounce_class: str
+) -> None:
+    """Status-code names and the SMTP command decide between user_unknown and filtered."""
+    verdict = classify(status, text)
+    assert (verdict.reason, verdict.bounce_class) == (reason, bounce_class)
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "reason", "bounce_class"),
+    [
+        (
+            "5.4.4",
+            "Name service error for name=b.example type=MX: Malformed or unexpected name server"
+            " reply",
+            "network_error",
+            "soft",
+        ),
+        (
+            None,
+            "Name service error for domain b.example: Host not found, try again",
+            "network_error",
+            "soft",
+        ),
+        (None, "550 Host or domain name not found. Name service error", "host_unknown", "hard"),
+        (None, "The account or domain may not exist", "host_unknown", "hard"),
+    ],
+)
+def test_a_failed_dns_lookup_is_a_network_error_not_an_unknown_host(
+    status: str | None, text: str, reason: str, bounce_class: str
+) -> None:
+    """ "Try again" and malformed answers are DNS trouble; only a real answer is host_unknown."""
+    verdict = classify(status, text)
+    assert (verdict.reason, verdict.bounce_class) == (reason, bounce_class)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("No MX found for domain", "host_unknown"),
+        ("550 5.1.10 Recipient address has null MX", "host_unknown"),
+        ("Host not found", "network_error"),
+    ],
+)
+def test_a_domain_without_mail_exchanger_stays_unknown_on_a_delay(text: str, reason: str) -> None:
+    """No MX (or null MX) is an answer, not a lookup failure, even on a delay notice."""
+    verdict = classify("4.0.0", text, action="delayed")
+    assert (verdict.reason, verdict.bounce_class) == (reason, "soft")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "450 service permits 2 unverifyable sending IPs - b.example is not 192.0.2.1",
+        "550 Client host rejected: cannot find your hostname, [192.0.2.1]",
+        "421 4.7.0 Messages from 192.0.2.1 temporarily deferred due to user complaints",
+    ],
+)
+def test_refusals_of_the_sending_host_are_blocked(text: str) -> None:
+    """An unconfirmed sending host name or a complaint-driven deferral is a block of the IP."""
+    assert classify(None, text).reason == "blocked"
+
+
+def test_an_address_that_could_not_be_found_is_unknown() -> None:
+    """Webmail notices say the address "couldn't be found" rather than "user unknown"."""
+    text = "Your message wasn't delivered because the address couldn't be found. Try again."
+    assert classify("5.0.0", text).reason == "user_unknown"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("5.2.4", "filtered"),
+        ("5.5.3", "rate_limited"),
+        ("5.7.17", "has_moved"),
+        ("5.7.28", "spam_detected"),
+    ],
+)
+def test_status_names_follow_the_documented_table(status: str, reason: str) -> None:
+    """List expansion, too many recipients, a changed owner and a mail flood have names."""
+    assert classify(status, "").reason == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("queued as w535M2jB065855 for delivery", None),
+        ("host said: 550 no such user", "550"),
+        ("550-5.7.1 rejected", "550"),
+    ],
+)
+def test_a_reply_code_is_a_number_of_its_own(text: str, code: str | None) -> None:
+    """Digits inside a queue id or a name are no SMTP reply code."""
+    assert bounce_reasons.reply_code(text) == code
+
+
+def test_a_dsn_address_type_is_no_rfc_complaint() -> None:
+    """ "Final-Recipient: RFC822;" and message/rfc822 name formats, not a policy breach."""
+    text = (
+        "Message could not be delivered for 5 days\n"
+        "Content-Type: message/rfc822\nFinal-Recipient: RFC822; a@b.example"
+    )
+    assert classify(None, text).reason == "expired"
+
+
 def test_unknown_address_at_mail_from_is_the_senders() -> None:
     """An unknown address refused at MAIL FROM is a sender rejection, not a bad recipient."""
     verdict = classify(None, "after MAIL FROM:<s@x.example>: 553 5.1.0 domain does not exist")

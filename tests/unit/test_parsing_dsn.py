@@ -200,6 +200,46 @@ def test_status_code_is_found_in_the_diagnostic_when_status_has_none() -> None:
     assert only_event(dsn(fields)).details["status"] == "5.7.1"
 
 
+def test_a_catch_all_status_gives_way_to_the_specific_code_of_the_diagnostic() -> None:
+    """Status 5.0.0 with a diagnostic quoting 5.1.0 is a 5.1.0, and so a bad address."""
+    fields = failed(status="5.0.0", Diagnostic_Code="smtp; 550 #5.1.0 Address rejected.")
+    details = only_event(dsn(fields)).details
+    assert (details["status"], details["reason"], details["bounce_class"]) == (
+        "5.1.0",
+        "user_unknown",
+        "hard",
+    )
+
+
+def test_a_specific_status_is_kept_over_the_diagnostics_code() -> None:
+    """Only a catch-all x.0.0 gives way; a specific Status is the reporting MTA's verdict."""
+    fields = failed(status="5.2.2", Diagnostic_Code="smtp; 550 5.1.1 mailbox full")
+    assert only_event(dsn(fields)).details["status"] == "5.2.2"
+
+
+def test_without_a_diagnostic_the_notice_line_of_the_recipient_says_why() -> None:
+    """A recipient block with no Diagnostic-Code is classified from the notice's own line."""
+    fields = failed(address="user@example.net", status="4.0.0").replace(
+        "Action: failed", "Action: delayed"
+    )
+    raw = dsn(fields).replace(
+        b"Delivery failed.",
+        b"A message is delayed for the following recipients:\n\n"
+        b"user@example.net: No MX found for domain\n",
+    )
+    details = only_event(raw).details
+    assert (details["reason"], details["bounce_class"]) == ("host_unknown", "soft")
+
+
+def test_notice_line_of_another_recipient_is_not_used() -> None:
+    """The notice's line about someone else says nothing about this recipient."""
+    fields = failed(address="user@example.net", status="4.0.0").replace(
+        "Action: failed", "Action: delayed"
+    )
+    raw = dsn(fields).replace(b"Delivery failed.", b"other@example.net: No MX found for domain\n")
+    assert only_event(raw).details["reason"] == "expired"
+
+
 @pytest.mark.parametrize(
     ("diagnostic", "expected"),
     [("550 mailbox unavailable", "hard"), ("450 mailbox unavailable", "soft"), ("no code", "soft")],
@@ -248,12 +288,16 @@ def test_original_message_indicators_come_from_the_returned_headers() -> None:
 def test_occurred_at_prefers_the_last_attempt_date() -> None:
     """The event time is the recipient's Last-Attempt-Date when there is one."""
     fields = failed(Last_Attempt_Date="Mon, 03 Mar 2025 11:00:00 +0100")
-    assert only_event(dsn(fields)).occurred_at.isoformat() == "2025-03-03T10:00:00+00:00"
+    occurred_at = only_event(dsn(fields)).occurred_at
+    assert occurred_at is not None
+    assert occurred_at.isoformat() == "2025-03-03T10:00:00+00:00"
 
 
 def test_occurred_at_falls_back_to_the_arrival_date() -> None:
     """Without Last-Attempt-Date the event time is the per-message Arrival-Date."""
-    assert only_event(dsn(failed())).occurred_at.isoformat() == "2025-03-03T10:04:00+00:00"
+    occurred_at = only_event(dsn(failed())).occurred_at
+    assert occurred_at is not None
+    assert occurred_at.isoformat() == "2025-03-03T10:04:00+00:00"
 
 
 def test_missing_action_with_a_permanent_status_counts_as_failed() -> None:

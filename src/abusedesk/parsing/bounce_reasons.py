@@ -7,7 +7,9 @@ reason names are written down in ``docs/bounces.md``; the tables here are that d
 in code.
 
 A reason is decided, in order, by the remote server's own words (the diagnostic text),
-then by the enhanced status code (RFC 3463), then by the SMTP reply code. ``hard`` means
+then by the enhanced status code (RFC 3463), then by the SMTP reply code; the SMTP
+command the refusal answered and the status code's name then tell a mailbox lookup's
+"unknown user" from a filter's (the order of sisimai's decision logic). ``hard`` means
 the *address* is bad (unknown user, unknown domain, moved away) and the failure is
 permanent: the address should be suppressed. Everything else is ``soft``: a temporary
 failure, or a refusal of this message or this sender (blocked, spam, policy, size ...)
@@ -148,22 +150,29 @@ SISIMAI_REASONS: dict[str, str] = {
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]{1,500}", re.IGNORECASE)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY = re.compile(r"(?<![\d.])([245])([0-5])(\d)(?![\d.])")
+_REPLY = re.compile(r"(?<![\w.])([245])([0-5])(\d)(?![\w.])")
 _COMMAND = re.compile(
     r"(?:in reply to (?:end of )?|after (?:end of )?|>>> ?|our )(MAIL FROM|RCPT TO|DATA)\b",
     re.IGNORECASE,
 )
-# A domain that says it takes no mail (null MX) is unknown as a destination, even when
-# the bounce that reports it is marked temporary.
+# A command written as a bare upper-case word ("SMTP:RCPT host", "[RCPT_TO]", "most
+# progress was RCPT TO response"), not part of a name or an address (DATABASE@...).
+_COMMAND_WORD = re.compile(r"(?<![A-Za-z0-9@.-])(MAIL FROM|RCPT|DATA)(?![A-Za-z0-9@.-])")
+# qmail's account of which command was refused.
+_COMMAND_PHRASE = re.compile(r"does not like (recipient|sender)", re.IGNORECASE)
+# A domain that says it takes no mail (null MX, RFC 7505) or has no mail exchanger at all
+# is unknown as a destination, even when the bounce that reports it is marked temporary:
+# the DNS answered, it did not fail.
 _NO_MAIL_DOMAIN = re.compile(
-    r"null mx|(?:doesn't|does not|not) (?:accept|receive) (?:any )?(?:e-?)?mail", re.IGNORECASE
+    r"null ?mx|no mx (?:record )?found|(?:doesn't|does not|not) (?:accept|receive) (?:any )?(?:e-?)?mail",
+    re.IGNORECASE,
 )
 # What the sending MTA says before quoting the reply: the stage that failed.
 _STAGE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (BLOCKED, re.compile(r"refused to talk to me|my name was rejected", re.IGNORECASE)),
     (SENDER_REJECTED, re.compile(r"sender (?:address )?was rejected", re.IGNORECASE)),
 )
-_REFUSAL = re.compile(r"(?<![\d.])[45][0-5]\d(?![\d.])")
+_REFUSAL = re.compile(r"(?<![\w.])[45][0-5]\d(?![\w.])")
 # Diagnostics are short; past this the text is not scanned (bounded cost on hostile input).
 _TEXT_LIMIT = 4000
 
@@ -179,7 +188,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         POLICY,
         _patterns(
-            r"rfc ?(?:2822|5322|822|5321|2821)",
+            r"(?<![/\w])rfc ?(?:2822|5322|822|5321|2821)(?![;\w-])",
             r"not (?:rfc )?compliant",
             r"header error",
             r"(?:multiple|duplicate) (?:\w+ )?headers",
@@ -202,6 +211,12 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bptr\b",
             r"\brdns\b",
             r"(?:no|missing|doesn't have an?|does not have an?) (?:reverse|ptr)",
+            # The sending host's name and address do not confirm each other.
+            r"unverif(?:y|i)able sending ips?",
+            r"cannot (?:find your hostname|resolve your address)",
+            r"ip name lookup failed",
+            r"mismatches client ip",
+            r"unresolvable relay host ?name",
         ),
     ),
     (
@@ -312,11 +327,23 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # A lookup that failed (a malformed answer, "try again") is trouble with the DNS,
+        # not an answer that the host does not exist: tried before ``host_unknown``.
+        NETWORK_ERROR,
+        _patterns(
+            r"host not found, try again",
+            r"host name lookup failure",
+            r"malformed (?:or unexpected )?name server reply",
+            r"unable to resolve route",
+            r"dns records for the destination computer could not be found",
+        ),
+    ),
+    (
         HOST_UNKNOWN,
         _patterns(
             r"host (?:or domain name )?(?:unknown|not found)",
             r"unknown (?:host|domain)",
-            r"domain (?:name )?(?:not found|does not exist|doesn't exist|unknown)",
+            r"domain (?:name )?(?:may )?(?:not found|not exist|does not exist|doesn't exist|unknown)",
             r"no such (?:domain|host)",
             r"(?:unrout(?:e)?able|unresolvable) (?:mail )?domain",
             r"name or service not known",
@@ -359,7 +386,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"user (?:is )?unknown",
             r"unknown (?:user|recipient|mail ?box|local[- ]part|address|account)",
             r"no such (?:user|recipient|mail ?box|address|account|person)",
-            r"(?:user|recipient|mail ?box|address|account|addressee) (?:was |is )?(?:not found|unknown|not exist|does not exist|doesn't exist|does not match)",
+            r"(?:user|recipient|mail ?box|address|account|addressee) (?:was |is )?(?:not found|unknown|not exist|does not exist|doesn't exist|does not match|(?:could not|couldn't) be found)",
             r"(?:user|recipient|mail ?box|address|account|person) .{0,40}(?:does not|doesn't|did not) exist",
             r"invalid (?:recipient|mail ?box|user|address|e-?mail address)",
             r"(?:not a valid|is not a known|not a known) (?:user|recipient|mail ?box)",
@@ -425,6 +452,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\brbl\b",
             r"\bdnsbl\b",
             r"reputation",
+            r"(?:user|recipient) complaints",
             r"client host (?:\[[^\]]*\] )?(?:rejected|blocked)",
             r"(?:your|the sending|sender|connecting) ip",
             r"refused to talk",
@@ -501,7 +529,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"prohibited",
             r"not (?:permitted|allowed)",
             r"administrative(?:ly)? prohibit",
-            r"rfc ?(?:2822|5322|822|5321|2821)",
+            r"(?<![/\w])rfc ?(?:2822|5322|822|5321|2821)(?![;\w-])",
             r"(?:message|header)s? (?:not|non)[- ]compliant",
             r"duplicate header",
             r"(?:missing|invalid|malformed) (?:header|message-id|date|from)",
@@ -551,17 +579,18 @@ _STATUS_DETAILS: dict[str, str] = {
     "1.1": USER_UNKNOWN,
     "1.2": HOST_UNKNOWN,
     "1.3": USER_UNKNOWN,
-    "1.4": USER_UNKNOWN,
+    "1.4": FILTERED,
     "1.5": USER_UNKNOWN,
     "1.6": HAS_MOVED,
     "1.7": SENDER_REJECTED,
     "1.8": SENDER_REJECTED,
     "1.9": SYSTEM_ERROR,
     "1.10": HOST_UNKNOWN,
+    "2.0": FILTERED,
     "2.1": SUSPENDED,
     "2.2": MAILBOX_FULL,
     "2.3": MESSAGE_TOO_LARGE,
-    "2.4": SYSTEM_ERROR,
+    "2.4": FILTERED,
     "3.1": SYSTEM_ERROR,
     "3.2": SYSTEM_ERROR,
     "3.3": CONTENT_REJECTED,
@@ -576,7 +605,7 @@ _STATUS_DETAILS: dict[str, str] = {
     "4.7": EXPIRED,
     "5.1": SYNTAX_ERROR,
     "5.2": SYNTAX_ERROR,
-    "5.3": MESSAGE_TOO_LARGE,
+    "5.3": RATE_LIMITED,
     "5.4": SYNTAX_ERROR,
     "5.5": SYNTAX_ERROR,
     "6.0": CONTENT_REJECTED,
@@ -597,8 +626,8 @@ _STATUS_DETAILS: dict[str, str] = {
     "7.14": SECURITY_ERROR,
     "7.15": SECURITY_ERROR,
     "7.16": MESSAGE_TOO_LARGE,
-    "7.17": SUSPENDED,
-    "7.18": SUSPENDED,
+    "7.17": HAS_MOVED,
+    "7.18": HAS_MOVED,
     "7.19": SUSPENDED,
     "7.20": AUTH_FAILURE,
     "7.21": AUTH_FAILURE,
@@ -608,7 +637,7 @@ _STATUS_DETAILS: dict[str, str] = {
     "7.25": BLOCKED,
     "7.26": AUTH_FAILURE,
     "7.27": SENDER_REJECTED,
-    "7.28": RATE_LIMITED,
+    "7.28": SPAM_DETECTED,
     "7.29": AUTH_FAILURE,
     "7.30": AUTH_FAILURE,
 }
@@ -620,6 +649,12 @@ _STATUS_SUBJECTS: dict[str, str] = {
     "6": CONTENT_REJECTED,
     "7": POLICY,
 }
+# Status details that name a bad destination mailbox: they confirm an "unknown user"
+# whatever the SMTP command (see ``_filter_verdict``).
+_MAILBOX_STATUSES = frozenset({"1.0", "1.1", "1.3"})
+# Status details that name a state of the mailbox other than "unknown": an "unknown user"
+# given with one of them is a filter's verdict (see ``_filter_verdict``).
+_FILTER_STATUSES = frozenset({"1.4", "2.0", "2.1", "2.4"})
 # SMTP reply codes (RFC 5321) that name a reason by themselves.
 _REPLY_CODES: dict[str, str] = {
     "421": SYSTEM_ERROR,
@@ -674,17 +709,32 @@ def classify(
         or (EXPIRED if action == "delayed" else UNDETERMINED)
     )
     command = command or smtp_command(text)
-    # An explicit x.1.1 (bad destination mailbox) stays authoritative whatever the stage.
-    if command == "DATA" and reason == USER_UNKNOWN and _detail(code) != "1.1":
-        reason = FILTERED
-    elif command == "MAIL" and reason in (USER_UNKNOWN, HOST_UNKNOWN, FILTERED):
+    if command == "MAIL" and reason in (USER_UNKNOWN, HOST_UNKNOWN, FILTERED):
         reason = SENDER_REJECTED
+    elif reason == USER_UNKNOWN and _filter_verdict(code, command):
+        reason = FILTERED
     temporary = is_temporary(code, reply, action)
     if reason == HOST_UNKNOWN and temporary and not _NO_MAIL_DOMAIN.search(text):
         # A lookup that failed for now says the DNS is unwell, not that the host is unknown.
         reason = NETWORK_ERROR
     hard = reason in HARD_REASONS and not temporary
     return Classification(reason=reason, bounce_class="hard" if hard else "soft")
+
+
+def _filter_verdict(code: str | None, command: str | None) -> bool:
+    """Tell whether an "unknown user" is a filter's verdict rather than the mailbox lookup's.
+
+    The refusal of ``RCPT TO`` (the command that names the mailbox) and a status that
+    names a bad mailbox address (x.1.0, x.1.1, x.1.3) are the lookup's own answer. Short
+    of those, the words are a filter's when they came after the message data was sent
+    (``DATA``), or when the status names another state of the mailbox (x.1.4, x.2.0,
+    x.2.1, x.2.4: ambiguous, disabled, list expansion): a gateway answering for the
+    mailbox, which says nothing certain about the address. Without a command or a status
+    the words are taken at face value.
+    """
+    if command == "RCPT" or _detail(code) in _MAILBOX_STATUSES:
+        return False
+    return command == "DATA" or _detail(code) in _FILTER_STATUSES
 
 
 def _join_continuations(text: str) -> str:
@@ -736,22 +786,35 @@ def smtp_command(text: str | None) -> str | None:
     """Return the SMTP command (``MAIL``, ``RCPT``, ``DATA``) a refusal in *text* answered.
 
     Read from the phrases MTAs use ("in reply to end of DATA command", "after RCPT TO",
-    "our RCPT TO", a ``>>> DATA`` transcript line) around the first refusal (a 4xx or
-    5xx reply): the last command named before it, or else the first "in reply to" after
-    it. Later commands in a transcript answer other questions ("503 no valid recipients").
+    "our RCPT TO", a ``>>> DATA`` transcript line, qmail's "does not like recipient"),
+    else from the command written as a bare upper-case word ("SMTP:RCPT", "[RCPT_TO]"),
+    around the first refusal (a 4xx or 5xx reply): the last command named before it, or
+    else the first "in reply to" after it. Later commands in a transcript answer other
+    questions ("503 no valid recipients").
     """
     if not text:
         return None
     text = text[:_TEXT_LIMIT]
-    matches = list(_COMMAND.finditer(text))
-    if not matches:
+    # (position, command, whether it is an "in reply to" after the fact)
+    named: list[tuple[int, str, bool]] = [
+        (m.start(), m.group(1), m.group(0).lower().startswith("in"))
+        for m in _COMMAND.finditer(text)
+    ]
+    named += [
+        (m.start(), "RCPT" if m.group(1).lower() == "recipient" else "MAIL", False)
+        for m in _COMMAND_PHRASE.finditer(text)
+    ]
+    if not named:
+        named = [(m.start(), m.group(1), False) for m in _COMMAND_WORD.finditer(text)]
+    if not named:
         return None
+    named.sort()
     refusal = _REFUSAL.search(text)
     at = refusal.start() if refusal else len(text)
-    before = [m for m in matches if m.start() < at and not m.group(0).lower().startswith("in")]
-    after = [m for m in matches if m.start() >= at and m.group(0).lower().startswith("in")]
-    chosen = before[-1] if before else after[0] if after else matches[-1]
-    word = chosen.group(1).upper()
+    before = [n for n in named if n[0] < at and not n[2]]
+    after = [n for n in named if n[0] >= at and n[2]]
+    chosen = before[-1] if before else after[0] if after else named[-1]
+    word = chosen[1].upper()
     return "MAIL" if word.startswith("MAIL") else "RCPT" if word.startswith("RCPT") else "DATA"
 
 

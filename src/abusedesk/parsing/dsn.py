@@ -150,11 +150,21 @@ def recipient_indicators(address: str | None) -> dict[str, tuple[str, ...]]:
 
 
 def status_code(*texts: str | None) -> str | None:
-    """Return the first enhanced status code (``class.subject.detail``) found in *texts*."""
-    for text in texts:
-        if code := bounce_reasons.status_code(text):
-            return code
-    return None
+    """Return the first enhanced status code (``class.subject.detail``) found in *texts*.
+
+    A catch-all x.0.0 (the reporting MTA knew only the class) gives way to a more
+    specific code of the same class in a later text: a Status of 5.0.0 with a
+    Diagnostic-Code quoting the remote server's 5.1.0 is a 5.1.0.
+    """
+    found = [code for text in texts if (code := bounce_reasons.status_code(text))]
+    if not found:
+        return None
+    first = found[0]
+    if first.endswith(".0.0"):
+        for later in found[1:]:
+            if later[0] == first[0] and not later.endswith(".0.0"):
+                return later
+    return first
 
 
 def redact_recipient(diagnostic: str | None, recipient: str | None) -> str | None:
@@ -197,7 +207,10 @@ def _event(
     # The human-readable part often names the SMTP command that failed ("in reply to end
     # of DATA command"), and says why when the status part does not.
     command = bounce_reasons.smtp_command(diagnostic) or bounce_reasons.smtp_command(notice)
-    verdict = bounce_reasons.classify(status, diagnostic, action=action, command=command)
+    # Without a Diagnostic-Code, the notice's own line about this recipient says why
+    # ("user@example.org: No MX found for domain").
+    words = diagnostic or redact_recipient(_notice_line(notice, recipient), recipient)
+    verdict = bounce_reasons.classify(status, words, action=action, command=command)
     if verdict.reason == bounce_reasons.UNDETERMINED and notice:
         verdict = bounce_reasons.classify(status, notice, action=action, command=command)
     indicators = dict(original)
@@ -293,6 +306,19 @@ def _status_part(message: Message) -> Message | None:
     for part in _parts(message):
         if part.get_content_type() in _STATUS_PART_TYPES:
             return part
+    return None
+
+
+def _notice_line(notice: str, recipient: str | None) -> str | None:
+    """Return the notice's text on the line that names *recipient*, after the address."""
+    address = _address(recipient) if recipient else ""
+    if not address or not notice:
+        return None
+    for line in notice.splitlines():
+        at = line.lower().find(address)
+        if at >= 0:
+            rest = line[at + len(address) :].strip(" \t>:;,")
+            return rest or None
     return None
 
 
