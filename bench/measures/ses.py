@@ -25,7 +25,8 @@ from pathlib import Path
 
 from abusedesk.parsing.errors import ParseError
 from abusedesk.parsing.ses import ABUSE_TYPES, SES_TYPES
-from bench.measures import Measure, parse_file, ratio
+from bench.measures import Measure, parse_file
+from bench.measures.tally import share_right
 
 SNS_CONFIRMATION = "subscription_confirmation"
 # Words of a file name that name a type; the longest at a place wins.
@@ -66,25 +67,10 @@ _SUFFIX = re.compile(r"_(?:ses|sns)_body$")
 def measures(corpus: Path) -> list[Measure]:
     """Return the SES figures over *corpus*."""
     named = sorted((corpus / "ses-notifications-fx-private-relay").rglob("*.json"))
-    right, failures = 0, []
-    for path in named:
-        problem = _named_problem(path)
-        if problem is None:
-            right += 1
-        else:
-            failures.append(f"{path.relative_to(corpus)}: {problem}")
     old = sorted((corpus / "sisimai-set-of-emails" / "obsoleted").glob("json-amazonses-*.json"))
-    old_right, old_failures = 0, []
-    for path in old:
-        result = parse_file(path)
-        kind = None if isinstance(result, ParseError) else result.kind
-        if kind is not None and result.report_format == "ses" and _type_of(kind) in SES_TYPES:
-            old_right += 1
-        else:
-            old_failures.append(f"{path.relative_to(corpus)}: {_outcome(result)}")
     return [
-        ratio("ses files parse to their named type", right, len(named), 1.0, failures),
-        ratio("ses sisimai files parse to an SES type", old_right, len(old), 1.0, old_failures),
+        share_right("ses files parse to their named type", named, _named_problem, corpus),
+        share_right("ses sisimai files parse to an SES type", old, _type_problem, corpus),
     ]
 
 
@@ -126,6 +112,14 @@ def _named_problem(path: Path) -> str | None:
     if ses_type in ABUSE_TYPES and not result.events:
         return f"a {ses_type} with no events"
     return None
+
+
+def _type_problem(path: Path) -> str | None:
+    """Return why the file at *path* did not parse to a documented SES type, or None."""
+    result = parse_file(path)
+    if isinstance(result, ParseError) or result.report_format != "ses" or result.kind is None:
+        return _outcome(result)
+    return None if _type_of(result.kind) in SES_TYPES else _outcome(result)
 
 
 def _type_of(kind: str) -> str:

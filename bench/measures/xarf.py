@@ -27,7 +27,8 @@ from pathlib import Path
 
 from abusedesk.parsing.errors import ParseError
 from abusedesk.parsing.model import ParsedReport
-from bench.measures import Measure, parse_file, ratio
+from bench.measures import Measure, parse_file
+from bench.measures.tally import share_right
 
 _MARK = re.compile(rb"^X-X?ARF:", re.IGNORECASE | re.MULTILINE)
 
@@ -44,37 +45,29 @@ def measures(corpus: Path) -> list[Measure]:
             v3.append(path)
         else:
             v4.append((path, valid))
-    agreeing, v4_failures = 0, []
-    for path, valid in v4:
-        verdict = _verdict(path, spec / "v4")
-        if verdict == ("accepted" if valid else "refused"):
-            agreeing += 1
-        else:
-            v4_failures.append(f"{_name(corpus, path)}: labelled {_label(valid)}, {verdict}")
-    read, v3_failures = 0, []
-    for path in v3:
-        verdict = _verdict(path, None)
-        if verdict == "accepted":
-            read += 1
-        else:
-            v3_failures.append(f"{_name(corpus, path)}: {verdict}")
+    labels = dict(v4)
     marked = [
         path
         for path in sorted((corpus / "abuseio-notifier-samples").rglob("*.eml"))
         if _MARK.search(_head(path))
     ]
-    mail_read, mail_failures = 0, []
-    for path in marked:
-        verdict = _verdict(path, None)
-        if verdict == "accepted":
-            mail_read += 1
-        else:
-            mail_failures.append(f"{_name(corpus, path)}: {verdict}")
+
+    def disagreement(path: Path) -> str | None:
+        verdict = _verdict(path, spec / "v4")
+        wanted = "accepted" if labels[path] else "refused"
+        return None if verdict == wanted else f"labelled {_label(labels[path])}, {verdict}"
+
     return [
-        ratio("xarf v4 valid/invalid agreement", agreeing, len(v4), 1.0, v4_failures),
-        ratio("xarf v3 valid samples read", read, len(v3), 1.0, v3_failures),
-        ratio("xarf 0.x marked mails read", mail_read, len(marked), 1.0, mail_failures),
+        share_right("xarf v4 valid/invalid agreement", list(labels), disagreement, corpus),
+        share_right("xarf v3 valid samples read", v3, _not_accepted, corpus),
+        share_right("xarf 0.x marked mails read", marked, _not_accepted, corpus),
     ]
+
+
+def _not_accepted(path: Path) -> str | None:
+    """Return what the registry made of a file that must be accepted, or None if it was."""
+    verdict = _verdict(path, None)
+    return None if verdict == "accepted" else verdict
 
 
 def _xarf_python_labels(folder: Path) -> list[tuple[Path, bool]]:
@@ -117,10 +110,6 @@ def _head(path: Path) -> bytes:
     with path.open("rb") as stream:
         head = stream.read(64 * 1024)
     return head.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
-
-
-def _name(corpus: Path, path: Path) -> str:
-    return str(path.relative_to(corpus))
 
 
 def _label(valid: bool) -> str:

@@ -106,3 +106,32 @@ def test_notice_without_an_address_keeps_its_details() -> None:
         "Example Studio",
         "A Film",
     )
+
+
+def test_timestamp_past_the_calendar_in_utc_is_no_time() -> None:
+    """A timestamp that cannot be moved to UTC (year 1, east of it) leaves the time empty."""
+    text = notice().replace("2025-03-02T21:14:03Z", "0001-01-01T00:00:00+01:00")
+    (event,) = parse(notice_mail(text)).events
+    assert (event.occurred_at, event.indicators["source_ip"]) == (None, ("203.0.113.44",))
+
+
+def test_attachment_named_in_a_failing_charset_is_refused_with_a_reason() -> None:
+    """An RFC 2231 file name in a charset that always fails is no name: the octet-stream part
+    is not taken for XML, and the report is refused with a reason instead of an error."""
+    raw = notice_mail("See the notice attached.", notice(), encode=True).replace(
+        b'filename="notice.xml"', b"filename*=undefined''notice.xml"
+    )
+    with pytest.raises(ParseError) as caught:
+        parse(raw)
+    assert caught.value.reason == "acns_unreadable"
+
+
+def test_json_quoting_an_infringement_element_is_not_a_notice() -> None:
+    """A JSON report whose text quotes ``<Infringement>`` is left to the JSON formats."""
+    raw = b'{"abusedesk_report": "sms", "message_text": "<Infringement> notice"}'
+    assert AcnsParser().sniff(RawDocument(raw)) is False
+
+
+def test_bare_xml_notice_is_recognised() -> None:
+    """An ``<Infringement>`` XML document on its own is an ACNS notice."""
+    assert AcnsParser().sniff(RawDocument(notice().encode())) is True

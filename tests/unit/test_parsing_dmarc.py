@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pytest
 
 from abusedesk.parsing import archives
-from abusedesk.parsing.dmarc import MAX_DOCUMENT, DmarcAggregateParser
+from abusedesk.parsing.dmarc import LIMITS, MAX_DOCUMENT, DmarcAggregateParser
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import ParseError
 from abusedesk.parsing.model import Category, ParsedReport
@@ -633,3 +633,21 @@ def test_broken_archive_named_like_a_report_is_refused_as_a_bad_archive(archive:
 def test_sniff_leaves_other_documents_alone(raw: bytes) -> None:
     """XML, gzip, zip and base64 that hold no <feedback> report are not taken for DMARC."""
     assert not DmarcAggregateParser().sniff(RawDocument(raw))
+
+
+def test_attachment_named_in_a_failing_charset_is_still_read() -> None:
+    """An RFC 2231 file name in a charset that always fails does not stop the report's reading."""
+    plain = emailed(gzipped(report()), "application/gzip")
+    raw = plain.replace(b'filename="report.xml.gz"', b"filename*=undefined''report.xml.gz")
+    assert raw != plain
+    assert parse(raw) == parse(plain)
+
+
+def test_complaint_attaching_a_large_zip_is_not_taken_for_a_report() -> None:
+    """A zip past the member limit attached under another name is no DMARC report: no sniff."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number in range(LIMITS.max_members + 10):
+            archive.writestr(f"screenshot{number}.png", b"x")
+    raw = emailed(buffer.getvalue(), "application/zip", "screenshots.zip")
+    assert DmarcAggregateParser().sniff(RawDocument(raw)) is False

@@ -1,8 +1,10 @@
 """The feed parser: CSV rows attached plain or zipped, within limits, one event a row."""
 
 import base64
+import gzip
 import io
 import zipfile
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -94,18 +96,38 @@ def test_zip_bomb_member_is_not_unpacked() -> None:
     bomb = zipped({"bomb.csv": HEADER.encode() + b"0" * 5_000_000})
     with pytest.raises(ParseError) as caught:
         parse(feed_mail(bomb))
-    assert (caught.value.reason, "compressed more than" in str(caught.value)) == (
+    assert (caught.value.reason, "inflates to more than 1,048,576 bytes" in str(caught.value)) == (
         "no_feed_rows",
         True,
     )
 
 
+def test_gzip_bomb_attachment_is_not_unpacked() -> None:
+    """A gzipped CSV compressed far past any CSV's ratio gives a warning and no rows."""
+    bomb = gzip.compress(HEADER.encode() + b"0" * 5_000_000)
+    with pytest.raises(ParseError) as caught:
+        parse(feed_mail(bomb, filename="scan.csv.gz"))
+    assert (caught.value.reason, "inflates to more than" in str(caught.value)) == (
+        "no_feed_rows",
+        True,
+    )
+
+
+def test_gzipped_csv_attachment_is_read() -> None:
+    """A ``.csv.gz`` attachment is unpacked and its rows become events, named without .gz."""
+    report = parse(feed_mail(gzip.compress(rows(2).encode()), filename="scan_redis.csv.gz"))
+    assert [(e.details["feed_file"], e.indicators["source_ip"]) for e in report.events] == [
+        ("scan_redis.csv", ("192.0.2.1",)),
+        ("scan_redis.csv", ("192.0.2.2",)),
+    ]
+
+
 def test_oversize_csv_member_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A member larger than MAX_CSV_BYTES unpacked is refused with a warning."""
-    monkeypatch.setattr(feeds, "MAX_CSV_BYTES", 1000)
+    """A member larger than the limits' max_output unpacked is refused with a warning."""
+    monkeypatch.setattr(feeds, "LIMITS", replace(feeds.LIMITS, max_output=1000, ratio_floor=1000))
     with pytest.raises(ParseError) as caught:
         parse(feed_mail(zipped({"big.csv": rows(100).encode()})))
-    assert "bytes unpacked; the limit is 1,000" in str(caught.value)
+    assert "inflates to more than 1,000 bytes" in str(caught.value)
 
 
 def test_too_many_zip_members_are_refused() -> None:
@@ -113,7 +135,7 @@ def test_too_many_zip_members_are_refused() -> None:
     members = {f"part{n}.csv": rows(1).encode() for n in range(feeds.MAX_ZIP_MEMBERS + 1)}
     with pytest.raises(ParseError) as caught:
         parse(feed_mail(zipped(members)))
-    assert f"members; the limit is {feeds.MAX_ZIP_MEMBERS}" in str(caught.value)
+    assert f"entries; the limit is {feeds.MAX_ZIP_MEMBERS}" in str(caught.value)
 
 
 def test_encrypted_member_is_a_warning() -> None:
@@ -128,6 +150,14 @@ def test_rows_past_the_limit_are_a_warning(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(feeds, "MAX_ROWS", 5)
     report = parse(feed_mail(rows(8).encode(), filename="many.csv", content_type="text/csv"))
     assert (len(report.events), report.warnings) == (5, ("many.csv: rows past 5 not read",))
+
+
+def test_unreadable_rows_count_towards_the_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows without an IP address count against MAX_ROWS too: reading stops after it."""
+    monkeypatch.setattr(feeds, "MAX_ROWS", 5)
+    text = HEADER + '"2025-03-01 04:11:00","n/a",6379,"redis",""\n' * 4 + ROW.format(n=1) * 4
+    report = parse(feed_mail(text.encode(), filename="bad.csv", content_type="text/csv"))
+    assert (len(report.events), report.warnings[-1]) == (1, "bad.csv: rows past 5 not read")
 
 
 def test_broken_zip_named_as_feed_is_a_parse_error() -> None:
@@ -186,3 +216,16 @@ def test_any_feed_bytes_give_a_report_or_a_parse_error(data: bytes, zip_it: bool
         assert error.reason == "no_feed_rows"  # noqa: PT017  # the one refusal a feed gives
     else:
         assert all(e.indicators["source_ip"] for e in report.events)
+
+
+def test_timestamp_past_the_calendar_in_utc_is_no_time() -> None:
+    """A row time that cannot be moved to UTC leaves the event's time empty; the row is read."""
+    text = HEADER + '"0001-01-01T00:00:00+01:00","192.0.2.7",6379,"redis",""\n'
+    (event,) = parse(feed_mail(text.encode(), filename="scan.csv", content_type="text/csv")).events
+    assert (event.occurred_at, event.indicators["source_ip"]) == (None, ("192.0.2.7",))
+
+
+def test_registry_routes_a_gzipped_feed_to_the_feed_parser() -> None:
+    """Sniffing unpacks only the start of a gzipped CSV and finds its IP column."""
+    raw = feed_mail(gzip.compress(rows(1).encode()), filename="scan_redis.csv.gz")
+    assert default_registry().parse(raw).report_format == "feeds"

@@ -210,3 +210,21 @@ def outcome(raw: bytes) -> str:
 def test_hostile_letters_end_in_a_report_or_a_parse_error(raw: bytes, expected: str) -> None:
     """Long quoting, endless header blocks and runs of defanged text end cleanly."""
     assert outcome(raw) == expected
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna", "utf-7"])
+def test_letter_in_a_charset_that_cannot_decode_it_is_read_as_utf8(charset: str) -> None:
+    """A declared charset that fails or yields lone surrogates still gives the letter's evidence."""
+    raw = letter("Spam from 198.51.100.23 \u00e4 +2AA-").replace(
+        b"Content-Type: text/plain", f"Content-Type: text/plain; charset={charset}".encode()
+    )
+    assert only_event(raw).indicators == {"source_ip": ("198.51.100.23",)}
+
+
+def test_from_field_of_nested_comments_gives_no_reporter_not_an_error() -> None:
+    """A From field nested deeper than the stack allows is read as no address."""
+    raw = letter("Spam from 198.51.100.23").replace(
+        b"From: Pat Person <pat@home.example.net>", b"From: " + b"(" * 50_000
+    )
+    event = only_event(raw)
+    assert (event.reporter, event.indicators) == (None, {"source_ip": ("198.51.100.23",)})

@@ -1,6 +1,7 @@
 """Email helpers shared by the parsers: domains, typed fields, embedded messages, hops, URLs."""
 
 import email
+import encodings.aliases
 import ipaddress
 from email.message import Message
 from email.policy import compat32
@@ -243,3 +244,105 @@ def test_defang_of_what_is_no_url_still_breaks_every_dot_and_separator(text: str
     """Text that does not read as a URL is defanged anyway, and defanging it again is stable."""
     once = mail.defang(text)
     assert (once.count("[.]"), "[://]" in once, mail.defang(once)) == (1, True, once)
+
+
+@pytest.mark.parametrize(
+    ("payload", "charset", "expected"),
+    [
+        (b"plain words", "undefined", "plain words"),
+        (b"xn--abc-", "idna", "xn--abc-"),
+        (b"caf\xc3\xa9", "no-such-charset", "caf\u00e9"),
+        (b"caf\xe9", "utf-8", "caf\u00e9"),
+        (b"lone +2AA- surrogate", "utf-7", "lone ? surrogate"),
+        (b"escaped \\ud800 surrogate", "unicode_escape", "escaped ? surrogate"),
+    ],
+)
+def test_decode_text_survives_any_charset_a_reporter_names(
+    payload: bytes, charset: str, expected: str
+) -> None:
+    """A charset that fails, refuses to decode or yields lone surrogates still gives UTF-8 text."""
+    assert mail.decode_text(payload, charset) == expected
+
+
+def test_embedded_message_survives_a_charset_the_email_package_cannot_decode() -> None:
+    """An 8-bit headers part whose charset always fails is read as UTF-8, not raised on."""
+    raw = (
+        b"From: a@example.org\nContent-Type: text/rfc822-headers; charset=undefined\n\n"
+        b"From: spammer@sp\xc3\xa4m.example\nMessage-ID: <m1@spam.example>\n"
+    )
+    part = email.message_from_bytes(raw, policy=compat32)
+    inner = mail.embedded_message(part)
+    found = mail.message_id(inner) if inner is not None else None
+    assert found == "m1@spam.example"
+
+
+@pytest.mark.parametrize(
+    ("disposition", "expected"),
+    [
+        ('attachment; filename="report.xml.gz"', "report.xml.gz"),
+        ("attachment; filename*=undefined''r%41port.xml", ""),
+        ("attachment; filename*=unicode_escape''%5Cud800.xml", "?.xml"),
+        ("attachment; filename*=utf-8''%00nul.csv", "\x00nul.csv"),
+    ],
+)
+def test_filename_never_raises_and_always_encodes(disposition: str, expected: str) -> None:
+    """A file name in a charset that fails is '', and lone surrogates become '?'."""
+    raw = f"Content-Type: application/octet-stream\nContent-Disposition: {disposition}\n\nx"
+    part = email.message_from_string(raw, policy=compat32)
+    assert mail.filename(part) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-03-01T04:10:00Z", "2025-03-01T04:10:00+00:00"),
+        ("2025-03-01t04:10:00z", "2025-03-01T04:10:00+00:00"),
+        ("2025-03-01 06:10:00+02:00", "2025-03-01T04:10:00+00:00"),
+        ("2025-03-01 04:10", "2025-03-01T04:10:00+00:00"),
+        ("0001-01-01T00:00:00+01:00", None),
+        ("9999-12-31T23:59:59-01:00", None),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_parse_iso_time_gives_utc_or_none(value: str, expected: str | None) -> None:
+    """An ISO 8601 time is UTC; an unreadable one, or one past the calendar in UTC, is None."""
+    found = mail.parse_iso_time(value)
+    assert (found.isoformat() if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("  a\x00b \n c ", "ab c"),
+        ("lone \ud800 surrogate", "lone ? sur"),
+        ("x" * 50, "x" * 10),
+        (" \x00 ", None),
+    ],
+)
+def test_clean_text_is_fit_to_store(value: str, expected: str | None) -> None:
+    """Text is collapsed, cut, and rid of NULs and lone surrogates; nothing left is None."""
+    assert mail.clean_text(value, 10) == expected
+
+
+CODEC_NAMES = sorted({*encodings.aliases.aliases, *encodings.aliases.aliases.values()})
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.binary(max_size=64), st.sampled_from(CODEC_NAMES) | st.text(max_size=12))
+def test_decode_text_gives_utf8_text_for_any_bytes_and_charset(
+    payload: bytes, charset: str
+) -> None:
+    """Whatever the bytes and whatever codec the charset names, the text encodes as UTF-8."""
+    assert isinstance(mail.decode_text(payload, charset).encode("utf-8"), bytes)
+
+
+def test_parse_address_of_deeply_nested_comments_is_no_address() -> None:
+    """Comments nested deeper than the stack allows give no address instead of RecursionError."""
+    assert mail.parse_address("(" * 50_000 + "a@example.org") == ("", "")
+
+
+def test_parse_address_reads_the_first_address_of_a_long_field() -> None:
+    """Only the start of a long field is read: its first address is still found."""
+    field = "Spammer <s@spam.example>, " + "a@b.example, " * 50_000
+    assert mail.parse_address(field) == ("Spammer", "s@spam.example")

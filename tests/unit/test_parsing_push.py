@@ -14,6 +14,7 @@ from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 from abusedesk.parsing.push import PushParser
 from abusedesk.parsing.registry import default_registry
 from abusedesk.parsing.sms import SmsParser
+from tests.unit.test_parsing_sms import json_event, parse_json, with_fields
 
 PARSER = PushParser()
 APP_ARN = "arn:aws:sns:us-east-1:111122223333:app/APNS/DealsDaily"
@@ -23,26 +24,24 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:daily-deals"
 
 def record(**fields: Any) -> dict[str, Any]:
     """Return a marked push record sent through a topic; *fields* override or add fields."""
-    data: dict[str, Any] = {
+    defaults = {
         "abusedesk_report": "push",
         "application": APP_ARN,
         "topic": TOPIC_ARN,
         "message_text": "Deal of the day",
         "received_at": "2025-03-06T19:45:00Z",
     }
-    data.update(fields)
-    return {name: value for name, value in data.items() if value is not None}
+    return with_fields(defaults, fields)
 
 
 def parse(data: Any) -> ParsedReport:
     """Parse *data* (a JSON value) with the push parser alone."""
-    return PARSER.parse(RawDocument(json.dumps(data).encode()))
+    return parse_json(PARSER, data)
 
 
 def only_event(data: Any) -> EventDraft:
-    """Parse *data* and return its one event."""
-    (event,) = parse(data).events
-    return event
+    """Parse *data* with the push parser alone and return its one event."""
+    return json_event(PARSER, data)
 
 
 def test_marked_record_is_a_push_spam_event_on_the_push_service() -> None:

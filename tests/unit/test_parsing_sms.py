@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
-from abusedesk.parsing.registry import default_registry
+from abusedesk.parsing.registry import Parser, default_registry
 from abusedesk.parsing.sms import (
     SmsParser,
     field_name,
@@ -26,28 +26,42 @@ from abusedesk.parsing.sms import (
 PARSER = SmsParser()
 
 
+def with_fields(defaults: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """Return the record *defaults* with *fields* over them; a field set to None is left out."""
+    return {name: value for name, value in {**defaults, **fields}.items() if value is not None}
+
+
+def parse_json(parser: Parser, data: Any) -> ParsedReport:
+    """Parse *data* (a JSON value) with *parser* alone."""
+    return parser.parse(RawDocument(json.dumps(data).encode()))
+
+
+def json_event(parser: Parser, data: Any) -> EventDraft:
+    """Parse *data* with *parser* alone and return its one event."""
+    (event,) = parse_json(parser, data).events
+    return event
+
+
 def record(**fields: Any) -> dict[str, Any]:
     """Return a marked SMS record from a US number; *fields* override or add fields."""
-    data: dict[str, Any] = {
+    defaults = {
         "abusedesk_report": "sms",
         "origination_number": "+1 555 010 0123",
         "message_text": "Your parcel is held: https://parcel.example/x",
         "received_at": "2025-03-01T12:00:00Z",
         "reporter": "Carrier Example",
     }
-    data.update(fields)
-    return {name: value for name, value in data.items() if value is not None}
+    return with_fields(defaults, fields)
 
 
 def parse(data: Any) -> ParsedReport:
     """Parse *data* (a JSON value) with the SMS parser alone."""
-    return PARSER.parse(RawDocument(json.dumps(data).encode()))
+    return parse_json(PARSER, data)
 
 
 def only_event(data: Any) -> EventDraft:
-    """Parse *data* and return its one event."""
-    (event,) = parse(data).events
-    return event
+    """Parse *data* with the SMS parser alone and return its one event."""
+    return json_event(PARSER, data)
 
 
 def parse_csv(text: str) -> ParsedReport:
@@ -647,3 +661,13 @@ def test_json_of_any_shape_gives_a_report_or_a_parse_error(data: Any) -> None:
     """Records with these fields and values of any JSON type never raise anything else."""
     with contextlib.suppress(ParseError):
         default_registry().parse(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna"])
+def test_forwarded_text_in_a_charset_that_cannot_decode_it_is_read(charset: str) -> None:
+    """A body whose declared charset always fails is read as UTF-8, not raised on."""
+    raw = email("SMS from 12345", "Text message from 12345: you won \u00a3500").replace(
+        b'charset="utf-8"', f"charset={charset}".encode()
+    )
+    (event,) = PARSER.parse(RawDocument(raw)).events
+    assert event.indicators["origination_number"] == ("12345",)

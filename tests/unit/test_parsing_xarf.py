@@ -90,15 +90,17 @@ def test_sms_spam_is_an_sms_spam_event_on_the_sms_service() -> None:
     assert (event.category, event.service) == (Category.SMS_SPAM, Service.SMS)
 
 
-def test_sms_sender_number_is_a_phone_number_without_punctuation() -> None:
-    """A sending number keeps its digits and leading plus, without spaces or brackets."""
+def test_sms_sender_number_is_an_origination_number_in_e164() -> None:
+    """A sending number is an origination_number, as in the SMS format: E.164, no punctuation."""
     event = only_event(xarf(source_identifier="+1 (555) 010-0123"))
-    assert event.indicators == {"phone_number": ("+15550100123",)}
+    assert event.indicators == {"origination_number": ("+15550100123",)}
 
 
-def test_short_code_is_a_phone_number() -> None:
-    """A numeric short code is an origination number too."""
-    assert only_event(xarf(source_identifier="72345")).indicators == {"phone_number": ("72345",)}
+def test_short_code_is_an_origination_number() -> None:
+    """A numeric short code is an origination number too, kept as its digits."""
+    assert only_event(xarf(source_identifier="72345")).indicators == {
+        "origination_number": ("72345",)
+    }
 
 
 def test_alphanumeric_sender_is_a_sender_id() -> None:
@@ -106,6 +108,12 @@ def test_alphanumeric_sender_is_a_sender_id() -> None:
     assert only_event(xarf(source_identifier="BANK-INFO")).indicators == {
         "sender_id": ("BANK-INFO",)
     }
+
+
+def test_sms_source_that_is_neither_number_nor_sender_id_is_kept_as_given() -> None:
+    """A source longer than any sender id is neither indicator: it stays a source_identifier."""
+    source = "a sender described in words"
+    assert only_event(xarf(source_identifier=source)).indicators == {"source_identifier": (source,)}
 
 
 def test_smtp_spam_is_a_spam_event_with_its_email_indicators() -> None:
@@ -602,3 +610,13 @@ def test_any_v3_shape_gives_a_report_or_a_parse_error(
 def test_v3_report_keeps_the_version_its_reporter_wrote() -> None:
     """A converted v3 report's event names version 3.0.0, not the 4.x it was converted to."""
     assert only_event(copy.deepcopy(V3_SPAM)).details["xarf_version"] == "3.0.0"
+
+
+def test_plain_xarf_report_decoded_to_a_lone_surrogate_gives_storable_text() -> None:
+    """A report part whose charset (unicode_escape) decodes to a lone surrogate gives '?'."""
+    raw = plain_xarf_mail(PLAIN_REPORT).replace(
+        b"Report-ID: 42@watch.example.org", b"Report-ID: 42\\ud800@watch.example.org"
+    )
+    raw = raw.replace(b'charset="utf-8"', b'charset="unicode_escape"', 2)
+    (event,) = default_registry().parse(raw).events
+    assert event.details["report_id"] == "42?@watch.example.org"

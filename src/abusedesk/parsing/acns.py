@@ -16,7 +16,6 @@ from xml.etree.ElementTree import ParseError as XmlParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from abusedesk.core.clock import as_utc
 from abusedesk.parsing import mail
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import MalformedReport
@@ -36,11 +35,12 @@ class AcnsParser:
     name = "acns"
 
     def sniff(self, document: RawDocument) -> bool:
-        """Accept a report that holds an ``<Infringement`` element, plain or in an attachment."""
-        if _MARKER in document.raw:
-            return True
+        """Accept an email or XML document that holds an ``<Infringement`` element, in its
+        text or in an attachment; JSON that merely quotes one is another format's."""
         message = document.message
-        return message is not None and any(True for _ in _attached_notices(message))
+        if message is None:
+            return document.head.startswith(b"<") and _MARKER in document.raw
+        return _MARKER in document.raw or any(True for _ in _attached_notices(message))
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Return one copyright event per distinct notice."""
@@ -108,10 +108,7 @@ def _attached_notices(message: Message) -> Iterator[str]:
 
 def _is_xml_attachment(part: Message) -> bool:
     """Tell whether a part is XML by its type or its file name."""
-    name = part.get_filename() or ""
-    return part.get_content_type() in _XML_TYPES or (
-        isinstance(name, str) and name.lower().endswith(".xml")
-    )
+    return part.get_content_type() in _XML_TYPES or mail.filename(part).lower().endswith(".xml")
 
 
 def _notices_in(text: str) -> Iterator[str]:
@@ -200,9 +197,4 @@ def notice_event(root: Element, reporter: str | None) -> EventDraft:
 
 def _time(value: str | None) -> datetime | None:
     """Return an ISO 8601 timestamp as UTC, or None when absent or unreadable."""
-    if not value or len(value) > 40:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
+    return mail.parse_iso_time(value)

@@ -34,7 +34,6 @@ for a quiet day) is read as an aggregate report with no events: nothing is wrong
 it, and nothing in it needs an analyst.
 """
 
-import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,7 +66,6 @@ _POLICIES = frozenset({"none", "quarantine", "reject"})
 _VERDICTS = frozenset({"pass", "fail"})
 _BOM = b"\xef\xbb\xbf"
 _PEEK = 16 * 1024
-_MAX_PARTS = 200
 _MAX_AUTH_RESULTS = 20
 # Elements held at once while a top-level element is read; a record has about thirty.
 _MAX_HELD_ELEMENTS = 10_000
@@ -97,13 +95,14 @@ class DmarcAggregateParser:
         """Recognise a ``<feedback>`` root, bare, compressed or in an email attachment.
 
         Compressed input that trips a bomb guard while sniffing is claimed too, so that
-        it is refused as ``decompression_limit`` and not as an unknown format.
+        it is refused as ``decompression_limit`` and not as an unknown format; attached to
+        an email, only under a report's file name: a complaint may attach any archive.
         """
         if self._holds_report(document.raw):
             return True
         message = document.message
         return message is not None and any(
-            self._holds_report(data) or _is_report_name(name)
+            _is_report_name(name) or self._holds_report(data, bomb_is_report=False)
             for name, data in _attachments(message)
         )
 
@@ -134,12 +133,13 @@ class DmarcAggregateParser:
         )
         return ParsedReport(report_format=self.name, events=events, kind="aggregate")
 
-    def _holds_report(self, data: bytes) -> bool:
-        """Tell whether *data* holds a ``<feedback>`` document, or is a compression bomb."""
+    def _holds_report(self, data: bytes, *, bomb_is_report: bool = True) -> bool:
+        """Tell whether *data* holds a ``<feedback>`` document, or is a compression bomb
+        (when *bomb_is_report*)."""
         try:
             head = archives.peek(data, _PEEK, self.limits, accept=_is_xml_name).lstrip()
         except archives.DecompressionLimit:
-            return True
+            return bomb_is_report
         head = head[len(_BOM) :].lstrip() if head.startswith(_BOM) else head
         return head.startswith(b"<") and _FEEDBACK_ROOT.search(head) is not None
 
@@ -151,7 +151,7 @@ class DmarcAggregateParser:
         if message is not None:
             attachments = list(_attachments(message))
             for _, data in attachments:
-                if self._holds_report(data):
+                if self._holds_report(data, bomb_is_report=False):
                     return data
             # An attachment named like a report that could not be peeked into is read in
             # full, so that the reason it fails (a bad archive) is the one recorded.
@@ -279,7 +279,7 @@ def _check_record(number: int, record: Element) -> None:
     if row is None:
         raise _invalid(f"{where} no <row>")
     source_ip = _text(row, "source_ip")
-    if _ip(source_ip) is None:
+    if mail.ip_text(source_ip) is None:
         shown = "missing" if source_ip is None else f"{source_ip[:60]!r}, not an IP address"
         raise _invalid(f"{where} <source_ip> is {shown}")
     if _integer(_text(row, "count")) is None:
@@ -317,7 +317,7 @@ def _report_details(feedback: _Feedback) -> dict[str, Any]:
         "generator": _clean(_text(metadata, "generator"), _VALUE_LIMIT),
         "schema": "rfc9990" if rfc9990 else "rfc7489",
         "policy_published": {
-            "domain": _domain(_text(policy, "domain")),
+            "domain": mail.domain_name(_text(policy, "domain")),
             "adkim": _word(_text(policy, "adkim")),
             "aspf": _word(_text(policy, "aspf")),
             "p": _word(_text(policy, "p")),
@@ -345,7 +345,7 @@ def _record(number: int, record: Element) -> _Record:
     auth = _child(record, "auth_results")
     dkim_results = [
         {
-            "domain": _domain(_text(result, "domain")),
+            "domain": mail.domain_name(_text(result, "domain")),
             "selector": _clean(_text(result, "selector"), _VALUE_LIMIT),
             "result": _word(_text(result, "result")),
             "human_result": _clean(_text(result, "human_result"), _COMMENT_LIMIT),
@@ -354,7 +354,7 @@ def _record(number: int, record: Element) -> _Record:
     ]
     spf_results = [
         {
-            "domain": _domain(_text(result, "domain")),
+            "domain": mail.domain_name(_text(result, "domain")),
             "scope": _word(_text(result, "scope")),
             "result": _word(_text(result, "result")),
             "human_result": _clean(_text(result, "human_result"), _COMMENT_LIMIT),
@@ -363,9 +363,9 @@ def _record(number: int, record: Element) -> _Record:
     ]
     dkim_aligned = _text(evaluated, "dkim") == "pass"
     spf_aligned = _text(evaluated, "spf") == "pass"
-    header_from = _domain(_text(identifiers, "header_from"))
+    header_from = mail.domain_name(_text(identifiers, "header_from"))
     indicators: dict[str, tuple[str, ...]] = {}
-    if source_ip := _ip(_text(row, "source_ip")):
+    if source_ip := mail.ip_text(_text(row, "source_ip")):
         indicators["source_ip"] = (source_ip,)
     if header_from:
         indicators["from_domain"] = (header_from,)
@@ -387,8 +387,8 @@ def _record(number: int, record: Element) -> _Record:
             for reason in _children(evaluated, "reason")[:_MAX_AUTH_RESULTS]
         ],
         "header_from": header_from,
-        "envelope_from": _domain(_text(identifiers, "envelope_from")),
-        "envelope_to": _domain(_text(identifiers, "envelope_to")),
+        "envelope_from": mail.domain_name(_text(identifiers, "envelope_from")),
+        "envelope_to": mail.domain_name(_text(identifiers, "envelope_to")),
         "dkim_results": dkim_results,
         "spf_results": spf_results,
     }
@@ -412,22 +412,18 @@ def _reporter(metadata: Element | None) -> str | None:
 
 
 def _attachments(message: Message) -> Iterator[tuple[str, bytes]]:
-    """Yield the file name and decoded payload of parts that may hold a report."""
-    for count, part in enumerate(message.walk()):
-        if count >= _MAX_PARTS:
-            return
-        if part.is_multipart():
-            continue
-        filename = (part.get_filename() or "").lower()
-        if not (
-            part.get_content_maintype() == "application"
-            or part.get_content_type() == "text/xml"
-            or filename.endswith(_ATTACHMENT_SUFFIXES)
-        ):
-            continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes) and data:
-            yield filename, data
+    """Yield the lowercased file name and decoded payload of parts that may hold a report."""
+    for _, name, data in mail.attachments(message, _may_hold_report):
+        yield name.lower(), data
+
+
+def _may_hold_report(content_type: str, name: str) -> bool:
+    """Tell whether a part of this type and file name may hold a report."""
+    return (
+        content_type.startswith("application/")
+        or content_type == "text/xml"
+        or name.lower().endswith(_ATTACHMENT_SUFFIXES)
+    )
 
 
 def _is_report_name(name: str) -> bool:
@@ -486,22 +482,6 @@ def _clean(value: str | None, limit: int) -> str | None:
 
 def _word(value: str | None) -> str | None:
     return value.lower()[:_VALUE_LIMIT] if value else None
-
-
-def _domain(value: str | None) -> str | None:
-    if not value:
-        return None
-    domain = value.lower().rstrip(".")
-    return domain if 0 < len(domain) <= mail.MAX_DOMAIN_LENGTH else None
-
-
-def _ip(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return ipaddress.ip_address(value).compressed
-    except ValueError:
-        return None
 
 
 def _integer(value: str | None) -> int | None:

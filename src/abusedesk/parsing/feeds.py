@@ -1,27 +1,26 @@
 """Feed reports: CSV rows attached to a notification mail (Shadowserver-style), one event a row.
 
 A feed mail carries one or more CSV files, plain (``text/csv``, ``application/csv``, a
-``.csv`` name) or zipped, whose header names an IP column (``ip``, ``src_ip`` ...). Each
+``.csv`` name), zipped or gzipped, whose header names an IP column (``ip``, ``src_ip`` ...). Each
 row with an IP address becomes one event; its category comes from the row's type columns
 (``type``, ``infection``, ``tag`` ...), else the file name (``scan_redis`` ...), else the
 mail's subject. Rows that cannot be read are listed in the report's warnings.
 
-Zip files are read in memory only, within limits on size, member count and compression
-ratio, so that a decompression bomb ends in a warning, not in exhausted memory.
+Zip and gzip files are unpacked in memory by ``archives`` within ``LIMITS`` (size, member
+count, compression ratio), so that a decompression bomb or a broken archive ends in a
+warning, not in exhausted memory.
 """
 
 import csv
 import io
 import ipaddress
 import re
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message
 
-from abusedesk.core.clock import as_utc
-from abusedesk.parsing import mail
+from abusedesk.parsing import archives, mail
 from abusedesk.parsing.document import RawDocument, require_message
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
@@ -29,15 +28,24 @@ from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 # An attachment larger than this is not opened; real feed files are a few MiB at most.
 MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024
 MAX_ZIP_MEMBERS = 20
+# The CSV text one attachment may unpack to, over all its members.
 MAX_CSV_BYTES = 32 * 1024 * 1024
 # Text compresses about 10:1; a ratio past this is a bomb, not a CSV file.
 MAX_COMPRESSION_RATIO = 200
+LIMITS = archives.Limits(
+    max_output=MAX_CSV_BYTES,
+    max_ratio=MAX_COMPRESSION_RATIO,
+    max_members=MAX_ZIP_MEMBERS,
+)
 MAX_ROWS = 10_000
 MAX_WARNINGS = 50
 MAX_FIELD_LENGTH = 1000
+# The start of a file read to find its header row.
+_HEAD_BYTES = 8192
 
 _CSV_TYPES = ("text/csv", "application/csv", "text/comma-separated-values", "application/x-csv")
 _ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/x-zip")
+_GZIP_TYPES = ("application/gzip", "application/x-gzip")
 _IP_COLUMNS = ("ip", "src_ip", "source_ip", "ip_address", "ipaddress", "source ip", "src")
 _TIME_COLUMNS = ("timestamp", "time", "datetime", "date_time", "first_seen", "last_seen")
 # Columns that say what was seen, most specific first.
@@ -61,7 +69,6 @@ _DETAIL_COLUMNS = (
     "agent",
     "application",
 )
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 # Words of a feed's type, file name or subject and the category they mean, checked in
 # this order: what was found on the host matters more than how it was found.
 _CATEGORY_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -95,13 +102,14 @@ class FeedParser:
     name = "feeds"
 
     def sniff(self, document: RawDocument) -> bool:
-        """Accept a mail with a CSV attachment (plain or zipped) whose header names an IP column."""
+        """Accept a mail with a CSV attachment (plain, zipped or gzipped) whose header names an
+        IP column; only the start of each file is unpacked."""
         message = document.message
         if message is None or not message.is_multipart():
             return False
-        warnings: list[str] = []
         return any(
-            _ip_column(_header_row(f.data)) is not None for f in feed_files(message, warnings)
+            _ip_column(_header_row(_head(payload))) is not None
+            for _, payload, _ in _feed_parts(message, [])
         )
 
     def parse(self, document: RawDocument) -> ParsedReport:
@@ -111,8 +119,11 @@ class FeedParser:
         subject = mail.header(message, "Subject") or ""
         reporter = mail.address_domain(mail.header(message, "From"))
         events: list[EventDraft] = []
+        rows_read = 0
         for feed in feed_files(message, warnings):
-            events.extend(_file_events(feed, subject, reporter, warnings, MAX_ROWS - len(events)))
+            found, rows = _file_events(feed, subject, reporter, warnings, MAX_ROWS - rows_read)
+            events.extend(found)
+            rows_read += rows
         if not events:
             reasons = "; ".join(warnings[:3]) or "no row with an IP address"
             raise MalformedReport(
@@ -126,89 +137,54 @@ class FeedParser:
 
 
 def feed_files(message: Message, warnings: list[str]) -> Iterator[FeedFile]:
-    """Yield the CSV files attached to *message*, unzipping zip attachments within limits."""
-    for part in message.walk():
-        if part.is_multipart():
+    """Yield the CSV files attached to *message*, unpacking zip and gzip ones within LIMITS."""
+    for name, payload, declared_zip in _feed_parts(message, warnings):
+        try:
+            if declared_zip or archives.is_zip(payload):
+                members = archives.unzip(payload, LIMITS, accept=_is_csv_name)
+                found = [FeedFile(member[:255], data) for member, data in members]
+            elif archives.is_gzip(payload):
+                found = [FeedFile(name.removesuffix(".gz"), archives.gunzip(payload, LIMITS))]
+            else:
+                found = [FeedFile(name, payload)]
+        except (archives.DecompressionLimit, archives.BadArchive) as error:
+            warnings.append(f"{name}: {error}")
             continue
-        content_type = part.get_content_type()
-        name = _filename(part)
-        lowered = name.lower()
-        is_csv = content_type in _CSV_TYPES or lowered.endswith(".csv")
-        is_zip = content_type in _ZIP_TYPES or lowered.endswith(".zip")
-        if not (is_csv or is_zip):
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
+        yield from found
+
+
+def _feed_parts(message: Message, warnings: list[str]) -> Iterator[tuple[str, bytes, bool]]:
+    """Yield the name, payload and whether it is declared a zip, of each attachment that
+    may be a feed file: CSV, zip or gzip by its type or name."""
+    for content_type, name, payload in mail.attachments(message, _may_be_feed):
         if len(payload) > MAX_ATTACHMENT_BYTES:
             warnings.append(
                 f"{name or content_type}: attachment of {len(payload):,} bytes not read"
             )
             continue
-        if is_zip or payload.startswith(b"PK\x03\x04"):
-            yield from _zip_members(name or "attachment.zip", payload, warnings)
-        else:
-            yield FeedFile(name or "attachment.csv", payload)
+        is_zip = content_type in _ZIP_TYPES or name.lower().endswith(".zip")
+        yield name or ("attachment.zip" if is_zip else "attachment.csv"), payload, is_zip
 
 
-def _filename(part: Message) -> str:
-    """Return the part's file name (Content-Disposition, else Content-Type name), or ''."""
+def _may_be_feed(content_type: str, name: str) -> bool:
+    """Tell whether a part of this type and file name may be a CSV file, zipped or not."""
+    lowered = name.lower()
+    return content_type in (*_CSV_TYPES, *_ZIP_TYPES, *_GZIP_TYPES) or lowered.endswith(
+        (".csv", ".zip", ".csv.gz")
+    )
+
+
+def _head(payload: bytes) -> bytes:
+    """Return the first bytes of the CSV file in *payload*, unpacked; b"" for a bomb."""
     try:
-        name = part.get_filename() or part.get_param("name")
-    except (ValueError, TypeError, LookupError):
-        return ""
-    return name[:255] if isinstance(name, str) else ""
+        return archives.peek(payload, _HEAD_BYTES, LIMITS, accept=_is_csv_name)
+    except archives.DecompressionLimit:
+        return b""
 
 
-def _zip_members(name: str, payload: bytes, warnings: list[str]) -> Iterator[FeedFile]:
-    """Yield the CSV members of the zip *payload*; limits broken become warnings."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(payload))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        warnings.append(f"{name}: not a readable zip file")
-        return
-    if len(members) > MAX_ZIP_MEMBERS:
-        warnings.append(f"{name}: {len(members):,} members; the limit is {MAX_ZIP_MEMBERS}")
-        return
-    for member in members:
-        member_name = f"{name}/{member.filename[:255]}"
-        if member.is_dir() or not member.filename.lower().endswith(".csv"):
-            continue
-        data = _read_member(archive, member, member_name, warnings)
-        if data is not None:
-            yield FeedFile(member.filename[:255], data)
-
-
-def _read_member(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, warnings: list[str]
-) -> bytes | None:
-    """Return a zip member's bytes, or None with a warning when it breaks a limit."""
-    if member.flag_bits & 0x1:
-        warnings.append(f"{name}: encrypted")
-        return None
-    if member.file_size > MAX_CSV_BYTES:
-        warnings.append(
-            f"{name}: {member.file_size:,} bytes unpacked; the limit is {MAX_CSV_BYTES:,}"
-        )
-        return None
-    if member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1):
-        warnings.append(f"{name}: compressed more than {MAX_COMPRESSION_RATIO}:1, not unpacked")
-        return None
-    try:
-        with archive.open(member) as stream:
-            # The sizes in the directory are the sender's word; read one byte past the
-            # limit to catch a member that unpacks to more than it claims.
-            data = stream.read(MAX_CSV_BYTES + 1)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError) as error:
-        warnings.append(f"{name}: cannot be unpacked ({type(error).__name__})")
-        return None
-    if len(data) > MAX_CSV_BYTES or len(data) > MAX_COMPRESSION_RATIO * max(
-        member.compress_size, 1
-    ):
-        warnings.append(f"{name}: unpacks to more than its limits, not read")
-        return None
-    return data
+def _is_csv_name(name: str) -> bool:
+    """Tell whether a zip member's name is that of a CSV file."""
+    return name.lower().endswith(".csv")
 
 
 def _text(data: bytes) -> str:
@@ -218,7 +194,7 @@ def _text(data: bytes) -> str:
 
 def _header_row(data: bytes) -> list[str]:
     """Return the normalised column names of the first CSV line of *data*."""
-    first_line = _text(data[:8192]).splitlines()[:1]
+    first_line = _text(data[:_HEAD_BYTES]).splitlines()[:1]
     try:
         row = next(csv.reader(first_line), [])
     except csv.Error:
@@ -238,19 +214,24 @@ def _ip_column(header: Sequence[str]) -> str | None:
 
 def _file_events(
     feed: FeedFile, subject: str, reporter: str | None, warnings: list[str], room: int
-) -> list[EventDraft]:
-    """Return one event per row of *feed* that names an IP address, at most *room*."""
+) -> tuple[list[EventDraft], int]:
+    """Return one event per row of *feed* that names an IP address, and the rows read.
+
+    At most *room* rows are read, readable or not: a file of unreadable rows costs no
+    more than one of good ones.
+    """
     reader = csv.reader(io.StringIO(_text(feed.data), newline=""))
     try:
         header = [_column(name) for name in next(reader, [])]
     except csv.Error as error:
         warnings.append(f"{feed.name}: header unreadable ({error})")
-        return []
+        return [], 0
     ip_column = _ip_column(header)
     if ip_column is None:
         warnings.append(f"{feed.name}: no IP column in the header")
-        return []
+        return [], 0
     events: list[EventDraft] = []
+    rows_read = 0
     line = 1
     while True:
         line += 1
@@ -263,9 +244,10 @@ def _file_events(
             break
         if not any(field.strip() for field in row):
             continue
-        if len(events) >= room:
+        if rows_read >= room:
             warnings.append(f"{feed.name}: rows past {MAX_ROWS:,} not read")
             break
+        rows_read += 1
         record = {
             name: value.strip()[:MAX_FIELD_LENGTH] for name, value in zip(header, row, strict=False)
         }
@@ -278,7 +260,7 @@ def _file_events(
         events.append(
             _row_event(feed.name, line, record, address, subject=subject, reporter=reporter)
         )
-    return events
+    return events, rows_read
 
 
 def _is_ip(value: str) -> bool:
@@ -339,17 +321,6 @@ def _row_time(record: Mapping[str, str]) -> datetime | None:
 
 
 def _parse_time(value: str) -> datetime | None:
-    """Return a feed timestamp (ISO 8601 or ``YYYY-MM-DD HH:MM:SS``) as UTC, or None."""
+    """Return a feed timestamp (ISO 8601, ``YYYY-MM-DD HH:MM:SS`` among them) as UTC, or None."""
     text = value.strip()
-    if not text or len(text) > 40:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        pass
-    for layout in _TIME_FORMATS:
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    return mail.parse_iso_time(text) if len(text) <= 40 else None

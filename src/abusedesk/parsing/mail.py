@@ -7,7 +7,7 @@ re-fanged, so that they match what was sent, and ``defang`` gives the form to di
 import email
 import ipaddress
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
@@ -42,6 +42,9 @@ _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\w)(?!/)")
 _IPV6 = re.compile(r"(?<![\w:.])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:]|/\d)", re.IGNORECASE)
 _RECEIVED_IP = re.compile(r"[\[(](?:IPv6:\s*)?([0-9a-f:.]{2,45})[\])]", re.IGNORECASE)
 MAX_DOMAIN_LENGTH = 253
+# An address field read for its first address: a long From has a display name and an
+# address of a few hundred characters.
+MAX_ADDRESS_FIELD = 2048
 # Bodies past this size are not scanned for URLs: cost stays bounded on hostile input.
 URL_SCAN_LIMIT = 512 * 1024
 MAX_URLS = 50
@@ -50,6 +53,9 @@ MAX_IP_ADDRESSES = 50
 # A Received chain longer than this is a loop or a forgery; the rest is not read.
 MAX_RECEIVED = 100
 MAX_RECEIVED_LENGTH = 2048
+# Parts of a message looked at for an attached report; real reports have a handful.
+MAX_ATTACHMENT_PARTS = 200
+MAX_FILENAME_LENGTH = 255
 
 
 def header(message: Message, name: str) -> str | None:
@@ -69,13 +75,30 @@ def message_id(message: Message) -> str | None:
     return found[-1] if found else value.strip("<> ") or None
 
 
+def parse_address(value: str | None) -> tuple[str, str]:
+    """Return the display name and address of the first address in *value*, as ``parseaddr``
+    does, or two empty strings.
+
+    ``parseaddr`` reads every address in the field, recursing once per nested comment and
+    slowing super-linearly on long crafted fields (``a@a@a@...``, ``<<<...``): only the
+    first ``MAX_ADDRESS_FIELD`` characters are read, and a nesting too deep for the stack
+    is no address.
+    """
+    if not value:
+        return "", ""
+    try:
+        return parseaddr(value[:MAX_ADDRESS_FIELD])
+    except RecursionError:
+        return "", ""
+
+
 def address_domain(value: str | None) -> str | None:
     """Return the lowercased domain of the address in *value*, if it has one."""
     if not value:
         return None
-    _, address = parseaddr(value)
+    _, address = parse_address(value)
     _, at, domain = address.rpartition("@")
-    return _domain_name(domain) if at else None
+    return domain_name(domain) if at else None
 
 
 def typed_value(value: str | None) -> str | None:
@@ -90,10 +113,14 @@ def typed_value(value: str | None) -> str | None:
 def mta_name(value: str | None) -> str | None:
     """Return the host named by an MTA field (``dns; mx.example.net``), lowercased."""
     words = (typed_value(value) or "").split()
-    return _domain_name(words[0]) if words else None
+    return domain_name(words[0]) if words else None
 
 
-def _domain_name(value: str) -> str | None:
+def domain_name(value: str | None) -> str | None:
+    """Return *value* as a domain name: stripped, lowercased, without the root dot; None
+    when empty or longer than a DNS name can be."""
+    if not value:
+        return None
     domain = value.strip().lower().rstrip(".")
     # A DNS name has at most 253 characters; anything longer is not one, and a longer
     # value would not fit where domains are stored.
@@ -136,6 +163,25 @@ def parse_date(value: str | None) -> datetime | None:
         return None
 
 
+def parse_iso_time(value: str | None) -> datetime | None:
+    """Return an ISO 8601 or RFC 3339 time as UTC, or None when absent, unreadable or out
+    of range (year 1 with an offset east of UTC); a time without an offset is UTC."""
+    if not value:
+        return None
+    try:
+        # RFC 3339 allows a lowercase "z", which fromisoformat refuses.
+        return as_utc(datetime.fromisoformat(value.strip().replace("z", "Z")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def clean_text(value: str, limit: int) -> str | None:
+    """Return a reporter's text value fit to store: whitespace collapsed, without NULs or
+    lone surrogates (which JSON text may hold), at most *limit* characters; None if empty."""
+    cleaned = without_surrogates(value[: limit * 2]).replace("\x00", "")
+    return " ".join(cleaned.split())[:limit] or None
+
+
 def text_parts(message: Message) -> Iterator[str]:
     """Yield the decoded text of the message's text parts, each cut at URL_SCAN_LIMIT bytes."""
     for part in message.walk():
@@ -148,15 +194,29 @@ def text_parts(message: Message) -> Iterator[str]:
 
 
 def decode_text(payload: bytes, charset: str | None) -> str:
-    """Return *payload* as text in its declared charset, UTF-8 or Latin-1, never failing."""
+    """Return *payload* as text in its declared charset, UTF-8 or Latin-1, never failing.
+
+    The charset is the reporter's word and may name any codec Python has: one that always
+    fails (``undefined``), one that refuses to decode (``idna`` on bad labels), one that
+    yields lone surrogates (``utf-7``, ``unicode_escape``). The text returned always
+    encodes as UTF-8.
+    """
     for candidate in (charset, "utf-8"):
         if not candidate:
             continue
         try:
-            return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+            # UnicodeError and the errors of a malformed codec name are ValueErrors.
+            return without_surrogates(payload.decode(candidate))
+        except (LookupError, ValueError):
             continue
     return payload.decode("latin-1")
+
+
+def without_surrogates(text: str) -> str:
+    """Return *text* with lone surrogates (which no UTF-8 store accepts) replaced by ``?``."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def urls(message: Message) -> tuple[str, ...]:
@@ -276,6 +336,16 @@ def ip_addresses(text: str) -> list[str]:
                 break
     ordered = sorted(found, key=lambda item: item[0])
     return list(dict.fromkeys(address for _, address in ordered))[:MAX_IP_ADDRESSES]
+
+
+def ip_text(value: str | None) -> str | None:
+    """Return *value* as an IP address of any kind in its normal form, or None."""
+    if not value:
+        return None
+    try:
+        return ipaddress.ip_address(value.strip()).compressed
+    except ValueError:
+        return None
 
 
 def host_address(value: str) -> str | None:
@@ -411,7 +481,7 @@ def evidence_indicators(message: Message) -> dict[str, tuple[str, ...]]:
 
 def embedded_message(part: Message) -> Message | None:
     """Return the message inside a ``message/rfc822`` or ``text/rfc822-headers`` part."""
-    payload = part.get_payload()
+    payload = undecoded_payload(part)
     if isinstance(payload, list):
         inner = payload[0] if payload else None
         return inner if isinstance(inner, Message) else None
@@ -423,3 +493,57 @@ def embedded_message(part: Message) -> Message | None:
             # email package exhausts the stack. Such a part has no usable headers.
             return None
     return None
+
+
+def undecoded_payload(part: Message) -> list[Message] | str | None:
+    """Return ``part.get_payload()``: its parts, or its text as sent; never raise.
+
+    Given 8-bit bytes, the email package decodes the text with the part's charset and
+    survives only an unknown one: a charset that fails (``undefined``, ``idna``) raises
+    UnicodeError. Such a part is read as UTF-8 (else Latin-1) instead.
+    """
+    try:
+        payload = part.get_payload()
+    except ValueError:
+        raw = part.get_payload(decode=True)
+        return decode_text(raw, None) if isinstance(raw, bytes) else None
+    if isinstance(payload, list):
+        return [item for item in payload if isinstance(item, Message)]
+    return payload if isinstance(payload, str) else None
+
+
+def filename(part: Message) -> str:
+    """Return a part's file name (Content-Disposition, else Content-Type ``name``), or ''.
+
+    The name is the reporter's text: an RFC 2231 charset that fails to decode (the email
+    package lets that escape) gives '', and the name returned always encodes as UTF-8.
+    """
+    try:
+        name = part.get_filename() or part.get_param("name")
+    except (LookupError, ValueError, TypeError):
+        return ""
+    if not isinstance(name, str):
+        return ""
+    return without_surrogates(name[:MAX_FILENAME_LENGTH])
+
+
+def attachments(
+    message: Message, wanted: Callable[[str, str], bool]
+) -> Iterator[tuple[str, str, bytes]]:
+    """Yield ``(content type, file name, decoded payload)`` of the leaf parts that *wanted*
+    takes by their content type and file name, among the first MAX_ATTACHMENT_PARTS.
+
+    Empty parts are left out.
+    """
+    for count, part in enumerate(message.walk()):
+        if count >= MAX_ATTACHMENT_PARTS:
+            return
+        if part.is_multipart():
+            continue
+        content_type = part.get_content_type()
+        name = filename(part)
+        if not wanted(content_type, name):
+            continue
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes) and data:
+            yield content_type, name, data

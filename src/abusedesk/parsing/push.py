@@ -25,12 +25,9 @@ from abusedesk.parsing.sms import (
     RecordFormat,
     RecordProblem,
     add_indicator,
-    category_from_hint,
     clean_text,
-    common_details,
-    observed_time,
     parse_records,
-    reporter_name,
+    record_event,
     sniff_records,
     synonym_table,
     text_phone_numbers,
@@ -101,18 +98,10 @@ def push_event(record: Record) -> EventDraft:
     add_indicator(indicators, "phone_number", *text_phone_numbers(shown, None))
     add_indicator(indicators, "provider_message_id", _value(record, "message_id"))
     details = {
-        **common_details(record),
         "platform": _platform(record.get("platform"), application, endpoint),
         "title": title,
     }
-    return EventDraft(
-        category=category_from_hint(record.get("category"), Category.PUSH_SPAM),
-        service=Service.PUSH,
-        occurred_at=observed_time(record),
-        reporter=reporter_name(record.get("reporter")),
-        indicators=indicators,
-        details=details,
-    )
+    return record_event(record, Category.PUSH_SPAM, Service.PUSH, indicators, details)
 
 
 def _value(record: Record, name: str) -> str | None:

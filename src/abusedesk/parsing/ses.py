@@ -30,7 +30,6 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from abusedesk.core.clock import as_utc
 from abusedesk.parsing import bounce_reasons, mail
 from abusedesk.parsing.arf import feedback_category
 from abusedesk.parsing.document import RawDocument
@@ -285,10 +284,7 @@ def _recipient_event(
 
 def _text(value: Any) -> str | None:
     """Return a JSON string as clean text (no lone surrogates, no NULs), else None."""
-    if not isinstance(value, str):
-        return None
-    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
-    return " ".join(cleaned.split())[:_TEXT_LIMIT] or None
+    return mail.clean_text(value, _TEXT_LIMIT) if isinstance(value, str) else None
 
 
 def _first_tag(tags: Mapping[str, Any], name: str) -> str | None:
@@ -306,10 +302,4 @@ def _bare_message_id(value: str | None) -> str | None:
 
 def _timestamp(value: Any) -> datetime | None:
     """Return an ISO 8601 timestamp as UTC, or None when absent or unreadable."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(text))
-    except (ValueError, OverflowError):
-        return None
+    return mail.parse_iso_time(_text(value))

@@ -30,10 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
-from email.utils import parseaddr
 from typing import Any
 
-from abusedesk.core.clock import as_utc
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.parsing import mail
 from abusedesk.parsing.document import RawDocument, looks_like_message, require_message
@@ -400,8 +398,7 @@ def _csv_records(raw: bytes, record_format: RecordFormat) -> Iterator[Record | s
 
 def clean_text(value: str, limit: int = VALUE_LIMIT) -> str | None:
     """Return *value* with whitespace collapsed, no NULs or lone surrogates, at most *limit*."""
-    cleaned = value[: limit * 2].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
-    return " ".join(cleaned.split())[:limit] or None
+    return mail.clean_text(value, limit)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -417,10 +414,7 @@ def parse_time(value: str | None) -> datetime | None:
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
-    try:
-        return as_utc(datetime.fromisoformat(text))
-    except (ValueError, OverflowError):
-        return mail.parse_date(text)
+    return mail.parse_iso_time(text) or mail.parse_date(text)
 
 
 def record_time(record: Record, name: str) -> datetime | None:
@@ -751,6 +745,29 @@ def common_details(record: Record) -> dict[str, Any]:
     }
 
 
+def record_event(
+    record: Record,
+    default_category: str,
+    service: str,
+    indicators: dict[str, tuple[str, ...]],
+    details: Mapping[str, Any],
+) -> EventDraft:
+    """Return the event of an import record of any format.
+
+    Its category is the record's hint, else *default_category*; its time, reporter and
+    the details every record carries come from the common fields, *details* added.
+    """
+    all_details = {**common_details(record), **details}
+    return EventDraft(
+        category=category_from_hint(record.get("category"), default_category),
+        service=service,
+        occurred_at=observed_time(record),
+        reporter=reporter_name(record.get("reporter")),
+        indicators=indicators,
+        details=all_details,
+    )
+
+
 def observed_time(record: Record) -> datetime | None:
     """Return when the message was received: ``received_at``, else ``time``, else reported."""
     return (
@@ -837,20 +854,12 @@ def sms_event(record: Record) -> EventDraft:
     add_indicator(indicators, "provider_message_id", _short(record.get("message_id")))
     add_indicator(indicators, "campaign_id", _short(record.get("campaign_id")))
     details = {
-        **common_details(record),
         "message_text": redact_number(text, recipient_number, country),
         "sender": _short(number_text or id_text),
         "sender_type": _sender_type(origination, found_id),
         "country": _short(country),
     }
-    return EventDraft(
-        category=category_from_hint(record.get("category"), Category.SMS_SPAM),
-        service=Service.SMS,
-        occurred_at=observed_time(record),
-        reporter=reporter_name(record.get("reporter")),
-        indicators=indicators,
-        details=details,
-    )
+    return record_event(record, Category.SMS_SPAM, Service.SMS, indicators, details)
 
 
 def _sender_type(origination: str | None, found_id: str | None) -> str | None:
@@ -986,7 +995,7 @@ def _forwarded_text(message: Message) -> Record | None:
         # The gateways are North American carriers; the address is the subscriber's
         # number, who received the text: kept only as a hash, like every recipient.
         values["country"] = "US"
-        values["recipient_number"] = parseaddr(from_address)[1].rpartition("@")[0]
+        values["recipient_number"] = mail.parse_address(from_address)[1].rpartition("@")[0]
     if any(word in subject.lower() for word in _PHISHING_WORDS):
         values["category"] = "phishing"
     return Record("forwarded text", {k: v for k, v in values.items() if v}, [])
@@ -998,7 +1007,7 @@ def _gateway_domain(from_header: str) -> str | None:
     The gateway's own mailboxes (``sysadmin@m01.vzwpix.com`` sending a bounce) are not
     subscribers: the local part must be a phone number.
     """
-    _, address = parseaddr(from_header)
+    _, address = mail.parse_address(from_header)
     local, _, _ = address.rpartition("@")
     domain = mail.address_domain(address)
     if domain is None or not _phone_like(local):
@@ -1080,17 +1089,13 @@ def _body_text(message: Message) -> str:
         if part.get_content_maintype() != "text":
             continue
         subtype = part.get_content_subtype()
-        key = "attached" if part.get_filename() else subtype
+        key = "attached" if mail.filename(part) else subtype
         if key not in ("plain", "attached", "html") or key in found:
             continue
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            text = payload[:_EMAIL_TEXT_LIMIT].decode(charset, "replace")
-        except LookupError:
-            text = payload[:_EMAIL_TEXT_LIMIT].decode("utf-8", "replace")
+        text = mail.decode_text(payload[:_EMAIL_TEXT_LIMIT], part.get_content_charset())
         if key == "html" or subtype == "html":
             text = html.unescape(re.sub(r"<[^<>]{0,2000}>", " ", text))
         found[key] = text

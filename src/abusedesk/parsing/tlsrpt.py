@@ -18,7 +18,6 @@ its ``policy-type`` and ``policy-domain`` and a ``summary`` of two whole session
 Optional fields that are empty or of the wrong type are left out, not refused.
 """
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -26,7 +25,6 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
-from abusedesk.core.clock import as_utc
 from abusedesk.parsing import archives, mail
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import MalformedReport, ParseError
@@ -41,7 +39,6 @@ LIMITS = archives.Limits(max_output=MAX_DOCUMENT)
 _REPORT_KEYS = ("organization-name", "date-range", "contact-info", "report-id", "policies")
 _PART_TYPES = ("application/tlsrpt+json", "application/tlsrpt+gzip")
 _ATTACHMENT_SUFFIXES = (".json", ".json.gz", ".gz")
-_MAX_PARTS = 200
 _MAX_POLICY_STRINGS = 50
 _PEEK = 16 * 1024
 _NAME_LIMIT = 200
@@ -132,7 +129,7 @@ def _event(
     policy_type = _text(described.get("policy-type"))
     if policy_type is None:
         raise _invalid(f"{where} no 'policy-type'")
-    domain = _domain(described.get("policy-domain"))
+    domain = mail.domain_name(_text(described.get("policy-domain")))
     if domain is None:
         raise _invalid(f"{where} no 'policy-domain'")
     summary = policy.get("summary")
@@ -175,10 +172,10 @@ def _failure(detail: Mapping[str, Any]) -> dict[str, Any]:
     result_type = _text(detail.get("result-type"))
     return {
         "result_type": result_type.lower() if result_type else None,
-        "sending_mta_ip": _ip(detail.get("sending-mta-ip")),
-        "receiving_mx_hostname": _domain(detail.get("receiving-mx-hostname")),
-        "receiving_mx_helo": _domain(detail.get("receiving-mx-helo")),
-        "receiving_ip": _ip(detail.get("receiving-ip")),
+        "sending_mta_ip": mail.ip_text(_text(detail.get("sending-mta-ip"))),
+        "receiving_mx_hostname": mail.domain_name(_text(detail.get("receiving-mx-hostname"))),
+        "receiving_mx_helo": mail.domain_name(_text(detail.get("receiving-mx-helo"))),
+        "receiving_ip": mail.ip_text(_text(detail.get("receiving-ip"))),
         "failed_session_count": _count(detail.get("failed-session-count")),
         "failure_reason_code": _text(detail.get("failure-reason-code")),
         "additional_information": _text(detail.get("additional-information")),
@@ -206,22 +203,17 @@ def _load(data: bytes) -> dict[str, Any]:
 
 def _attachments(message: Message) -> Iterator[tuple[str, bytes]]:
     """Yield the content type and decoded payload of parts that may hold a report."""
-    for count, part in enumerate(message.walk()):
-        if count >= _MAX_PARTS:
-            return
-        if part.is_multipart():
-            continue
-        content_type = part.get_content_type()
-        filename = (part.get_filename() or "").lower()
-        if not (
-            content_type in _PART_TYPES
-            or content_type in ("application/json", "application/gzip", "application/x-gzip")
-            or filename.endswith(_ATTACHMENT_SUFFIXES)
-        ):
-            continue
-        data = part.get_payload(decode=True)
-        if isinstance(data, bytes) and data:
-            yield content_type, data
+    for content_type, _, data in mail.attachments(message, _may_hold_report):
+        yield content_type, data
+
+
+def _may_hold_report(content_type: str, name: str) -> bool:
+    """Tell whether a part of this type and file name may hold a report."""
+    return (
+        content_type in _PART_TYPES
+        or content_type in ("application/json", "application/gzip", "application/x-gzip")
+        or name.lower().endswith(_ATTACHMENT_SUFFIXES)
+    )
 
 
 def _is_report(data: Mapping[str, Any]) -> bool:
@@ -247,13 +239,7 @@ def _date_range(value: Any) -> tuple[datetime, datetime]:
 
 
 def _datetime(value: Any) -> datetime | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(text.replace("z", "Z")))
-    except (ValueError, OverflowError):
-        return None
+    return mail.parse_iso_time(_text(value))
 
 
 def _required_text(report: Mapping[str, Any], name: str) -> str:
@@ -269,34 +255,13 @@ def _invalid(message: str) -> MalformedReport:
 
 def _text(value: Any) -> str | None:
     """Return a JSON string as clean text (no lone surrogates, no NULs), else None."""
-    if not isinstance(value, str):
-        return None
-    cleaned = value[: _TEXT_LIMIT * 4].encode("utf-8", "replace").decode("utf-8")
-    return " ".join(cleaned.replace("\x00", "").split())[:_TEXT_LIMIT] or None
+    return mail.clean_text(value, _TEXT_LIMIT) if isinstance(value, str) else None
 
 
 def _texts(value: Any) -> list[str]:
     """Return a JSON string or list of strings as clean texts."""
     values = value if isinstance(value, list) else [value]
     return [text for item in values[:_MAX_POLICY_STRINGS] if (text := _text(item))]
-
-
-def _domain(value: Any) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    domain = text.lower().rstrip(".")
-    return domain if 0 < len(domain) <= mail.MAX_DOMAIN_LENGTH else None
-
-
-def _ip(value: Any) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).compressed
-    except ValueError:
-        return None
 
 
 def _count(value: Any) -> int | None:

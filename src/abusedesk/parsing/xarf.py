@@ -16,7 +16,8 @@ Validation follows the version a report declares:
   ``xarf_unsupported_version``.
 
 ``messaging``/``spam`` (and ``bulk_messaging``) read by protocol: ``sms`` gives an
-``sms_spam`` event about the sending number or sender id, ``smtp`` a ``spam`` email
+``sms_spam`` event about the sending number (``origination_number``) or alphanumeric
+``sender_id``, read as the SMS format reads them, ``smtp`` a ``spam`` email
 event with the source IP, message id and sender domain, ``push_notification`` a push
 event; other channels (WhatsApp, chat ...) keep their own service name. Every other
 category and type maps to the nearest event category (``event_category``) with the source
@@ -41,8 +42,7 @@ from email.policy import compat32
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from abusedesk.core.clock import as_utc
-from abusedesk.parsing import mail, xarf_mail
+from abusedesk.parsing import mail, sms, xarf_mail
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import MalformedReport, ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
@@ -93,8 +93,6 @@ _CATEGORY_BY_XARF_CATEGORY = {
     "vulnerability": Category.VULNERABLE,
     "infrastructure": Category.COMPROMISED,
 }
-_PHONE = re.compile(r"\+?\d{3,15}")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _VERSION = re.compile(r"4\.(\d{1,4})\.\d{1,4}")
 _JSON_PART_TYPES = ("application/json", "application/xarf+json", "text/json")
@@ -460,10 +458,13 @@ def _messaging_indicators(report: Mapping[str, Any]) -> dict[str, tuple[str, ...
 
 
 def _sender_indicators(source: str) -> dict[str, tuple[str, ...]]:
-    compact = _PHONE_PUNCTUATION.sub("", source)
-    if _PHONE.fullmatch(compact):
-        return {"phone_number": (compact,)}
-    return {"sender_id": (source,)}
+    """Return the SMS sender a source identifier names, read as the SMS format reads one:
+    ``origination_number`` for a number or short code, ``sender_id`` for an alphanumeric id."""
+    if (number := sms.normalise_number(source)) is not None:
+        return {"origination_number": (number,)}
+    if (found := sms.sender_id(source)) is not None:
+        return {"sender_id": (found,)}
+    return {"source_identifier": (source,)}
 
 
 def source_indicators(source: str) -> dict[str, tuple[str, ...]]:
@@ -522,8 +523,7 @@ def _json_part(message: Message) -> dict[str, Any] | None:
 
 
 def _reporter(reporter: Mapping[str, Any]) -> str | None:
-    domain = (_text(reporter.get("domain")) or "").lower().rstrip(".")
-    if domain and len(domain) <= mail.MAX_DOMAIN_LENGTH:
+    if domain := mail.domain_name(_text(reporter.get("domain"))):
         return domain
     org = _text(reporter.get("org"))
     return mail.address_domain(_text(reporter.get("contact"))) or (
@@ -540,10 +540,7 @@ def _required_text(report: Mapping[str, Any], name: str) -> str:
 
 def _text(value: Any) -> str | None:
     """Return a JSON string as clean text (no lone surrogates, no NULs), else None."""
-    if not isinstance(value, str):
-        return None
-    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
-    return " ".join(cleaned.split())[:_TEXT_LIMIT] or None
+    return mail.clean_text(value, _TEXT_LIMIT) if isinstance(value, str) else None
 
 
 def _port(value: Any) -> int | None:
@@ -553,9 +550,9 @@ def _port(value: Any) -> int | None:
 
 
 def _timestamp(value: str) -> datetime:
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except (ValueError, OverflowError) as error:
+    found = mail.parse_iso_time(value)
+    if found is None:
         raise MalformedReport(
             f"the X-ARF 'timestamp' is not ISO 8601: {value[:40]!r}", reason="xarf_invalid"
-        ) from error
+        )
+    return found

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
-from abusedesk.core.clock import as_utc
 from abusedesk.parsing import mail
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category
@@ -170,12 +169,7 @@ def _lower(value: str | None) -> str | None:
 
 def _date(value: str | None) -> datetime | None:
     """Return an ISO 8601 or RFC 5322 date as UTC, or None when neither reads."""
-    if value is None:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except (ValueError, OverflowError):
-        return mail.parse_date(value)
+    return mail.parse_iso_time(value) or mail.parse_date(value)
 
 
 def _port(value: str | None) -> int | None:
