@@ -145,3 +145,19 @@ def test_a_50_mb_attachment_parses_within_bounded_memory() -> None:
     peak = peak_memory(lambda: results.append(outcome(raw)))
     assert isinstance(results[0], ParsedReport | ParseError)
     assert peak < 8 * len(raw), f"peak {peak / MB:.0f} MB for a {len(raw) / MB:.0f} MB report"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: " + b"(" * 100_000 + b"\nSubject: x\n\nx",
+        b"From: " + b"a@" * 200_000 + b"a\nSubject: x\n\nx",
+        b"From: a@b\nContent-Type: text/plain; charset=undefined\n\n\xc3\xa5\n",
+        b"From: mailer-daemon@example.net\nSubject: Undelivered Mail\n"
+        b"Content-Type: text/plain; charset=idna\n\n\xc3\xa5 user unknown\n",
+    ],
+    ids=["nested-comments", "address-run", "undefined-charset", "idna-bounce"],
+)
+def test_crafted_addresses_and_charsets_give_a_report_or_its_reason(raw: bytes) -> None:
+    """Addresses nested past the stack and charsets that cannot decode never escape."""
+    assert isinstance(outcome(raw), ParsedReport | ParseError)

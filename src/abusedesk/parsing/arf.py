@@ -52,7 +52,6 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
-from email.utils import parseaddr
 from itertools import islice
 from typing import Any
 
@@ -233,7 +232,7 @@ def top_parts(message: Message) -> list[Message]:
         part = stack.pop()
         found.append(part)
         if part.get_content_maintype() == "multipart":
-            payload = part.get_payload()
+            payload = mail.undecoded_payload(part)
             if isinstance(payload, list):
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
     return found
@@ -272,7 +271,7 @@ def is_redacted(value: str) -> bool:
     ``redacted``, ``redacted@``, ``xxxxx@example.net``, ``undisclosed recipient
     <redacted@example.net>`` and values without a full address are all redacted.
     """
-    _, address = parseaddr(value)
+    _, address = mail.parse_address(value)
     address = (address or value).strip().strip("<>").strip()
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain.strip("."):
@@ -341,7 +340,7 @@ def _legacy_layout(message: Message, parts: list[Message], declared: bool) -> st
 def _looks_like_bounce(message: Message, parts: list[Message]) -> bool:
     """Tell whether *message* is a bounce: sent by a mailer-daemon, or holding a status part."""
     sender = mail.header(message, "From") or ""
-    local = parseaddr(sender)[1].partition("@")[0].lower()
+    local = mail.parse_address(sender)[1].partition("@")[0].lower()
     if local in _BOUNCE_SENDERS:
         return True
     return any(p.get_content_type().endswith("delivery-status") for p in parts)
@@ -372,7 +371,11 @@ def _from_marker(message: Message) -> Message:
         seen_marker = seen_marker or name.lower() == _JMRP_HEADER.lower()
         if seen_marker or name.lower().startswith(("content-", "mime-version")):
             reported[name] = value
-    reported.set_payload(message.get_payload())
+    payload = mail.undecoded_payload(message)
+    if isinstance(payload, str):
+        reported.set_payload(payload)
+    elif payload is not None:
+        reported.set_payload(list(payload))
     return reported
 
 
@@ -399,7 +402,7 @@ def _first_text(parts: list[Message]) -> str:
 
 def _part_text(part: Message) -> str:
     """Return the text of a ``message/*`` part as written, decoding its transfer encoding."""
-    payload = part.get_payload()
+    payload = mail.undecoded_payload(part)
     if isinstance(payload, list):
         # The email package reads message/* parts as sub-messages: the fields become
         # their headers, and anything after a blank line their body.
@@ -408,7 +411,7 @@ def _part_text(part: Message) -> str:
             if not isinstance(item, Message):
                 continue
             lines.extend(f"{name}: {value}" for name, value in _headers(item))
-            body = item.get_payload()
+            body = mail.undecoded_payload(item)
             if isinstance(body, str):
                 lines.append(body)
         text = "\n".join(lines)
@@ -437,7 +440,7 @@ def embedded_message(part: Message) -> Message | None:
     Mailbox copies put a ``From `` or ``>From `` line before the headers, and some
     reporters encode the part in base64: both are undone before reading the headers.
     """
-    payload = part.get_payload()
+    payload = mail.undecoded_payload(part)
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if isinstance(payload, list):
         inner = payload[0] if payload else None
@@ -446,7 +449,7 @@ def embedded_message(part: Message) -> Message | None:
         if inner.keys() and encoding not in ("base64", "quoted-printable"):
             return inner
         # No header was read: the part starts with something else; read it again.
-        body = inner.get_payload()
+        body = mail.undecoded_payload(inner)
         if not isinstance(body, str):
             return inner
         text = _part_text(part)
@@ -606,7 +609,7 @@ def _recipients(
         if is_redacted(value):
             redacted = True
             continue
-        address = parseaddr(value)[1] or value.strip("<> ")
+        address = mail.parse_address(value)[1] or value.strip("<> ")
         addresses.setdefault(address.lower(), None)
     return list(addresses), redacted
 

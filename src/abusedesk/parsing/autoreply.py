@@ -31,7 +31,6 @@ only as a hash and domain (like a bounce's recipient) and the id of the message 
 
 import re
 from email.message import Message
-from email.utils import parseaddr
 
 from abusedesk.parsing import bounce_reasons, bounces, dsn, mail
 from abusedesk.parsing.document import RawDocument, require_message
@@ -189,5 +188,5 @@ def _answered_id(message: Message) -> str | None:
 
 
 def _address(value: str | None) -> tuple[str, str | None]:
-    name, address = parseaddr(value or "")
+    name, address = mail.parse_address(value or "")
     return name, address if "@" in address else None

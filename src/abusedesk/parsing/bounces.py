@@ -40,7 +40,6 @@ from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
-from email.utils import getaddresses
 
 from abusedesk.parsing import bounce_reasons, dsn, mail
 from abusedesk.parsing.document import RawDocument, require_message
@@ -243,10 +242,7 @@ def decoded_header(message: Message, name: str) -> str:
     words = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            try:
-                words.append(chunk.decode(charset or "ascii", "replace"))
-            except LookupError:
-                words.append(chunk.decode("utf-8", "replace"))
+            words.append(mail.decode_text(chunk, charset or "ascii"))
         else:
             words.append(chunk)
     return "".join(words)
@@ -285,7 +281,7 @@ def failed_recipients(message: Message, notice: str) -> list[tuple[str | None, s
     excluded = _own_addresses(message)
     header_addresses = [
         address.lower()
-        for _, address in getaddresses(
+        for _, address in mail.parse_addresses(
             [str(v) for v in message.get_all("X-Failed-Recipients") or ()]
         )
         if "@" in address
@@ -361,7 +357,7 @@ def _event(
 
 
 def _local_part(sender: str) -> str:
-    parsed = getaddresses([sender]) if sender else []
+    parsed = mail.parse_addresses([sender]) if sender else []
     return parsed[0][1].partition("@")[0] if parsed else ""
 
 
@@ -388,7 +384,7 @@ def _leaf_parts(message: Message) -> list[Message]:
     stack = [(message, 0)]
     while stack and len(found) < _MAX_PARTS:
         part, depth = stack.pop()
-        payload = part.get_payload()
+        payload = mail.undecoded_payload(part)
         if part.get_content_maintype() == "multipart" and isinstance(payload, list):
             if depth < 10:
                 stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
@@ -405,13 +401,9 @@ def _is_attachment(part: Message) -> bool:
 def _part_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
-        raw = part.get_payload()
+        raw = mail.undecoded_payload(part)
         return raw[:_NOTICE_LIMIT] if isinstance(raw, str) else ""
-    charset = str(part.get_content_charset() or "utf-8")
-    try:
-        return payload[:_NOTICE_LIMIT].decode(charset, "replace")
-    except LookupError:
-        return payload[:_NOTICE_LIMIT].decode("utf-8", "replace")
+    return mail.decode_text(payload[:_NOTICE_LIMIT], part.get_content_charset())
 
 
 def _html_text(text: str) -> str:
@@ -456,7 +448,7 @@ def _own_addresses(message: Message) -> set[str]:
         for name in ("From", "To", "Cc", "Reply-To", "Return-Path", "Sender", "Delivered-To")
         for value in message.get_all(name) or ()
     ]
-    return {address.lower() for _, address in getaddresses(values) if "@" in address}
+    return {address.lower() for _, address in mail.parse_addresses(values) if "@" in address}
 
 
 def _is_id(line: str, match: re.Match[str]) -> bool:

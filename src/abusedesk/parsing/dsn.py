@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import Message
-from email.utils import collapse_rfc2231_value, getaddresses, parseaddr
+from email.utils import collapse_rfc2231_value
 
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.parsing import bounce_reasons, mail
@@ -252,7 +252,7 @@ def _recipient(block: dict[str, str]) -> str | None:
 
 def _address(value: str) -> str:
     # A display name ("Jane" <jane@example.com>) is not part of the address.
-    _, parsed = parseaddr(value)
+    _, parsed = mail.parse_address(value)
     return (parsed if "@" in parsed else value).strip().strip("<>").strip().lower()
 
 
@@ -263,7 +263,7 @@ def _has_address(block: dict[str, str]) -> bool:
 
 def _sole_addressee(returned: Message) -> str | None:
     values = [str(v) for v in returned.get_all("To") or ()]
-    addresses = [address for _, address in getaddresses(values) if "@" in address]
+    addresses = [address for _, address in mail.parse_addresses(values) if "@" in address]
     return addresses[0] if len(addresses) == 1 else None
 
 
@@ -295,7 +295,7 @@ def _parts(message: Message, depth: int = 0) -> Iterator[Message]:
     yield message
     if depth >= _MAX_DEPTH or message.get_content_maintype() != "multipart":
         return
-    payload = message.get_payload()
+    payload = mail.undecoded_payload(message)
     if isinstance(payload, list):
         for part in payload:
             if isinstance(part, Message):
@@ -348,7 +348,7 @@ def _field_blocks(part: Message) -> list[dict[str, str]]:
 
 def _status_text(part: Message) -> str:
     """Return a status part as text, however the email package has split it up."""
-    payload = part.get_payload()
+    payload = mail.undecoded_payload(part)
     if isinstance(payload, list):
         # message/delivery-status arrives as one sub-message per block; other message/*
         # types (global-delivery-status) as one sub-message whose body holds the rest.
@@ -356,7 +356,7 @@ def _status_text(part: Message) -> str:
         for item in payload:
             if isinstance(item, Message):
                 chunks.append("\n".join(f"{name}: {value}" for name, value in item.items()))
-                body = item.get_payload()
+                body = mail.undecoded_payload(item)
                 if isinstance(body, str):
                     chunks.append(body)
         return _transfer_decoded(part, "\n\n".join(chunks))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from abusedesk.core.clock import as_utc
@@ -90,6 +90,15 @@ def parse_address(value: str | None) -> tuple[str, str]:
         return parseaddr(value[:MAX_ADDRESS_FIELD])
     except RecursionError:
         return "", ""
+
+
+def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Return the display names and addresses in every field of *values*, as
+    ``getaddresses`` does, with the bounds of ``parse_address``."""
+    try:
+        return getaddresses([value[:MAX_ADDRESS_FIELD] for value in values])
+    except RecursionError:
+        return []
 
 
 def address_domain(value: str | None) -> str | None:
