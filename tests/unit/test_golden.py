@@ -35,11 +35,14 @@ def as_json(report: ParsedReport) -> dict[str, Any]:
     """Return a ParsedReport as the plain JSON structure golden files hold."""
     data = {
         "format": report.report_format,
+        "kind": report.kind,
+        "warnings": list(report.warnings),
         "events": [
             {
                 "category": event.category,
                 "service": event.service,
                 "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None,
+                "reported_at": event.reported_at.isoformat() if event.reported_at else None,
                 "reporter": event.reporter,
                 "indicators": {kind: list(values) for kind, values in event.indicators.items()},
                 "details": dict(event.details),

@@ -455,7 +455,7 @@ def test_subject_naming_the_texts_sender_is_a_forwarded_text() -> None:
     )
     (event,) = report.events
     assert (report.kind, event.indicators["origination_number"], event.reporter) == (
-        "forwarded_text",
+        "forwarded-text",
         ("+447700900321",),
         "mail.example.org",
     )

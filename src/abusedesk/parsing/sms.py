@@ -956,7 +956,7 @@ class SmsParser:
         return ParsedReport(
             report_format=self.name,
             events=(event,),
-            kind="forwarded_text",
+            kind="forwarded-text",
             warnings=tuple(record.warnings),
         )
 
