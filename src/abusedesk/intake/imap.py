@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type hints
+from imapclient import IMAPClient
 
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.intake.service import Incoming, ReportIntake, ReportRejected, ReportTooLarge

@@ -40,15 +40,13 @@ from datetime import datetime
 from email.message import Message
 from email.policy import compat32
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from importlib import resources
+from typing import Any
 
 from abusedesk.parsing import mail, sms, xarf_mail
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import MalformedReport, ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
-
-if TYPE_CHECKING:
-    from xarf.schema_validator import SchemaValidator
 
 _SERVICE_BY_PROTOCOL = {
     "smtp": Service.EMAIL,
@@ -205,10 +203,7 @@ def validated(report: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if match is not None and int(match[1]) < _bundled_minor():
         _raise_on(draft_errors(report), f"X-ARF {version}")
         return report, "v4-draft"
-    errors = [
-        f"{error.field or '(report)'}: {error.message}"
-        for error in _schema_validator().validate(report)
-    ]
+    errors = schema_errors(report)
     _raise_on(errors, f"X-ARF {str(version)[:20]}")
     return report, "v4"
 
@@ -281,16 +276,77 @@ def event_category(category: str, kind: str) -> str:
     )
 
 
-@cache
-def _schema_validator() -> "SchemaValidator":
-    """Return the ``xarf`` package's schema validator, imported on first use.
+def schema_errors(report: dict[str, Any]) -> list[str]:
+    """Return what the official X-ARF v4 schemas find wrong with *report* (none: valid).
 
-    The package takes about a second to import; the validator builds its schemas once, on
-    its first validation, and is shared by every report after.
+    The master schema checks every category's type schema in turn (``if`` category and
+    type, ``then`` its schema); only the branch a report's category and type select can
+    apply, so the report is checked against the master with just that branch. The result
+    is the same and several times faster. Each error reads ``field: message``.
     """
-    from xarf.schema_validator import schema_validator  # noqa: PLC0415  # slow import, on use
+    category, kind = report.get("category"), report.get("type")
+    branch = (category, kind) if (category, kind) in _schema_branches() else None
+    seen: dict[str, None] = {}
+    for error in _validator(branch).iter_errors(report):
+        field = ".".join(str(part) for part in error.absolute_path) or "(report)"
+        seen.setdefault(f"{field}: {error.message}", None)
+    return list(seen)
 
-    return schema_validator
+
+@cache
+def _schemas() -> tuple[dict[str, Any], Any]:
+    """Return the master schema and a registry of every schema the ``xarf`` package bundles."""
+    import referencing  # noqa: PLC0415  # imported on first use, like the schemas
+    import referencing.jsonschema  # noqa: PLC0415
+
+    folder = resources.files("xarf") / "schemas"
+    documents = [
+        json.loads(entry.read_text(encoding="utf-8"))
+        for directory in (folder, folder / "types")
+        for entry in directory.iterdir()
+        if entry.name.endswith(".json")
+    ]
+    registry: Any = referencing.Registry().with_resources(
+        (document["$id"], referencing.jsonschema.DRAFT202012.create_resource(document))
+        for document in documents
+        if isinstance(document, dict) and "$id" in document
+    )
+    master = next(d for d in documents if str(d.get("$id", "")).endswith("xarf-v4-master.json"))
+    return master, registry
+
+
+@cache
+def _schema_branches() -> frozenset[tuple[str, str]]:
+    """Return the (category, type) pairs the master schema has a type schema for."""
+    master, _ = _schemas()
+    return frozenset(
+        pair for branch in master["allOf"] if (pair := _branch_pair(branch)) is not None
+    )
+
+
+def _branch_pair(branch: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return the (category, type) an ``if``/``then`` branch of the master selects."""
+    properties = branch.get("if", {}).get("properties", {})
+    category, kind = properties.get("category", {}), properties.get("type", {})
+    if "const" in category and "const" in kind:
+        return str(category["const"]), str(kind["const"])
+    return None
+
+
+@cache
+def _validator(branch: tuple[str, str] | None) -> Any:
+    """Return a validator of the master schema keeping only *branch* of its type branches.
+
+    *branch* None keeps none: a report of no known category and type fails the master's
+    list of valid pairs all the same. The cache holds one validator per known pair.
+    """
+    from jsonschema import Draft202012Validator, FormatChecker  # noqa: PLC0415
+
+    master, registry = _schemas()
+    kept = [b for b in master["allOf"] if (pair := _branch_pair(b)) is None or pair == branch]
+    return Draft202012Validator(
+        {**master, "allOf": kept}, registry=registry, format_checker=FormatChecker()
+    )
 
 
 @cache
