@@ -4,11 +4,15 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import typer
 from rich.console import Console
 from rich.text import Text
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
+from abusedesk.core.errors import NotFound
+from abusedesk.storage.db import read_only
+from abusedesk.storage.reports import ReportSummary
 
 # No markup or emoji codes anywhere: text from reports, files and errors prints as it is.
 console = Console(highlight=False, markup=False, emoji=False)
@@ -45,3 +49,16 @@ def open_container() -> Iterator[Container]:
         yield container
     finally:
         container.close()
+
+
+def stored_report(report_id: int) -> tuple[ReportSummary, bytes]:
+    """Return a report's summary and raw bytes, or print why not and exit 1."""
+    with open_container() as container, read_only(container.sessions) as session:
+        try:
+            return (
+                container.reports.get(session, report_id),
+                container.reports.raw(session, report_id),
+            )
+        except NotFound as exc:
+            errors.print(plain(exc))
+            raise typer.Exit(1) from exc

@@ -7,9 +7,8 @@ Reports no parser recognises are not here: they wait in the unknown-format inbox
 import typer
 from rich.table import Table
 
-from abusedesk.cli.context import console, errors, open_container, plain
+from abusedesk.cli.context import console, errors, open_container, plain, stored_report
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import NotFound
 from abusedesk.storage.db import read_only, unit_of_work
 
 app = typer.Typer(help="Show and requeue reports that failed processing.", no_args_is_help=True)
@@ -41,13 +40,7 @@ def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> Non
 @app.command("show")
 def show(report_id: int) -> None:
     """Show one quarantined report: where it came from, what failed, its first bytes."""
-    with open_container() as container, read_only(container.sessions) as session:
-        try:
-            summary = container.reports.get(session, report_id)
-            raw = container.reports.raw(session, report_id)
-        except NotFound as exc:
-            errors.print(plain(exc))
-            raise typer.Exit(1) from exc
+    summary, raw = stored_report(report_id)
     # Every value below may come from the report or its sender: each is printed escaped.
     console.print(plain(f"report {summary.report_id} ({summary.status})"))
     console.print(

@@ -9,9 +9,8 @@ import re
 import typer
 from rich.table import Table
 
-from abusedesk.cli.context import console, errors, open_container, plain
+from abusedesk.cli.context import console, errors, open_container, plain, stored_report
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import NotFound
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.reports import ReportStatus
 
@@ -56,13 +55,7 @@ def list_(
 @app.command("show")
 def show(report_id: int) -> None:
     """Show one report of unknown format: where it came from, its headers and first KiB."""
-    with open_container() as container, read_only(container.sessions) as session:
-        try:
-            summary = container.reports.get(session, report_id)
-            raw = container.reports.raw(session, report_id)
-        except NotFound as exc:
-            errors.print(plain(exc))
-            raise typer.Exit(1) from exc
+    summary, raw = stored_report(report_id)
     if summary.status != ReportStatus.UNKNOWN:
         errors.print(
             plain(f"report {report_id} is {summary.status}, not in the unknown-format inbox")

@@ -43,8 +43,8 @@ from email.policy import compat32
 
 from abusedesk.parsing import bounce_reasons, dsn, mail
 from abusedesk.parsing.document import RawDocument, require_message
-from abusedesk.parsing.dsn import recipient_indicators, redact_recipient
-from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
+from abusedesk.parsing.dsn import bounce_event, redact_recipient
+from abusedesk.parsing.model import EventDraft, ParsedReport
 
 # The notice a person reads is short; past this the text is not scanned.
 _NOTICE_LIMIT = 64 * 1024
@@ -336,19 +336,15 @@ def _event(
     if verdict.reason == bounce_reasons.UNDETERMINED:
         verdict = bounce_reasons.classify(status, context, action=action)
     remote = _REMOTE_HOST.search(diagnostic or "")
-    indicators = dict(original)
-    indicators.update(recipient_indicators(address))
-    return EventDraft(
-        category=Category.BOUNCE,
-        service=Service.EMAIL,
+    return bounce_event(
+        address,
+        verdict,
+        original=original,
         occurred_at=occurred_at,
         reporter=reporting_mta,
-        indicators=indicators,
         details={
             "action": action,
             "status": status,
-            "bounce_class": verdict.bounce_class,
-            "reason": verdict.reason,
             "diagnostic_code": (diagnostic or "")[:_DIAGNOSTIC_LIMIT] or None,
             "remote_mta": mail.mta_name(remote.group(1)) if remote else None,
             "reporting_mta": reporting_mta,

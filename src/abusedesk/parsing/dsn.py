@@ -20,10 +20,11 @@ import base64
 import binascii
 import quopri
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from email.message import Message
 from email.utils import collapse_rfc2231_value
+from typing import Any
 
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.parsing import bounce_reasons, mail
@@ -213,23 +214,46 @@ def _event(
     verdict = bounce_reasons.classify(status, words, action=action, command=command)
     if verdict.reason == bounce_reasons.UNDETERMINED and notice:
         verdict = bounce_reasons.classify(status, notice, action=action, command=command)
+    return bounce_event(
+        recipient,
+        verdict,
+        original=original,
+        occurred_at=mail.parse_date(block.get("last-attempt-date")) or fallback_at,
+        reporter=reporter,
+        details={
+            "action": action,
+            "status": status,
+            "diagnostic_code": diagnostic,
+            "remote_mta": mail.mta_name(block.get("remote-mta")),
+            "reporting_mta": reporting_mta,
+            "original_envelope_id": per_message.get("original-envelope-id"),
+        },
+    )
+
+
+def bounce_event(
+    recipient: str | None,
+    verdict: bounce_reasons.Classification,
+    *,
+    original: Mapping[str, tuple[str, ...]],
+    occurred_at: datetime | None,
+    reporter: str | None,
+    details: Mapping[str, Any],
+) -> EventDraft:
+    """Return the bounce event of one failed recipient: the returned message's indicators
+    plus the recipient's, and the verdict's class and reason beside *details*."""
     indicators = dict(original)
     indicators.update(recipient_indicators(recipient))
     return EventDraft(
         category=Category.BOUNCE,
         service=Service.EMAIL,
-        occurred_at=mail.parse_date(block.get("last-attempt-date")) or fallback_at,
+        occurred_at=occurred_at,
         reporter=reporter,
         indicators=indicators,
         details={
-            "action": action,
-            "status": status,
+            **details,
             "bounce_class": verdict.bounce_class,
             "reason": verdict.reason,
-            "diagnostic_code": diagnostic,
-            "remote_mta": mail.mta_name(block.get("remote-mta")),
-            "reporting_mta": reporting_mta,
-            "original_envelope_id": per_message.get("original-envelope-id"),
         },
     )
 
