@@ -620,3 +620,10 @@ def test_plain_xarf_report_decoded_to_a_lone_surrogate_gives_storable_text() -> 
     raw = raw.replace(b'charset="utf-8"', b'charset="unicode_escape"', 2)
     (event,) = default_registry().parse(raw).events
     assert event.details["report_id"] == "42?@watch.example.org"
+
+
+@pytest.mark.parametrize("field", ["category", "type"])
+def test_a_category_or_type_that_is_a_list_is_refused_by_the_schema(field: str) -> None:
+    """A list where the schema wants a word is xarf_invalid, never a crash."""
+    error = refusal(xarf(**{field: ["messaging"]}))
+    assert error.reason == "xarf_invalid"

@@ -284,8 +284,9 @@ def schema_errors(report: dict[str, Any]) -> list[str]:
     apply, so the report is checked against the master with just that branch. The result
     is the same and several times faster. Each error reads ``field: message``.
     """
-    category, kind = report.get("category"), report.get("type")
-    branch = (category, kind) if (category, kind) in _schema_branches() else None
+    pair = (report.get("category"), report.get("type"))
+    known = all(isinstance(value, str) for value in pair) and pair in _schema_branches()
+    branch = (str(pair[0]), str(pair[1])) if known else None
     seen: dict[str, None] = {}
     for error in _validator(branch).iter_errors(report):
         field = ".".join(str(part) for part in error.absolute_path) or "(report)"
