@@ -23,9 +23,7 @@ _SENT_COLUMNS = (
     SendLogEntry.sent_at,
 )
 _SENT_BY_PROVIDER_MESSAGE_ID = (
-    select(*_SENT_COLUMNS)
-    .where(SendLogEntry.provider_message_id == bindparam("value"))
-    .limit(1)
+    select(*_SENT_COLUMNS).where(SendLogEntry.provider_message_id == bindparam("value")).limit(1)
 )
 _SENT_BY_MESSAGE_ID = (
     select(*_SENT_COLUMNS).where(SendLogEntry.message_id_header == bindparam("value")).limit(1)
