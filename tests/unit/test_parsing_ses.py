@@ -11,6 +11,7 @@ import pytest
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport
+from abusedesk.parsing.registry import default_registry
 from abusedesk.parsing.ses import SesParser
 
 MAIL: dict[str, Any] = {
@@ -362,3 +363,37 @@ def test_sniff_takes_ses_objects_and_sns_envelopes_only() -> None:
         False,
         False,
     ]
+
+
+def emailed(body: str) -> bytes:
+    """Return a notification as an SNS topic's email subscription delivers it."""
+    return (
+        "From: AWS Notifications <no-reply@sns.amazonaws.com>\n"
+        "To: bounces@example.org\nSubject: AWS Notification Message\n"
+        "Date: Sat, 01 Mar 2025 12:00:07 +0000\nContent-Type: text/plain; charset=UTF-8\n\n"
+        f"{body}\n\n--\nIf you wish to stop receiving notifications from this topic, "
+        "please click or visit the link below to unsubscribe:\n"
+        "https://sns.us-east-1.amazonaws.com/unsubscribe.html?SubscriptionArn=x\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [json.dumps(bounce()), json.dumps(sns(bounce()))],
+    ids=["email", "email-json"],
+)
+def test_emailed_notification_is_read_like_the_bare_one(body: str) -> None:
+    """A notification as the body of an email, bare or in its SNS envelope, reads the same."""
+    by_mail = default_registry().parse(emailed(body))
+    bare = parse(bounce())
+    assert (by_mail.report_format, by_mail.kind, [e.indicators for e in by_mail.events]) == (
+        "ses",
+        bare.kind,
+        [e.indicators for e in bare.events],
+    )
+
+
+def test_an_email_quoting_a_broken_notification_is_not_taken_for_one() -> None:
+    """A body that only starts like a notification is left to the other parsers."""
+    raw = emailed('{"notificationType": "Bounce", "mail": ')
+    assert not SesParser().sniff(RawDocument(raw))

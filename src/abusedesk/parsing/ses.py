@@ -60,6 +60,8 @@ OTHER_TYPES = (
 SES_TYPES = ABUSE_TYPES + OTHER_TYPES
 _KIND_PART = re.compile(r"[^A-Za-z0-9]")
 _SES_KEYS = ('"notificationType"', '"eventType"')
+# An emailed notification is one JSON object and a footer; SES caps its headers list.
+_EMAILED_JSON_LIMIT = 1024 * 1024
 
 
 class SesParser:
@@ -68,9 +70,10 @@ class SesParser:
     name = "ses"
 
     def sniff(self, document: RawDocument) -> bool:
-        """Recognise an SES notification or event object, or an SNS envelope."""
-        data = document.json
-        if not isinstance(data, dict):
+        """Recognise an SES notification or event object, or an SNS envelope, bare or as
+        the body of an email (an SNS topic's email subscription delivers it so)."""
+        data = _notification(document)
+        if data is None:
             return False
         if data.get("Type") == "Notification":
             # Other services post SNS notifications too; only one carrying SES is ours.
@@ -82,8 +85,8 @@ class SesParser:
 
     def parse(self, document: RawDocument) -> ParsedReport:
         """Unwrap the SNS envelope if any, then read the SES object into events."""
-        data = document.json
-        if not isinstance(data, dict):
+        data = _notification(document)
+        if data is None:
             raise MalformedReport("not a JSON object", reason="ses_invalid")
         if data.get("Type") in _SNS_TYPES and "Message" in data:
             data = _sns_message(data)
@@ -130,6 +133,34 @@ def _kind(data: Mapping[str, Any], ses_type: str) -> str:
 def _mapping(value: Any) -> Mapping[str, Any]:
     """Return *value* when it is a JSON object, else an empty one."""
     return value if isinstance(value, dict) else {}
+
+
+def _notification(document: RawDocument) -> dict[str, Any] | None:
+    """Return the report's JSON object: the document itself, or the JSON object that opens
+    the text body of an emailed notification (followed by the SNS footer), if any."""
+    data = document.json
+    if isinstance(data, dict):
+        return data
+    message = document.message
+    if message is None or message.is_multipart() or message.get_content_type() != "text/plain":
+        return None
+    payload = message.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    text = mail.decode_text(payload[:_EMAILED_JSON_LIMIT], message.get_content_charset())
+    text = text.lstrip()
+    # Bare words: inside an SNS envelope the keys are quoted twice.
+    if not text.startswith("{") or not any(key.strip('"') in text for key in _SES_KEYS):
+        return None
+    try:
+        found, _ = json.JSONDecoder().raw_decode(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    if _is_ses_object(found) or (found.get("Type") in _SNS_TYPES and "Message" in found):
+        return found
+    return None
 
 
 def _is_ses_object(data: Mapping[str, Any]) -> bool:
