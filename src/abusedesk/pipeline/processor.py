@@ -130,11 +130,11 @@ class ReportProcessor:
         for report_id in report_ids:
             if report_id not in loaded:
                 raise NotFound(f"no report {report_id}")
-            summary, raw = loaded[report_id]
+            summary, read_raw = loaded[report_id]
             if summary.status in SETTLED_STATUSES:
                 outcomes[report_id] = ReportOutcome(report_id, summary.status)
                 continue
-            result = self._parse(report_id, raw)
+            result = self._parse(report_id, read_raw())
             if isinstance(result, ReportOutcome):
                 outcomes[report_id] = result
             else:

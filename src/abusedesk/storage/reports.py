@@ -1,8 +1,9 @@
 """Reports as stored: intake writes them, the pipeline claims and settles them."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, func, null, select, update
@@ -220,19 +221,24 @@ class SqlReportRepository:
 
     def load(
         self, session: Session, report_ids: Sequence[int]
-    ) -> dict[int, tuple[ReportSummary, bytes]]:
-        """Return the summary and raw bytes of each report of *report_ids* that exists."""
+    ) -> dict[int, tuple[ReportSummary, Callable[[], bytes]]]:
+        """Return the summary of each report of *report_ids* that exists, and a reader of
+        its raw bytes.
+
+        Bytes kept in the row come with the query; those in the evidence store are read
+        only when asked for, so a batch of large reports is never all in memory at once.
+        """
         rows = session.execute(
             select(*_SUMMARY_COLUMNS, Report.raw, Report.blob_path).where(Report.id.in_(report_ids))
         )
-        loaded = {}
+        loaded: dict[int, tuple[ReportSummary, Callable[[], bytes]]] = {}
         for row in rows:
             summary = _summary(row[: len(_SUMMARY_COLUMNS)])
             raw, blob_path = row[len(_SUMMARY_COLUMNS) :]
-            loaded[summary.report_id] = (
-                summary,
-                bytes(raw) if raw is not None else self.evidence.get(blob_path),
-            )
+            if raw is not None:
+                loaded[summary.report_id] = (summary, partial(bytes, raw))
+            else:
+                loaded[summary.report_id] = (summary, partial(self.evidence.get, blob_path))
         return loaded
 
     def get(self, session: Session, report_id: int) -> ReportSummary:
