@@ -5,8 +5,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from abusedesk.attribution.keys import resource_keys
 from abusedesk.core.clock import utcnow
-from abusedesk.storage.tables import Account, IpAllocation, IpPool, Resource, SendLogEntry
+from abusedesk.core.hashing import sha256_hex
+from abusedesk.storage.tables import (
+    Account,
+    IpAllocation,
+    IpPool,
+    Resource,
+    ResourceKey,
+    SendLogEntry,
+)
 
 
 @dataclass(frozen=True)
@@ -24,30 +33,66 @@ class SentMail:
 def make_account(
     session: Session, external_id: str = "4411", *, domain: str = "news.example.com"
 ) -> tuple[int, int]:
-    """Insert an account with one verified domain identity; return (account id, resource id)."""
-    now = utcnow()
+    """Insert an account with one verified domain identity; return (account id, resource id).
+
+    Both date from 90 days ago, so that mail the tests send "now" comes after them.
+    """
+    now = utcnow() - timedelta(days=90)
     account = Account(
         external_id=external_id, name=f"Customer {external_id}", created_at=now, attributes={}
     )
     session.add(account)
     session.flush()
-    identity = Resource(
-        account_id=account.id,
-        kind="identity_domain",
-        value=domain,
-        attributes={"dkim_selectors": ["s1"]},
-        created_at=now,
+    identity = make_resource(
+        session, account.id, "identity_domain", domain, {"dkim_selectors": ["s1"]}, since=now
     )
-    session.add(identity)
+    return account.id, identity
+
+
+def make_resource(
+    session: Session,
+    account_id: int,
+    kind: str,
+    value: str,
+    attributes: dict[str, object] | None = None,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+) -> int:
+    """Insert a resource with its lookup keys, held during [since, until); return its id."""
+    resource = Resource(
+        account_id=account_id,
+        kind=kind,
+        value=value,
+        attributes=attributes or {},
+        created_at=since,
+        deleted_at=until,
+    )
+    session.add(resource)
     session.flush()
-    return account.id, identity.id
+    for key_kind, key_value in resource_keys(kind, value, attributes or {}):
+        session.add(
+            ResourceKey(
+                resource_id=resource.id, account_id=account_id, kind=key_kind, value=key_value
+            )
+        )
+    session.flush()
+    return resource.id
 
 
 def make_sent_mail(
-    session: Session, account_id: int, resource_id: int, n: int, *, domain: str
+    session: Session,
+    account_id: int,
+    resource_id: int,
+    n: int,
+    *,
+    domain: str,
+    source_ip: str | None = None,
+    recipient: str = "someone@mail.example.net",
+    sent_at: datetime | None = None,
 ) -> SentMail:
     """Insert send-log entry number *n* for the account and return what a report would quote."""
-    sent_at = utcnow() - timedelta(hours=2)
+    sent_at = sent_at or utcnow() - timedelta(hours=2)
     mail = SentMail(
         account_id=account_id,
         resource_id=resource_id,
@@ -63,16 +108,41 @@ def make_sent_mail(
             account_id=account_id,
             resource_id=resource_id,
             mail_from=f"bounces@{domain}",
-            recipient_domain="mail.example.net",
+            source_ip=source_ip,
+            recipient_domain=recipient.rpartition("@")[2],
+            recipient_hash=sha256_hex(recipient.lower().encode()),
             sent_at=sent_at,
         )
     )
     return mail
 
 
-def make_dedicated_ip(session: Session, account_id: int, ip: str, *, since: datetime) -> None:
-    """Allocate *ip* in a dedicated pool of the account from *since* on."""
-    pool = IpPool(name=f"dedicated-{account_id}-{ip}", kind="dedicated", account_id=account_id)
+def make_dedicated_ip(
+    session: Session, account_id: int, ip: str, *, since: datetime, until: datetime | None = None
+) -> None:
+    """Allocate *ip* in a dedicated pool of the account during [since, until)."""
+    pool = IpPool(
+        name=f"dedicated-{account_id}-{ip}-{since:%Y%m%d%H%M}",
+        kind="dedicated",
+        account_id=account_id,
+    )
     session.add(pool)
     session.flush()
-    session.add(IpAllocation(ip=ip, pool_id=pool.id, account_id=account_id, valid_from=since))
+    session.add(
+        IpAllocation(
+            ip=ip, pool_id=pool.id, account_id=account_id, valid_from=since, valid_to=until
+        )
+    )
+    session.flush()
+
+
+def make_shared_pool(
+    session: Session, name: str, ips: list[str], members: list[int], *, since: datetime
+) -> None:
+    """Create a shared pool of *ips* whose members are the accounts *members*, from *since*."""
+    pool = IpPool(name=name, kind="shared")
+    session.add(pool)
+    session.flush()
+    session.add_all(IpAllocation(ip=ip, pool_id=pool.id, valid_from=since) for ip in ips)
+    for account_id in members:
+        make_resource(session, account_id, "ip_pool", name, since=since)

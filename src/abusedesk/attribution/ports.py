@@ -1,22 +1,32 @@
-"""What attribution needs from the provider's inventory."""
+"""What attribution needs from the provider's inventory: batch questions, few round trips."""
 
-from datetime import datetime
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
-from abusedesk.attribution.model import Holder, IpHolding, SentMessage
+from abusedesk.attribution.model import IpInterval, KeyHolding, SendProbe, SentMessage
 
 
 class InventoryLookup(Protocol):
-    """Read-only questions about the provider's records."""
+    """Read-only questions about the provider's records, each asked for a whole batch."""
 
-    def sent_by_provider_message_id(self, value: str) -> SentMessage | None:
-        """Return the send-log entry with this provider message id."""
+    def sent_messages(
+        self, *, provider_message_ids: Collection[str], message_ids: Collection[str]
+    ) -> list[SentMessage]:
+        """Return the send-log entries with any of these provider message ids or Message-IDs."""
 
-    def sent_by_message_id(self, value: str) -> SentMessage | None:
-        """Return the send-log entry whose Message-ID header is *value*."""
+    def key_holdings(self, keys: Collection[tuple[str, str]]) -> list[KeyHolding]:
+        """Return the resources named by any of these ``(key kind, value)`` pairs."""
 
-    def identity_holders(self, domain: str) -> list[Holder]:
-        """Return the accounts with *domain* as a verified identity."""
+    def ip_intervals(self, ips: Collection[str]) -> list[IpInterval]:
+        """Return every allocation interval of these IPs."""
 
-    def ip_holding_at(self, ip: str, at: datetime) -> IpHolding | None:
-        """Return who held *ip* at *at*."""
+    def account_ids(self, external_ids: Collection[str]) -> Mapping[str, int]:
+        """Return the internal ids of the accounts with these external ids."""
+
+    def senders(self, probes: Collection[SendProbe]) -> Mapping[SendProbe, list[SentMessage]]:
+        """Return, per probe, the send-log entries matching it (bounded per probe)."""
+
+    def names(
+        self, account_ids: Collection[int], resource_ids: Collection[int]
+    ) -> tuple[Mapping[int, str], Mapping[int, tuple[str, str]]]:
+        """Return the accounts' external ids and the resources' (kind, value), for sentences."""

@@ -23,7 +23,8 @@ import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from abusedesk.attribution.service import attribute
+from abusedesk.attribution.model import EventFacts
+from abusedesk.attribution.resolver import attribute_events
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound, TransientError
 from abusedesk.parsing.errors import ParseError, UnknownReportFormat
@@ -142,11 +143,11 @@ class ReportProcessor:
         if not parsed:
             return outcomes
         with read_only(self.sessions) as session:
-            lookup = SqlInventoryLookup(session)
-            stored = [
-                (outcome, self._attribute(lookup, drafts, fallback_time=summary.received_at))
-                for summary, outcome, drafts in parsed
-            ]
+            attributed = _attribute(
+                SqlInventoryLookup(session),
+                [(drafts, summary.received_at) for summary, _, drafts in parsed],
+            )
+        stored = [(outcome, rs) for (_, outcome, _), rs in zip(parsed, attributed, strict=True)]
         with unit_of_work(self.sessions) as session:
             self._store(session, stored)
         for outcome, records in stored:
@@ -169,8 +170,8 @@ class ReportProcessor:
         stage = "attribute"
         try:
             with read_only(self.sessions) as session:
-                records = self._attribute(
-                    SqlInventoryLookup(session), drafts, fallback_time=summary.received_at
+                (records,) = _attribute(
+                    SqlInventoryLookup(session), [(drafts, summary.received_at)]
                 )
             stage = "store"
             with unit_of_work(self.sessions) as session:
@@ -215,19 +216,6 @@ class ReportProcessor:
             ],
         )
         self.reports.mark_all_done(session, [outcome for outcome, _ in stored], now=now)
-
-    def _attribute(
-        self, lookup: SqlInventoryLookup, drafts: list[EventDraft], *, fallback_time: datetime
-    ) -> list[EventRecord]:
-        records = []
-        for seq, draft in enumerate(drafts):
-            occurred_at = draft.occurred_at or fallback_time
-            records.append(
-                EventRecord(
-                    seq, draft, occurred_at, attribute(draft.indicators, occurred_at, lookup)
-                )
-            )
-        return records
 
     def _settle_unknown(self, report_id: int, error: UnknownReportFormat) -> ReportOutcome:
         """Put a report no parser recognises in the unknown-format inbox; never retried."""
@@ -298,9 +286,41 @@ class ReportProcessor:
                     log.exception("aggregation_failed", account_id=account_id)
 
 
+def _attribute(
+    lookup: SqlInventoryLookup, reports: Sequence[tuple[list[EventDraft], datetime]]
+) -> list[list[EventRecord]]:
+    """Attribute the events of several reports in one pass; return each report's records.
+
+    An event that says nothing of its time happened when its report arrived.
+    """
+    timed = [
+        (seq, draft, draft.occurred_at or received_at)
+        for drafts, received_at in reports
+        for seq, draft in enumerate(drafts)
+    ]
+    attributions = iter(
+        attribute_events(
+            [EventFacts(draft.indicators, at, draft.category) for _, draft, at in timed], lookup
+        )
+    )
+    records = iter(
+        EventRecord(seq, draft, at, attribution)
+        for (seq, draft, at), attribution in zip(timed, attributions, strict=True)
+    )
+    return [[next(records) for _ in drafts] for drafts, _ in reports]
+
+
 def _accounts(records: Sequence[EventRecord]) -> tuple[int, ...]:
-    """Return the accounts a report's events were attributed to, in order."""
-    return tuple(sorted({r.attribution.account_id for r in records if r.attribution}))
+    """Return the accounts a report's events settled on, in order."""
+    return tuple(
+        sorted(
+            {
+                r.attribution.account_id
+                for r in records
+                if r.attribution.settled and r.attribution.account_id is not None
+            }
+        )
+    )
 
 
 def is_transient(error: BaseException) -> bool:

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import case, or_
 from sqlalchemy.orm import Session
 
-from abusedesk.attribution.model import Attribution
+from abusedesk.attribution.model import Attribution, AttributionState, Method
 from abusedesk.parsing.model import EventDraft
 from abusedesk.storage.dialect import insert_for
-from abusedesk.storage.tables import Event
+from abusedesk.storage.tables import Event, table_of
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class EventRecord:
     seq: int
     draft: EventDraft
     occurred_at: datetime
-    attribution: Attribution | None
+    attribution: Attribution
 
 
 def upsert_events(
@@ -53,8 +54,16 @@ def upsert_event_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     statement = _UPSERTS.get(dialect)
     if statement is None:
         insert = insert_for(session, Event)
+        table = table_of(Event)
+        # An analyst's decision (a manual attribution, a dismissal) outlives reprocessing.
+        decided = or_(
+            table.c.attribution_method == Method.MANUAL,
+            table.c.attribution_state == AttributionState.DISMISSED,
+        )
         updatable = {
-            name: insert.excluded[name]
+            name: case((decided, table.c[name]), else_=insert.excluded[name])
+            if name in _ATTRIBUTION_COLUMNS
+            else insert.excluded[name]
             for name in rows[0]
             if name not in ("report_id", "seq", "created_at")
         }
@@ -65,12 +74,24 @@ def upsert_event_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(statement, list(rows))
 
 
+_ATTRIBUTION_COLUMNS = frozenset(
+    {
+        "account_id",
+        "resource_id",
+        "attribution_method",
+        "attribution_confidence",
+        "attribution_reason",
+        "attribution_state",
+        "attribution_details",
+    }
+)
+
 # Building the upsert (its "excluded" columns) costs more than running it: build it once.
 _UPSERTS: dict[str, Any] = {}
 
 
 def _row(report_id: int, report_format: str, record: EventRecord, now: datetime) -> dict[str, Any]:
-    draft, attribution = record.draft, record.attribution
+    draft = record.draft
     return {
         "report_id": report_id,
         "seq": record.seq,
@@ -82,10 +103,38 @@ def _row(report_id: int, report_format: str, record: EventRecord, now: datetime)
         "reporter": draft.reporter,
         "indicators": {k: list(v) for k, v in draft.indicators.items()},
         "details": dict(draft.details),
-        "account_id": attribution.account_id if attribution else None,
-        "resource_id": attribution.resource_id if attribution else None,
-        "attribution_method": attribution.method if attribution else None,
-        "attribution_confidence": attribution.confidence if attribution else None,
-        "attribution_reason": attribution.reason if attribution else None,
+        **attribution_columns(record.attribution),
         "created_at": now,
+    }
+
+
+def attribution_columns(attribution: Attribution) -> dict[str, Any]:
+    """Return the event columns that record *attribution*.
+
+    Only a settled (high or medium) attribution puts the event on the account; a low one
+    leaves it in the unattributed inbox with the best guess as a suggestion.
+    """
+    details: dict[str, Any] = {
+        "candidates": [c.as_dict() for c in attribution.candidates],
+        "conflicts": list(attribution.conflicts),
+    }
+    if attribution.settled:
+        account_id, resource_id = attribution.account_id, attribution.resource_id
+        state = AttributionState.ATTRIBUTED
+    else:
+        account_id = resource_id = None
+        state = AttributionState.UNATTRIBUTED
+        if attribution.account_id is not None:
+            details["suggested"] = {
+                "account_id": attribution.account_id,
+                "resource_id": attribution.resource_id,
+            }
+    return {
+        "account_id": account_id,
+        "resource_id": resource_id,
+        "attribution_method": attribution.method,
+        "attribution_confidence": attribution.confidence,
+        "attribution_reason": attribution.reason,
+        "attribution_state": state,
+        "attribution_details": details,
     }

@@ -1,19 +1,28 @@
-"""The provider's inventory as attribution reads it.
+"""The provider's inventory as attribution reads it: a batch's questions in a few queries.
 
-The statements are built once and run with bound values: attribution asks the same few
-questions for every event of every report.
+The statements are built once and run with expanding bound lists; long lists are asked
+in chunks so that no statement outgrows a database's limit on bound values.
 """
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from abusedesk.attribution.model import Holder, IpHolding, SentMessage
-from abusedesk.storage.tables import IpAllocation, IpPool, Resource, SendLogEntry
+from abusedesk.attribution.model import IpInterval, KeyHolding, SendProbe, SentMessage
+from abusedesk.storage.tables import (
+    Account,
+    IpAllocation,
+    IpPool,
+    Resource,
+    ResourceKey,
+    SendLogEntry,
+)
 
-IDENTITY_KINDS = ("identity_domain",)
+CHUNK = 500
+# The most send-log entries one recipient probe reads: enough to tell accounts apart.
+PROBE_LIMIT = 50
 
 _SENT_COLUMNS = (
     SendLogEntry.account_id,
@@ -21,29 +30,74 @@ _SENT_COLUMNS = (
     SendLogEntry.provider_message_id,
     SendLogEntry.message_id_header,
     SendLogEntry.sent_at,
+    SendLogEntry.source_ip,
 )
-_SENT_BY_PROVIDER_MESSAGE_ID = (
-    select(*_SENT_COLUMNS).where(SendLogEntry.provider_message_id == bindparam("value")).limit(1)
+_SENT_BY_PROVIDER_MESSAGE_ID = select(*_SENT_COLUMNS).where(
+    SendLogEntry.provider_message_id.in_(bindparam("values", expanding=True))
 )
-_SENT_BY_MESSAGE_ID = (
-    select(*_SENT_COLUMNS).where(SendLogEntry.message_id_header == bindparam("value")).limit(1)
+_SENT_BY_MESSAGE_ID = select(*_SENT_COLUMNS).where(
+    SendLogEntry.message_id_header.in_(bindparam("values", expanding=True))
 )
-_IDENTITY_HOLDERS = select(Resource.account_id, Resource.id).where(
-    Resource.kind.in_(IDENTITY_KINDS),
-    Resource.value == bindparam("domain"),
-    Resource.deleted_at.is_(None),
-)
-_IP_HOLDING = (
-    select(IpAllocation.account_id, IpPool.name, IpPool.kind)
-    .outerjoin(IpPool, IpPool.id == IpAllocation.pool_id)
+_SENT_TO_RECIPIENT = (
+    select(*_SENT_COLUMNS)
     .where(
-        IpAllocation.ip == bindparam("ip"),
-        IpAllocation.valid_from <= bindparam("at"),
-        or_(IpAllocation.valid_to.is_(None), IpAllocation.valid_to > bindparam("at")),
+        SendLogEntry.recipient_hash == bindparam("recipient_hash"),
+        SendLogEntry.sent_at >= bindparam("start"),
+        SendLogEntry.sent_at <= bindparam("end"),
     )
-    .order_by(IpAllocation.valid_from.desc())
-    .limit(1)
+    .order_by(SendLogEntry.sent_at.desc())
+    .limit(PROBE_LIMIT)
 )
+_SENT_FROM_IP = (
+    select(*_SENT_COLUMNS)
+    .where(
+        SendLogEntry.source_ip == bindparam("source_ip"),
+        SendLogEntry.sent_at >= bindparam("start"),
+        SendLogEntry.sent_at <= bindparam("end"),
+    )
+    .order_by(SendLogEntry.sent_at.desc())
+    .limit(PROBE_LIMIT)
+)
+_KEY_HOLDINGS = (
+    select(
+        ResourceKey.kind,
+        ResourceKey.value,
+        Resource.account_id,
+        Resource.id,
+        Resource.kind,
+        Resource.value,
+        Resource.created_at,
+        Resource.deleted_at,
+    )
+    .join(Resource, Resource.id == ResourceKey.resource_id)
+    .where(
+        ResourceKey.kind.in_(bindparam("kinds", expanding=True)),
+        ResourceKey.value.in_(bindparam("values", expanding=True)),
+    )
+)
+_IP_INTERVALS = (
+    select(
+        IpAllocation.ip,
+        IpAllocation.account_id,
+        IpPool.name,
+        IpPool.kind,
+        IpAllocation.valid_from,
+        IpAllocation.valid_to,
+    )
+    .outerjoin(IpPool, IpPool.id == IpAllocation.pool_id)
+    .where(IpAllocation.ip.in_(bindparam("values", expanding=True)))
+)
+_ACCOUNT_IDS = select(Account.external_id, Account.id).where(
+    Account.external_id.in_(bindparam("values", expanding=True))
+)
+_ACCOUNT_NAMES = select(Account.id, Account.external_id).where(
+    Account.id.in_(bindparam("values", expanding=True))
+)
+_RESOURCE_NAMES = select(Resource.id, Resource.kind, Resource.value).where(
+    Resource.id.in_(bindparam("values", expanding=True))
+)
+
+T = TypeVar("T")
 
 
 class SqlInventoryLookup:
@@ -52,27 +106,74 @@ class SqlInventoryLookup:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def sent_by_provider_message_id(self, value: str) -> SentMessage | None:
-        """Return the send-log entry with this provider message id."""
-        return self._sent(_SENT_BY_PROVIDER_MESSAGE_ID, value)
+    def sent_messages(
+        self, *, provider_message_ids: Collection[str], message_ids: Collection[str]
+    ) -> list[SentMessage]:
+        """Return the send-log entries with any of these provider message ids or Message-IDs."""
+        found: dict[str, SentMessage] = {}
+        for statement, values in (
+            (_SENT_BY_PROVIDER_MESSAGE_ID, provider_message_ids),
+            (_SENT_BY_MESSAGE_ID, message_ids),
+        ):
+            for row in self._rows(statement, values):
+                found[row.provider_message_id] = SentMessage(*row)
+        return list(found.values())
 
-    def sent_by_message_id(self, value: str) -> SentMessage | None:
-        """Return the send-log entry whose Message-ID header is *value*."""
-        return self._sent(_SENT_BY_MESSAGE_ID, value)
+    def key_holdings(self, keys: Collection[tuple[str, str]]) -> list[KeyHolding]:
+        """Return the resources named by any of these ``(key kind, value)`` pairs."""
+        wanted = set(keys)
+        kinds = sorted({kind for kind, _ in wanted})
+        holdings: list[KeyHolding] = []
+        for chunk in _chunks(sorted({value for _, value in wanted})):
+            rows = self.session.execute(_KEY_HOLDINGS, {"kinds": kinds, "values": chunk})
+            holdings.extend(KeyHolding(*row) for row in rows if (row[0], row[1]) in wanted)
+        return holdings
 
-    def _sent(self, statement: Any, value: str) -> SentMessage | None:
-        row = self.session.execute(statement, {"value": value}).first()
-        return None if row is None else SentMessage(*row)
+    def ip_intervals(self, ips: Collection[str]) -> list[IpInterval]:
+        """Return every allocation interval of these IPs."""
+        return [
+            IpInterval(ip, account_id, pool_name, pool_kind == "shared", valid_from, valid_to)
+            for ip, account_id, pool_name, pool_kind, valid_from, valid_to in self._rows(
+                _IP_INTERVALS, ips
+            )
+        ]
 
-    def identity_holders(self, domain: str) -> list[Holder]:
-        """Return the accounts with *domain* as a live verified identity."""
-        rows = self.session.execute(_IDENTITY_HOLDERS, {"domain": domain.lower()})
-        return [Holder(account_id, resource_id) for account_id, resource_id in rows]
+    def account_ids(self, external_ids: Collection[str]) -> Mapping[str, int]:
+        """Return the internal ids of the accounts with these external ids."""
+        return dict(self._rows(_ACCOUNT_IDS, external_ids))
 
-    def ip_holding_at(self, ip: str, at: datetime) -> IpHolding | None:
-        """Return who held *ip* at *at*, from the allocation history."""
-        row = self.session.execute(_IP_HOLDING, {"ip": ip, "at": at}).first()
-        if row is None:
-            return None
-        account_id, pool_name, pool_kind = row
-        return IpHolding(ip, account_id, pool_name, shared=pool_kind == "shared")
+    def senders(self, probes: Collection[SendProbe]) -> Mapping[SendProbe, list[SentMessage]]:
+        """Return, per probe, the latest send-log entries matching it (at most PROBE_LIMIT)."""
+        answers: dict[SendProbe, list[SentMessage]] = {}
+        for probe in probes:
+            if probe.recipient_hash is not None:
+                statement: Any = _SENT_TO_RECIPIENT
+                bound: dict[str, Any] = {"recipient_hash": probe.recipient_hash}
+            elif probe.source_ip is not None:
+                statement, bound = _SENT_FROM_IP, {"source_ip": probe.source_ip}
+            else:
+                continue
+            rows = self.session.execute(
+                statement, {**bound, "start": probe.start, "end": probe.end}
+            )
+            answers[probe] = [SentMessage(*row) for row in rows]
+        return answers
+
+    def names(
+        self, account_ids: Collection[int], resource_ids: Collection[int]
+    ) -> tuple[Mapping[int, str], Mapping[int, tuple[str, str]]]:
+        """Return the accounts' external ids and the resources' (kind, value)."""
+        accounts = dict(self._rows(_ACCOUNT_NAMES, account_ids))
+        resources = {
+            id_: (kind, value) for id_, kind, value in self._rows(_RESOURCE_NAMES, resource_ids)
+        }
+        return accounts, resources
+
+    def _rows(self, statement: Any, values: Collection[Any]) -> Iterator[Any]:
+        for chunk in _chunks(sorted(set(values))):
+            yield from self.session.execute(statement, {"values": chunk})
+
+
+def _chunks(values: Sequence[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield list(values[start : start + CHUNK])

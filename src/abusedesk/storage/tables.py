@@ -111,6 +111,26 @@ class Resource(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class ResourceKey(Base):
+    """A value that names a resource as reports quote it: what attribution matches on.
+
+    Derived from the resource (its value, DKIM selectors, Feedback-ID ...) whenever the
+    inventory writes it; ``attribution.keys`` says which kinds each resource gives.
+    """
+
+    __tablename__ = "resource_keys"
+    __table_args__ = (
+        UniqueConstraint("resource_id", "kind", "value"),
+        Index("ix_resource_keys_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(320))
+
+
 class IpAllocation(Base):
     """Which account or pool held an IP during [valid_from, valid_to)."""
 
@@ -129,6 +149,10 @@ class SendLogEntry(Base):
     """One message the provider sent: the strongest evidence for attribution."""
 
     __tablename__ = "send_log"
+    __table_args__ = (
+        Index("ix_send_log_source_ip_sent_at", "source_ip", "sent_at"),
+        Index("ix_send_log_recipient_hash_sent_at", "recipient_hash", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_message_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -139,6 +163,8 @@ class SendLogEntry(Base):
     source_ip: Mapped[str | None] = mapped_column(String(45))
     mail_from: Mapped[str | None] = mapped_column(String(320))
     recipient_domain: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the lowercased recipient address, as events carry it: never the address.
+    recipient_hash: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(index=True)
 
 
@@ -217,6 +243,13 @@ class Event(Base):
             sqlite_where=text("aggregated_at IS NULL AND account_id IS NOT NULL"),
             postgresql_where=text("aggregated_at IS NULL AND account_id IS NOT NULL"),
         ),
+        # The unattributed inbox: small however many events are stored.
+        Index(
+            "ix_events_unattributed",
+            "id",
+            sqlite_where=text("attribution_state = 'unattributed'"),
+            postgresql_where=text("attribution_state = 'unattributed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -235,6 +268,10 @@ class Event(Base):
     attribution_method: Mapped[str | None] = mapped_column(String(40))
     attribution_confidence: Mapped[str | None] = mapped_column(String(10))
     attribution_reason: Mapped[str | None] = mapped_column(Text)
+    # attributed | unattributed (waits in the inbox) | dismissed (an analyst said: not ours)
+    attribution_state: Mapped[str] = mapped_column(String(20), default="unattributed")
+    # Candidates, conflicts and the low-confidence suggestion behind the decision.
+    attribution_details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     # Set once aggregation has seen the event (folded into a case, or judged no casework).
     aggregated_at: Mapped[datetime | None]

@@ -1,0 +1,653 @@
+"""Resolve a batch of events to the accounts and resources behind them.
+
+Every resolver turns an indicator into a *finding*: the accounts it points at (one, or
+several when a value is shared), how strong that is, and what it rests on. All of a
+batch's lookups are asked together (a handful of queries per batch); only events left
+ambiguous ask the send log about their recipient or source IP.
+
+The decision, per event:
+
+1. The strongest finding that names one account picks it; findings that name several
+   accounts (a shared pool, a domain two accounts verified) only narrow.
+2. Findings of other kinds that agree raise the confidence by one step (to medium from
+   weak evidence, to high from header evidence confirmed by our network or send log).
+3. Findings that disagree are recorded as conflicts and lower it, never silently
+   overruled: a rival of equal or greater strength leaves the event at low.
+4. Low confidence never settles an event: it waits in the unattributed inbox with the
+   best guess as a suggestion.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from ipaddress import ip_address, ip_network
+
+from abusedesk.attribution.keys import KeyKind, normal_key
+from abusedesk.attribution.model import (
+    Attribution,
+    Candidate,
+    Confidence,
+    EventFacts,
+    IpInterval,
+    KeyHolding,
+    Method,
+    SendProbe,
+    SentMessage,
+)
+from abusedesk.attribution.ports import InventoryLookup
+
+HIGH, MEDIUM, LOW = 3, 2, 1
+
+# How far from an event the send log is searched for its recipient, and how close a
+# message from the event's own source IP must be to count as that message.
+RECIPIENT_WINDOW_BEFORE = timedelta(days=7)
+RECIPIENT_WINDOW_AFTER = timedelta(hours=1)
+SAME_MESSAGE_SLACK = timedelta(hours=6)
+# Categories about a domain or our infrastructure, not about one message we sent: a
+# source IP outside our space says nothing against them.
+_NOT_ABOUT_ONE_MESSAGE = frozenset({"dmarc_aggregate", "tls_report"})
+MAX_CANDIDATES = 10
+
+# Which family of evidence each method belongs to: agreement counts only across families.
+_FAMILY = {
+    Method.PROVIDER_MESSAGE_ID: "send_log",
+    Method.MESSAGE_ID: "send_log",
+    Method.ENVELOPE_SENDER: "send_log",
+    Method.SENDING_ACCOUNT_ID: "provider",
+    Method.FEEDBACK_ID: "configuration",
+    Method.CFBL_FEEDBACK_ID: "configuration",
+    Method.CONFIGURATION_SET: "configuration",
+    Method.MAILBOX: "identity",
+    Method.ORIGINATION_NUMBER: "number",
+    Method.SENDER_ID: "number",
+    Method.PUSH_APPLICATION: "push",
+    Method.PLATFORM_ENDPOINT: "push",
+    Method.DKIM_SELECTOR: "signature",
+    Method.DKIM_DOMAIN: "identity",
+    Method.ENVELOPE_DOMAIN: "identity",
+    Method.FROM_ADDRESS: "identity",
+    Method.FROM_DOMAIN: "identity",
+    Method.DEDICATED_IP: "network",
+    Method.SHARED_POOL: "network",
+    Method.RECIPIENT: "recipient",
+    Method.URL_DOMAIN: "content",
+}
+# Families that confirm header evidence well enough to make it high: what a spoofer
+# cannot copy into a message (our IPs, our send log, our configuration).
+_CONFIRMING = frozenset({"send_log", "provider", "configuration", "network", "recipient"})
+# Header evidence: anyone can write it, so a source IP outside our space contradicts it.
+_SPOOFABLE = frozenset({"identity", "content", "signature"})
+_METHOD_ORDER = {m: n for n, m in enumerate(_FAMILY)}
+
+# Indicator kind -> (key kind, method, level when it names one account), for keys
+# looked up as given; domains are walked up to their parents separately.
+_KEYED = (
+    ("feedback_id", KeyKind.FEEDBACK_ID, Method.FEEDBACK_ID, HIGH),
+    ("cfbl_feedback_id", KeyKind.CFBL_FEEDBACK_ID, Method.CFBL_FEEDBACK_ID, HIGH),
+    ("dkim_selector", KeyKind.DKIM, Method.DKIM_SELECTOR, HIGH),
+    ("origination_number", KeyKind.ORIGINATION_NUMBER, Method.ORIGINATION_NUMBER, HIGH),
+    ("push_application", KeyKind.PUSH_APPLICATION, Method.PUSH_APPLICATION, HIGH),
+    ("platform_endpoint", KeyKind.PLATFORM_ENDPOINT, Method.PLATFORM_ENDPOINT, HIGH),
+    ("from_address", KeyKind.MAILBOX, Method.MAILBOX, MEDIUM),
+    ("from_address", KeyKind.ADDRESS, Method.FROM_ADDRESS, MEDIUM),
+    ("envelope_domain", KeyKind.MAIL_FROM_DOMAIN, Method.ENVELOPE_DOMAIN, MEDIUM),
+    ("sender_id", KeyKind.SENDER_ID, Method.SENDER_ID, MEDIUM),
+    ("configuration_set", KeyKind.CONFIGURATION_SET, Method.CONFIGURATION_SET, LOW),
+)
+_DOMAINS = (
+    ("dkim_domain", Method.DKIM_DOMAIN, MEDIUM),
+    ("envelope_domain", Method.ENVELOPE_DOMAIN, MEDIUM),
+    ("from_domain", Method.FROM_DOMAIN, MEDIUM),
+    ("domain", Method.URL_DOMAIN, LOW),
+)
+_LABELS = {
+    Method.FEEDBACK_ID: "Feedback-ID",
+    Method.CFBL_FEEDBACK_ID: "CFBL-Feedback-ID",
+    Method.DKIM_SELECTOR: "DKIM key",
+    Method.ORIGINATION_NUMBER: "Origination number",
+    Method.PUSH_APPLICATION: "Push application",
+    Method.PLATFORM_ENDPOINT: "Platform endpoint",
+    Method.MAILBOX: "From address",
+    Method.FROM_ADDRESS: "From address",
+    Method.SENDER_ID: "Sender id",
+    Method.CONFIGURATION_SET: "Configuration set",
+    Method.DKIM_DOMAIN: "DKIM d=",
+    Method.ENVELOPE_DOMAIN: "Envelope sender domain",
+    Method.FROM_DOMAIN: "From domain",
+    Method.URL_DOMAIN: "Linked domain",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one resolver says: the accounts a value points at, and how strongly."""
+
+    method: str
+    level: int
+    # account id -> resource id (None when the evidence names no particular resource)
+    holders: Mapping[int, int | None]
+    # Says what the value is and where it was found, with {account} and {resource}
+    # filled in once the batch's names are known.
+    text: str
+    at: datetime | None = None
+
+    @property
+    def family(self) -> str:
+        """Return the family of evidence the finding belongs to."""
+        return _FAMILY[self.method]
+
+    @property
+    def unique(self) -> bool:
+        """Tell whether the finding names exactly one account."""
+        return len(self.holders) == 1
+
+
+@dataclass
+class _Event:
+    facts: EventFacts
+    findings: list[Finding] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    # When the reported message was sent, once the send log says so.
+    sent_at: datetime | None = None
+
+    def values(self, kind: str) -> tuple[str, ...]:
+        return self.facts.indicators.get(kind, ())
+
+
+def attribute_events(events: Sequence[EventFacts], lookup: InventoryLookup) -> list[Attribution]:
+    """Return the attribution of each event, in order, asking *lookup* in batches."""
+    work = [_Event(facts) for facts in events]
+    _by_send_log(work, lookup)
+    _by_keys(work, lookup)
+    _by_account_id(work, lookup)
+    foreign = _by_ip(work, lookup)
+    _by_recipient(work, lookup)
+    decisions = [_decide(event, i in foreign) for i, event in enumerate(work)]
+    names = _names(decisions, lookup)
+    return [_attribution(decision, names) for decision in decisions]
+
+
+# --- resolvers --------------------------------------------------------------------------------
+
+
+def _by_send_log(work: Sequence[_Event], lookup: InventoryLookup) -> None:
+    """Our own ids: provider message id, Message-ID, and the VERP local part of the envelope."""
+    provider_ids: set[str] = set()
+    message_ids: set[str] = set()
+    for event in work:
+        provider_ids.update(event.values("provider_message_id"))
+        provider_ids.update(_verp_ids(event))
+        message_ids.update(m.strip().strip("<>") for m in event.values("message_id"))
+    if not provider_ids and not message_ids:
+        return
+    sent = lookup.sent_messages(provider_message_ids=provider_ids, message_ids=message_ids)
+    by_provider_id = {s.provider_message_id: s for s in sent}
+    by_message_id: dict[str, list[SentMessage]] = defaultdict(list)
+    for s in sent:
+        if s.message_id_header:
+            by_message_id[s.message_id_header].append(s)
+    for event in work:
+        found = [
+            (method, value, [by_provider_id[value]])
+            for method, values in (
+                (Method.PROVIDER_MESSAGE_ID, event.values("provider_message_id")),
+                (Method.ENVELOPE_SENDER, _verp_ids(event)),
+            )
+            for value in values
+            if value in by_provider_id
+        ]
+        for raw in event.values("message_id"):
+            value = raw.strip().strip("<>")
+            if value in by_message_id:
+                found.append((Method.MESSAGE_ID, value, by_message_id[value]))
+        for method, value, entries in found:
+            event.sent_at = event.sent_at or entries[0].sent_at
+            event.findings.append(
+                Finding(
+                    method,
+                    HIGH,
+                    {e.account_id: e.resource_id for e in entries},
+                    _send_log_text(method, value, entries[0].sent_at),
+                    entries[0].sent_at,
+                )
+            )
+        if not found and (event.values("message_id") or event.values("provider_message_id")):
+            event.misses.append("its message ids are not in the send log")
+
+
+def _verp_ids(event: _Event) -> list[str]:
+    """Return the local parts of the envelope sender: a VERP return path carries our id."""
+    return [v.rpartition("@")[0] for v in event.values("envelope_sender") if "@" in v]
+
+
+def _send_log_text(method: str, value: str, sent_at: datetime) -> str:
+    label = {
+        Method.PROVIDER_MESSAGE_ID: f"Provider message id {value}",
+        Method.ENVELOPE_SENDER: f"The envelope sender's VERP id {value}",
+        Method.MESSAGE_ID: f"Message-ID <{value}>",
+    }[method]
+    return f"{label} is in the send log of account {{account}}{{resource}} at {sent_at:%Y-%m-%dT%H:%MZ}"
+
+
+def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
+    """Values that name a resource: Feedback-IDs, DKIM keys, identities, numbers ..."""
+    wanted: list[list[tuple[str, str, str, int, str]]] = []
+    keys: set[tuple[str, str]] = set()
+    for event in work:
+        asks = [
+            (key_kind, value, method, level, raw)
+            for indicator, key_kind, method, level in _KEYED
+            for raw in event.values(indicator)
+            if (value := normal_key(key_kind, raw))
+        ]
+        domains = [
+            *((raw, method, level) for indicator, method, level in _DOMAINS
+              for raw in event.values(indicator)),
+            *((_host(url), Method.URL_DOMAIN, LOW) for url in event.values("url")),
+        ]  # fmt: skip
+        asks += [
+            (KeyKind.DOMAIN, domain, method, level, raw)
+            for raw, method, level in domains
+            for domain in _parents(normal_key(KeyKind.DOMAIN, raw))
+        ]
+        keys.update((kind, value) for kind, value, *_ in asks)
+        wanted.append(asks)
+    if not keys:
+        return
+    holdings: dict[tuple[str, str], list[KeyHolding]] = defaultdict(list)
+    for holding in lookup.key_holdings(keys):
+        holdings[(holding.kind, holding.value)].append(holding)
+    for event, asks in zip(work, wanted, strict=True):
+        at = event.sent_at or event.facts.occurred_at
+        seen: set[tuple[str, int]] = set()
+        for kind, value, method, level, raw in asks:
+            held = [h for h in holdings.get((kind, value), ()) if h.held_at(at)]
+            if not held:
+                continue
+            holders = {h.account_id: h.resource_id for h in held}
+            if any((method, a) in seen for a in holders):
+                continue  # a parent domain of one already found adds nothing
+            seen.update((method, a) for a in holders)
+            event.findings.append(Finding(method, level, holders, _key_text(method, raw, value)))
+
+
+def _key_text(method: str, raw: str, value: str) -> str:
+    label = _LABELS[method]
+    if method in (
+        Method.FROM_DOMAIN,
+        Method.DKIM_DOMAIN,
+        Method.ENVELOPE_DOMAIN,
+        Method.URL_DOMAIN,
+    ):
+        where = value if raw.lower().rstrip(".") == value else f"{value} (parent of {raw})"
+        return f"{label} {where} is a verified identity of account {{account}}"
+    if method == Method.DKIM_SELECTOR:
+        return f"{label} {value} belongs to identity {{resource_value}} of account {{account}}"
+    return f"{label} {raw} belongs to account {{account}}{{resource}}"
+
+
+def _by_account_id(work: Sequence[_Event], lookup: InventoryLookup) -> None:
+    """The provider's own account id, as SES notifications name it."""
+    wanted = {v for event in work for v in event.values("sending_account_id")}
+    if not wanted:
+        return
+    ids = lookup.account_ids(wanted)
+    for event in work:
+        for value in event.values("sending_account_id"):
+            if value in ids:
+                event.findings.append(
+                    Finding(
+                        Method.SENDING_ACCOUNT_ID,
+                        HIGH,
+                        {ids[value]: None},
+                        "The report names its sending account {account}",
+                    )
+                )
+
+
+def _by_ip(work: Sequence[_Event], lookup: InventoryLookup) -> set[int]:
+    """Source IP at the time: a dedicated IP names its account, a shared pool its members.
+
+    Return the positions of events whose source IP is a public address outside our space.
+    """
+    ips = {_canonical(v) for event in work for v in event.values("source_ip")} - {None}
+    if not ips:
+        return set()
+    intervals: dict[str, list[IpInterval]] = defaultdict(list)
+    for interval in lookup.ip_intervals({ip for ip in ips if ip}):
+        intervals[interval.ip].append(interval)
+    pools: dict[int, list[str]] = {}
+    foreign: set[int] = set()
+    for position, event in enumerate(work):
+        at = event.sent_at or event.facts.occurred_at
+        for raw in event.values("source_ip"):
+            ip = _canonical(raw)
+            if ip is None:
+                continue
+            held = [i for i in intervals.get(ip, ()) if i.held_at(at)]
+            if not intervals.get(ip):
+                if _is_public(ip):
+                    foreign.add(position)
+                    event.misses.append(f"source IP {ip} is not in our address space")
+                continue
+            if not held:
+                event.misses.append(
+                    f"source IP {ip} was allocated to nobody at {at:%Y-%m-%dT%H:%MZ}"
+                )
+                continue
+            interval = held[0]
+            if not interval.shared and interval.account_id is not None:
+                event.findings.append(
+                    Finding(
+                        Method.DEDICATED_IP,
+                        MEDIUM,
+                        {interval.account_id: None},
+                        f"Source IP {ip} was dedicated to account {{account}} "
+                        f"at {at:%Y-%m-%dT%H:%MZ}",
+                    )
+                )
+            elif interval.pool_name:
+                pools[position] = [*pools.get(position, []), interval.pool_name]
+    _pool_members(work, pools, lookup)
+    return foreign
+
+
+def _pool_members(
+    work: Sequence[_Event], pools: Mapping[int, list[str]], lookup: InventoryLookup
+) -> None:
+    """Turn each event's shared pool into the finding of the accounts in it at the time."""
+    names = {name for names in pools.values() for name in names}
+    if not names:
+        return
+    members: dict[str, list[KeyHolding]] = defaultdict(list)
+    for holding in lookup.key_holdings({(KeyKind.IP_POOL, n) for n in names}):
+        members[holding.value].append(holding)
+    for position, pool_names in pools.items():
+        event = work[position]
+        at = event.sent_at or event.facts.occurred_at
+        for name in pool_names:
+            holders = {h.account_id: h.resource_id for h in members[name] if h.held_at(at)}
+            if holders:
+                event.findings.append(
+                    Finding(
+                        Method.SHARED_POOL,
+                        MEDIUM,
+                        holders,
+                        f"Source IP is in shared pool {name}, used by {len(holders)} "
+                        f"account{'s' if len(holders) != 1 else ''} at {at:%Y-%m-%dT%H:%MZ}",
+                    )
+                )
+
+
+def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
+    """Ask the send log who mailed the recipient (or the complainant) around the event.
+
+    Only events that no single strong finding settles ask: the question costs a query.
+    """
+    probes: dict[int, list[SendProbe]] = {}
+    for position, event in enumerate(work):
+        if _settled_by_one(event):
+            continue
+        hashes = [*event.values("recipient_hash"), *event.values("complainant_hash")]
+        if not hashes:
+            continue
+        at = event.sent_at or event.facts.occurred_at
+        probes[position] = [
+            SendProbe(None, h, at - RECIPIENT_WINDOW_BEFORE, at + RECIPIENT_WINDOW_AFTER)
+            for h in dict.fromkeys(hashes)
+        ]
+    if not probes:
+        return
+    answers = lookup.senders({p for ps in probes.values() for p in ps})
+    for position, event_probes in probes.items():
+        event = work[position]
+        entries = [e for p in event_probes for e in answers.get(p, ())]
+        if not entries:
+            event.misses.append("the recipient got nothing from us in the week before")
+            continue
+        ips = {_canonical(v) for v in event.values("source_ip")}
+        at = event.sent_at or event.facts.occurred_at
+        same_ip = [
+            e for e in entries if e.source_ip in ips and abs(e.sent_at - at) <= SAME_MESSAGE_SLACK
+        ]
+        chosen = same_ip or entries
+        holders = {e.account_id: e.resource_id for e in chosen}
+        latest = max(e.sent_at for e in chosen)
+        via = " from the same source IP" if same_ip else ""
+        event.findings.append(
+            Finding(
+                Method.RECIPIENT,
+                MEDIUM if same_ip else LOW,
+                holders,
+                f"The send log shows mail to the recipient{via} from "
+                + ("account {account}" if len(holders) == 1 else f"{len(holders)} accounts")
+                + f", last at {latest:%Y-%m-%dT%H:%MZ}",
+            )
+        )
+
+
+def _settled_by_one(event: _Event) -> bool:
+    return any(f.unique and f.level >= MEDIUM and f.family != "identity" for f in event.findings)
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Decision:
+    account_id: int | None
+    resource_id: int | None
+    finding: Finding | None
+    level: int
+    support: tuple[Finding, ...]
+    conflicts: tuple[Finding, ...]
+    # Why the confidence fell, in words, beside the conflicting findings.
+    doubts: tuple[str, ...]
+    candidates: tuple[tuple[int, int | None, Finding], ...]
+    misses: tuple[str, ...]
+
+
+def _decide(event: _Event, foreign_ip: bool) -> _Decision:
+    findings = event.findings
+    misses = tuple(event.misses)
+    if not findings:
+        return _Decision(None, None, None, 0, (), (), (), (), misses)
+    accounts = {a for f in findings for a in f.holders}
+    named = {a for f in findings if f.unique for a in f.holders}
+    if named:
+        account = max(named, key=lambda a: _strength(a, findings))
+    else:
+        # Only shared values: they settle an account only where they all meet in one.
+        common = set.intersection(*(set(f.holders) for f in findings))
+        if len(common) != 1:
+            candidates = _candidates(accounts, findings)
+            return _Decision(None, None, None, 0, (), (), (), candidates, misses)
+        account = next(iter(common))
+    best = _best_for(account, findings)
+    support = tuple(f for f in findings if account in f.holders and f.family != best.family)
+    families = {f.family for f in support}
+    if best.unique:
+        level = best.level
+        if families & _CONFIRMING or (families and level == LOW):
+            level = min(HIGH, level + 1)
+    else:
+        strong = any(f.level >= MEDIUM for f in (best, *support))
+        level = MEDIUM if families and strong else LOW
+    conflicts = tuple(
+        f
+        for f in findings
+        if account not in f.holders
+        and ((f.unique and f.level >= MEDIUM) or (f.family == "network" and not f.unique))
+    )
+    for rival in conflicts:
+        level = LOW if rival.unique and rival.level >= best.level else max(LOW, level - 1)
+    doubts: tuple[str, ...] = ()
+    if (
+        foreign_ip
+        and best.family in _SPOOFABLE
+        and event.facts.category not in _NOT_ABOUT_ONE_MESSAGE
+        and not families & _CONFIRMING
+    ):
+        level = max(LOW, level - 1)
+        doubts = ("The source IP is not ours, so the headers may be spoofed",)
+    return _Decision(
+        account,
+        best.holders[account],
+        best,
+        level,
+        support,
+        conflicts,
+        doubts,
+        _candidates(accounts - {account}, findings),
+        misses,
+    )
+
+
+def _candidates(
+    accounts: set[int], findings: Sequence[Finding]
+) -> tuple[tuple[int, int | None, Finding], ...]:
+    ranked = sorted(accounts, key=lambda a: _strength(a, findings), reverse=True)
+    return tuple(
+        (a, best.holders[a], best)
+        for a in ranked[:MAX_CANDIDATES]
+        for best in (_best_for(a, findings),)
+    )
+
+
+def _strength(account: int, findings: Iterable[Finding]) -> tuple[int, int, int]:
+    """Rank an account: its best unique finding, then how many families agree, then method."""
+    mine = [f for f in findings if account in f.holders]
+    unique = [f.level for f in mine if f.unique]
+    best = _best_for(account, mine)
+    return (max(unique, default=0), len({f.family for f in mine}), -_METHOD_ORDER[best.method])
+
+
+def _best_for(account: int, findings: Iterable[Finding]) -> Finding:
+    mine = [f for f in findings if account in f.holders]
+    return min(mine, key=lambda f: (not f.unique, -f.level, _METHOD_ORDER[f.method]))
+
+
+# --- words -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Names:
+    """How the batch's accounts and resources are shown: external ids, resource values."""
+
+    accounts: Mapping[int, str]
+    resources: Mapping[int, tuple[str, str]]
+
+
+def _names(decisions: Sequence[_Decision], lookup: InventoryLookup) -> Names:
+    account_ids: set[int] = set()
+    resource_ids: set[int] = set()
+    for d in decisions:
+        for f in (d.finding, *d.support, *d.conflicts, *(c[2] for c in d.candidates)):
+            if f is not None:
+                account_ids.update(f.holders)
+                resource_ids.update(r for r in f.holders.values() if r is not None)
+    if not account_ids:
+        return Names({}, {})
+    accounts, resources = lookup.names(account_ids, resource_ids)
+    return Names(accounts, resources)
+
+
+def _attribution(d: _Decision, names: Names) -> Attribution:
+    say = _sayer(names)
+    candidates = tuple(
+        Candidate(account, resource, f.method, Confidence.BY_RANK[f.level if f.unique else LOW])
+        for account, resource, f in d.candidates
+    )
+    if d.finding is None or d.account_id is None:
+        if candidates:
+            reason = (
+                f"{len(d.candidates)} accounts share what the report names "
+                f"({', '.join(sorted({_LABELS.get(c.method, c.method) for c in candidates}))}) "
+                "and nothing tells them apart"
+            )
+        else:
+            reason = "Nothing names one of our accounts"
+        misses = "; ".join(d.misses)
+        return Attribution(
+            None, None, None, None, f"{reason}: {misses}." if misses else f"{reason}.", candidates
+        )
+    reason = say(d.finding, d.account_id)
+    if not d.finding.unique:
+        reason += f"; of those, only account {names.accounts.get(d.account_id)} fits everything"
+    if d.support:
+        reason += ". Agrees: " + "; ".join(say(f, d.account_id) for f in d.support)
+    conflicts = tuple(_conflict(say, f) for f in d.conflicts) + d.doubts
+    if conflicts:
+        reason += ". Disagrees: " + "; ".join(conflicts)
+    return Attribution(
+        d.account_id,
+        d.resource_id,
+        d.finding.method,
+        Confidence.BY_RANK[d.level],
+        reason + ".",
+        candidates,
+        conflicts,
+    )
+
+
+def _sayer(names: Names) -> Callable[[Finding, int], str]:
+    def say(finding: Finding, account: int) -> str:
+        resource = finding.holders.get(account)
+        kind_value = names.resources.get(resource) if resource is not None else None
+        return finding.text.format(
+            account=names.accounts.get(account, f"#{account}"),
+            resource=f" ({kind_value[0].replace('_', ' ')} {kind_value[1]})" if kind_value else "",
+            resource_value=kind_value[1] if kind_value else "?",
+        )
+
+    return say
+
+
+def _conflict(say: Callable[[Finding, int], str], finding: Finding) -> str:
+    if finding.unique:
+        return say(finding, next(iter(finding.holders)))
+    return finding.text.format(account="?", resource="", resource_value="?")
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+
+
+def _parents(domain: str | None) -> list[str]:
+    """Return *domain* and its parents down to two labels: a verified domain covers its subdomains."""
+    if not domain or "." not in domain:
+        return []
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def _host(url: str) -> str:
+    rest = url.partition("://")[2] or url
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = host.rpartition("@")[2]
+    if host.startswith("["):
+        return ""
+    return host.split(":", 1)[0]
+
+
+def _canonical(value: str) -> str | None:
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+_LOCAL_NETWORKS = tuple(
+    ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3", "::/127", "fc00::/7", "fe80::/10",
+        "ff00::/8",
+    )
+)  # fmt: skip
+
+
+def _is_public(ip: str) -> bool:
+    """Tell whether *ip* can be a sender's address on the internet (not a private hop)."""
+    address = ip_address(ip)
+    return not any(address in network for network in _LOCAL_NETWORKS)
