@@ -108,10 +108,9 @@ class IpInterval:
 
 @dataclass(frozen=True)
 class SendProbe:
-    """A question for the send log: who sent from this IP, or to this recipient, in a window."""
+    """A question for the send log: who sent to this recipient within a window."""
 
-    source_ip: str | None
-    recipient_hash: str | None
+    recipient_hash: str
     start: datetime
     end: datetime
 

@@ -24,7 +24,7 @@ class InventoryLookup(Protocol):
         """Return the internal ids of the accounts with these external ids."""
 
     def senders(self, probes: Collection[SendProbe]) -> Mapping[SendProbe, list[SentMessage]]:
-        """Return, per probe, the send-log entries matching it (bounded per probe)."""
+        """Return, per probe, the latest send-log entries to its recipient within its window."""
 
     def names(
         self, account_ids: Collection[int], resource_ids: Collection[int]

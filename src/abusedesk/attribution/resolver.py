@@ -18,7 +18,7 @@ The decision, per event:
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from ipaddress import ip_address, ip_network
@@ -48,6 +48,7 @@ SAME_MESSAGE_SLACK = timedelta(hours=6)
 # source IP outside our space says nothing against them.
 _NOT_ABOUT_ONE_MESSAGE = frozenset({"dmarc_aggregate", "tls_report"})
 MAX_CANDIDATES = 10
+MAX_DOMAIN_LABELS = 8
 
 # Which family of evidence each method belongs to: agreement counts only across families.
 _FAMILY = {
@@ -394,7 +395,7 @@ def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
             continue
         at = event.sent_at or event.facts.occurred_at
         probes[position] = [
-            SendProbe(None, h, at - RECIPIENT_WINDOW_BEFORE, at + RECIPIENT_WINDOW_AFTER)
+            SendProbe(h, at - RECIPIENT_WINDOW_BEFORE, at + RECIPIENT_WINDOW_AFTER)
             for h in dict.fromkeys(hashes)
         ]
     if not probes:
@@ -453,26 +454,30 @@ def _decide(event: _Event, foreign_ip: bool) -> _Decision:
     misses = tuple(event.misses)
     if not findings:
         return _Decision(None, None, None, 0, (), (), (), (), misses)
-    accounts = {a for f in findings for a in f.holders}
-    named = {a for f in findings if f.unique for a in f.holders}
-    if named:
-        account = max(named, key=lambda a: _strength(a, findings))
-    else:
+    by_account: dict[int, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        for holder in finding.holders:
+            by_account[holder].append(finding)
+    ranked = _ranked(by_account)
+    account = ranked[0]
+    if not any(f.unique for f in by_account[account]):
         # Only shared values: they settle an account only where they all meet in one.
-        common = set.intersection(*(set(f.holders) for f in findings))
+        common = [a for a in ranked if len(by_account[a]) == len(findings)]
         if len(common) != 1:
-            candidates = _candidates(accounts, findings)
-            return _Decision(None, None, None, 0, (), (), (), candidates, misses)
-        account = next(iter(common))
-    best = _best_for(account, findings)
-    support = tuple(f for f in findings if account in f.holders and f.family != best.family)
+            return _Decision(
+                None, None, None, 0, (), (), (), _candidates(ranked, by_account), misses
+            )
+        account = common[0]
+    mine = by_account[account]
+    best = _best(mine)
+    support = tuple(f for f in mine if f.family != best.family)
     families = {f.family for f in support}
     if best.unique:
         level = best.level
         if families & _CONFIRMING or (families and level == LOW):
             level = min(HIGH, level + 1)
     else:
-        strong = any(f.level >= MEDIUM for f in (best, *support))
+        strong = any(f.level >= MEDIUM for f in mine)
         level = MEDIUM if families and strong else LOW
     conflicts = tuple(
         f
@@ -499,32 +504,39 @@ def _decide(event: _Event, foreign_ip: bool) -> _Decision:
         support,
         conflicts,
         doubts,
-        _candidates(accounts - {account}, findings),
+        _candidates([a for a in ranked if a != account], by_account),
         misses,
     )
 
 
 def _candidates(
-    accounts: set[int], findings: Sequence[Finding]
+    ranked: Sequence[int], by_account: Mapping[int, list[Finding]]
 ) -> tuple[tuple[int, int | None, Finding], ...]:
-    ranked = sorted(accounts, key=lambda a: _strength(a, findings), reverse=True)
+    """Return the strongest accounts after the chosen one, each with its best finding."""
     return tuple(
         (a, best.holders[a], best)
         for a in ranked[:MAX_CANDIDATES]
-        for best in (_best_for(a, findings),)
+        for best in (_best(by_account[a]),)
     )
 
 
-def _strength(account: int, findings: Iterable[Finding]) -> tuple[int, int, int]:
-    """Rank an account: its best unique finding, then how many families agree, then method."""
-    mine = [f for f in findings if account in f.holders]
-    unique = [f.level for f in mine if f.unique]
-    best = _best_for(account, mine)
-    return (max(unique, default=0), len({f.family for f in mine}), -_METHOD_ORDER[best.method])
+def _ranked(by_account: Mapping[int, list[Finding]]) -> list[int]:
+    """Return the accounts strongest first: those a finding names alone, then the others."""
+    named = [a for a, mine in by_account.items() if any(f.unique for f in mine)]
+    others = [a for a in by_account if a not in named]
+    named.sort(key=lambda a: _strength(by_account[a]), reverse=True)
+    others.sort(key=lambda a: (-len(by_account[a]), a))
+    return named + others
 
 
-def _best_for(account: int, findings: Iterable[Finding]) -> Finding:
-    mine = [f for f in findings if account in f.holders]
+def _strength(mine: Sequence[Finding]) -> tuple[int, int, int]:
+    """Rank an account by its findings: its best unique one, the families agreeing, the method."""
+    unique = max((f.level for f in mine if f.unique), default=0)
+    return (unique, len({f.family for f in mine}), -_METHOD_ORDER[_best(mine).method])
+
+
+def _best(mine: Sequence[Finding]) -> Finding:
+    """Return the finding that speaks most for one account: unique, strong, early method."""
     return min(mine, key=lambda f: (not f.unique, -f.level, _METHOD_ORDER[f.method]))
 
 
@@ -543,8 +555,12 @@ def _names(decisions: Sequence[_Decision], lookup: InventoryLookup) -> Names:
     account_ids: set[int] = set()
     resource_ids: set[int] = set()
     for d in decisions:
-        for f in (d.finding, *d.support, *d.conflicts, *(c[2] for c in d.candidates)):
-            if f is not None:
+        if d.account_id is not None:
+            account_ids.add(d.account_id)
+        if d.resource_id is not None:
+            resource_ids.add(d.resource_id)
+        for f in d.conflicts:
+            if f.unique:
                 account_ids.update(f.holders)
                 resource_ids.update(r for r in f.holders.values() if r is not None)
     if not account_ids:
@@ -618,7 +634,9 @@ def _parents(domain: str | None) -> list[str]:
     if not domain or "." not in domain:
         return []
     labels = domain.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    # No identity is deeper than this; a hostile name of hundreds of labels costs no more.
+    first = max(0, len(labels) - MAX_DOMAIN_LABELS)
+    return [".".join(labels[i:]) for i in range(first, len(labels) - 1)]
 
 
 def _host(url: str) -> str:

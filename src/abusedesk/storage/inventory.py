@@ -21,7 +21,7 @@ from abusedesk.storage.tables import (
 )
 
 CHUNK = 500
-# The most send-log entries one recipient probe reads: enough to tell accounts apart.
+# The most send-log entries one recipient probe returns: enough to tell accounts apart.
 PROBE_LIMIT = 50
 
 _SENT_COLUMNS = (
@@ -38,25 +38,10 @@ _SENT_BY_PROVIDER_MESSAGE_ID = select(*_SENT_COLUMNS).where(
 _SENT_BY_MESSAGE_ID = select(*_SENT_COLUMNS).where(
     SendLogEntry.message_id_header.in_(bindparam("values", expanding=True))
 )
-_SENT_TO_RECIPIENT = (
-    select(*_SENT_COLUMNS)
-    .where(
-        SendLogEntry.recipient_hash == bindparam("recipient_hash"),
-        SendLogEntry.sent_at >= bindparam("start"),
-        SendLogEntry.sent_at <= bindparam("end"),
-    )
-    .order_by(SendLogEntry.sent_at.desc())
-    .limit(PROBE_LIMIT)
-)
-_SENT_FROM_IP = (
-    select(*_SENT_COLUMNS)
-    .where(
-        SendLogEntry.source_ip == bindparam("source_ip"),
-        SendLogEntry.sent_at >= bindparam("start"),
-        SendLogEntry.sent_at <= bindparam("end"),
-    )
-    .order_by(SendLogEntry.sent_at.desc())
-    .limit(PROBE_LIMIT)
+_SENT_TO_RECIPIENTS = select(*_SENT_COLUMNS, SendLogEntry.recipient_hash).where(
+    SendLogEntry.recipient_hash.in_(bindparam("values", expanding=True)),
+    SendLogEntry.sent_at >= bindparam("start"),
+    SendLogEntry.sent_at <= bindparam("end"),
 )
 _KEY_HOLDINGS = (
     select(
@@ -143,20 +128,26 @@ class SqlInventoryLookup:
         return dict(self._rows(_ACCOUNT_IDS, external_ids))
 
     def senders(self, probes: Collection[SendProbe]) -> Mapping[SendProbe, list[SentMessage]]:
-        """Return, per probe, the latest send-log entries matching it (at most PROBE_LIMIT)."""
+        """Return, per probe, the latest entries to its recipient in its window (PROBE_LIMIT).
+
+        One query covers every probe: all their recipients over the span of their windows.
+        """
+        if not probes:
+            return {}
+        by_recipient: dict[str, list[SentMessage]] = {}
+        bound = {"start": min(p.start for p in probes), "end": max(p.end for p in probes)}
+        for chunk in _chunks(sorted({p.recipient_hash for p in probes})):
+            for row in self.session.execute(_SENT_TO_RECIPIENTS, {**bound, "values": chunk}):
+                by_recipient.setdefault(row.recipient_hash, []).append(SentMessage(*row[:-1]))
         answers: dict[SendProbe, list[SentMessage]] = {}
         for probe in probes:
-            if probe.recipient_hash is not None:
-                statement: Any = _SENT_TO_RECIPIENT
-                bound: dict[str, Any] = {"recipient_hash": probe.recipient_hash}
-            elif probe.source_ip is not None:
-                statement, bound = _SENT_FROM_IP, {"source_ip": probe.source_ip}
-            else:
-                continue
-            rows = self.session.execute(
-                statement, {**bound, "start": probe.start, "end": probe.end}
-            )
-            answers[probe] = [SentMessage(*row) for row in rows]
+            entries = [
+                e
+                for e in by_recipient.get(probe.recipient_hash, ())
+                if probe.start <= e.sent_at <= probe.end
+            ]
+            entries.sort(key=lambda e: e.sent_at, reverse=True)
+            answers[probe] = entries[:PROBE_LIMIT]
         return answers
 
     def names(
