@@ -439,10 +439,24 @@ def test_processed_report_shows_its_attributed_event(
         event["category"],
         event["account_id"],
         event["resource_id"],
+        event["attribution"]["state"],
         event["attribution"]["method"],
         event["attribution"]["confidence"],
         event["case_id"],
-    ) == ("done", "arf", 1, 0, "spam", account_id, resource_id, "message_id", "high", case_id)
+    ) == (
+        "done",
+        "arf",
+        1,
+        0,
+        "spam",
+        account_id,
+        resource_id,
+        "attributed",
+        "message_id",
+        "high",
+        case_id,
+    )
+    assert event["attribution"]["reason"].startswith("Message-ID <")
     # The factory dates the report and the arrival the same second: when it was reported.
     assert event["reported_at"] == event["occurred_at"]
 

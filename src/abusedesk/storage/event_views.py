@@ -14,6 +14,7 @@ from abusedesk.storage.tables import Event
 class EventView:
     """One stored event with its attribution and case, without the parser's details."""
 
+    id: int
     seq: int
     category: str
     service: str
@@ -26,6 +27,8 @@ class EventView:
     attribution_method: str | None
     attribution_confidence: str | None
     attribution_reason: str | None
+    attribution_state: str
+    attribution_details: dict[str, Any]
     case_id: int | None
 
 
@@ -39,6 +42,7 @@ class ReportEvents:
 
 # In EventView's field order.
 _VIEW_COLUMNS = (
+    Event.id,
     Event.seq,
     Event.category,
     Event.service,
@@ -51,6 +55,8 @@ _VIEW_COLUMNS = (
     Event.attribution_method,
     Event.attribution_confidence,
     Event.attribution_reason,
+    Event.attribution_state,
+    Event.attribution_details,
     Event.case_id,
 )
 

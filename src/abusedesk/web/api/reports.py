@@ -233,14 +233,9 @@ def _summary_json(summary: ReportSummary) -> dict[str, Any]:
 
 
 def _event_json(event: EventView) -> dict[str, Any]:
-    attribution = None
-    if event.attribution_method is not None:
-        attribution = {
-            "method": event.attribution_method,
-            "confidence": event.attribution_confidence,
-            "reason": event.attribution_reason,
-        }
+    details = event.attribution_details or {}
     return {
+        "id": event.id,
         "seq": event.seq,
         "category": event.category,
         "service": event.service,
@@ -250,6 +245,14 @@ def _event_json(event: EventView) -> dict[str, Any]:
         "indicators": event.indicators,
         "account_id": event.account_id,
         "resource_id": event.resource_id,
-        "attribution": attribution,
+        "attribution": {
+            "state": event.attribution_state,
+            "method": event.attribution_method,
+            "confidence": event.attribution_confidence,
+            "reason": event.attribution_reason,
+            "candidates": details.get("candidates", []),
+            "conflicts": details.get("conflicts", []),
+            "suggested": details.get("suggested"),
+        },
         "case_id": event.case_id,
     }
