@@ -71,6 +71,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         workers=jobs.embedded_workers,
         lease_seconds=jobs.lease_seconds,
         sweep_interval_seconds=jobs.sweep_interval_seconds,
+        send_log_retention_days=settings.inventory.send_log_retention_days,
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)
     intake = ReportIntake(

@@ -143,6 +143,17 @@ class ImapSettings(BaseModel):
     timeout_seconds: float = Field(default=60.0, gt=0)
 
 
+class InventorySettings(BaseModel):
+    """Keeping the provider's inventory: the upsert API's bounds and send-log retention."""
+
+    # Send-log rows older than this many days are deleted by `abusedesk inventory
+    # prune-send-log` and by the running service's sweep; 0 keeps them for ever.
+    send_log_retention_days: int = Field(default=90, ge=0)
+    # One PUT /api/v1/inventory/{table} takes at most this many rows and bytes (413 beyond).
+    api_max_rows: int = Field(default=5000, ge=1)
+    api_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     """Every setting abusedesk reads."""
 
@@ -161,3 +172,4 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     sns: SnsSettings = Field(default_factory=SnsSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)

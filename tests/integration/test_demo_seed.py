@@ -1,12 +1,13 @@
 """Seeding the demo provider into a real database, and attributing its reports end to end."""
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from abusedesk.attribution.keys import resource_keys
 from abusedesk.bootstrap import Container
 from abusedesk.demo.model import DemoProvider, Traffic
 from abusedesk.demo.provider import generate_provider
@@ -22,6 +23,7 @@ from abusedesk.storage.tables import (
     IpPool,
     Report,
     Resource,
+    ResourceKey,
     SendingStat,
     SendLogEntry,
 )
@@ -99,13 +101,59 @@ def test_has_accounts_tells_an_empty_inventory_from_a_seeded_one(
     assert (before, after) == (False, True)
 
 
-def test_loading_the_same_provider_twice_fails_instead_of_duplicating(seeded: Container) -> None:
-    """A second load of the same provider is refused by the unique keys and leaves one copy."""
-    provider = generate_provider(seed=11, accounts=14, days=2, end=END)
-    with pytest.raises(IntegrityError), unit_of_work(seeded.sessions) as session:
-        seed_provider(session, provider, generate_traffic(provider, with_stats=False))
+def _table_counts(session: Session) -> dict[str, int]:
+    models = (Account, IpPool, Resource, ResourceKey, IpAllocation, SendLogEntry, SendingStat)
+    return {model.__tablename__: _count(session, model) for model in models}
+
+
+def test_loading_the_same_provider_twice_changes_nothing(seeded: Container) -> None:
+    """A second load of the same provider upserts onto the first and adds no row anywhere."""
     with unit_of_work(seeded.sessions) as session:
-        assert _count(session, Account) == len(provider.accounts)
+        before = _table_counts(session)
+    provider = generate_provider(seed=11, accounts=14, days=2, end=END)
+    with unit_of_work(seeded.sessions) as session:
+        seed_provider(session, provider, generate_traffic(provider))
+    with unit_of_work(seeded.sessions) as session:
+        assert _table_counts(session) == before
+
+
+def test_every_resource_gets_its_lookup_keys(seeded: Container, provider: DemoProvider) -> None:
+    """Each seeded resource has exactly the keys attribution.keys derives from it."""
+    expected = {
+        (a.external_id, r.kind, r.value, key)
+        for a in provider.accounts
+        for r in a.resources
+        for key in resource_keys(r.kind, r.value, r.attributes)
+    }
+    with unit_of_work(seeded.sessions) as session:
+        stored = {
+            (external_id, kind, value, (key_kind, key_value))
+            for external_id, kind, value, key_kind, key_value in session.execute(
+                select(
+                    Account.external_id,
+                    Resource.kind,
+                    Resource.value,
+                    ResourceKey.kind,
+                    ResourceKey.value,
+                )
+                .join(Resource, Resource.id == ResourceKey.resource_id)
+                .join(Account, Account.id == ResourceKey.account_id)
+            )
+        }
+    assert stored == expected
+
+
+def test_send_log_keeps_recipient_hashes_not_addresses(seeded: Container, traffic: Traffic) -> None:
+    """Each send-log row carries the SHA-256 of its lowercased recipient, and no address."""
+    expected = {
+        m.provider_message_id: hashlib.sha256(m.recipient.lower().encode()).hexdigest()
+        for m in traffic.messages
+    }
+    with unit_of_work(seeded.sessions) as session:
+        rows = session.execute(
+            select(SendLogEntry.provider_message_id, SendLogEntry.recipient_hash)
+        ).all()
+    assert dict(rows) == expected
 
 
 def test_no_account_kind_reaches_the_database(seeded: Container) -> None:

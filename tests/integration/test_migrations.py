@@ -72,3 +72,35 @@ def test_reports_of_unknown_format_move_to_their_own_status_and_back(database_ur
 def _statuses(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.scalars(text("SELECT status FROM reports ORDER BY id")))
+
+
+def test_resources_stored_before_0003_get_their_lookup_keys(database_url: str) -> None:
+    """0003 derives the keys of existing resources, so attribution finds them at once."""
+    engine = make_engine(database_url)
+    downgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, external_id, name, size_tier, standing, created_at,"
+                " attributes) VALUES (1, 'a1', 'A', 'small', 'healthy', :at, '{}')"
+            ),
+            {"at": utcnow()},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO resources (id, account_id, kind, value, attributes, created_at)"
+                " VALUES (1, 1, 'identity_domain', 'shop.example',"
+                ' \'{"dkim_selectors": ["s1"]}\', :at)'
+            ),
+            {"at": utcnow()},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        keys = connection.execute(
+            text("SELECT kind, value FROM resource_keys WHERE resource_id = 1 ORDER BY kind")
+        ).all()
+    engine.dispose()
+    assert [tuple(k) for k in keys] == [
+        ("dkim", "s1._domainkey.shop.example"),
+        ("domain", "shop.example"),
+    ]

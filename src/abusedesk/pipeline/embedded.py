@@ -11,6 +11,7 @@ from abusedesk.core.clock import utcnow
 from abusedesk.pipeline.processor import ReportProcessor
 from abusedesk.storage.cases import accounts_awaiting_aggregation
 from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.inventory_store import prune_send_log, retention_cutoff
 from abusedesk.storage.reports import SqlReportRepository
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,7 @@ class EmbeddedEngine:
         lease_seconds: int = 300,
         sweep_interval_seconds: float = 30,
         batch_size: int = 100,
+        send_log_retention_days: int = 0,
     ) -> None:
         self.sessions = sessions
         self.reports = reports
@@ -42,6 +44,8 @@ class EmbeddedEngine:
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_interval = sweep_interval_seconds
         self.batch_size = batch_size
+        # 0 keeps the send log for ever; otherwise each sweep prunes one batch past it.
+        self.send_log_retention_days = send_log_retention_days
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -102,6 +106,12 @@ class EmbeddedEngine:
         if released or accounts:
             log.info("sweep", released=released, accounts=len(accounts))
             self._wake.set()
+        cutoff = retention_cutoff(self.send_log_retention_days, now)
+        if cutoff is not None:
+            with unit_of_work(self.sessions) as session:
+                pruned = prune_send_log(session, cutoff, max_batches=1)
+            if pruned:
+                log.info("send_log_pruned", rows=pruned)
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():

@@ -84,6 +84,7 @@ from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.storage.cases import accounts_awaiting_aggregation
 from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.inventory_store import prune_send_log, retention_cutoff
 from abusedesk.storage.reports import ReportStatus
 
 if TYPE_CHECKING:
@@ -375,6 +376,9 @@ async def sweep_once(app: App, container: "Container") -> SweepOutcome:
         ):
             accounts += 1
 
+    pruned = await asyncio.to_thread(_prune_send_log, container)
+    if pruned:
+        log.info("send_log_pruned", rows=pruned)
     outcome = SweepOutcome(reports, accounts, stalled, released)
     if reports or accounts or stalled or released:
         log.info(
@@ -397,6 +401,16 @@ def _find_unfinished_work(
         report_ids = container.reports.stale_pending(session, before=before, limit=SWEEP_BATCH)
         account_ids = accounts_awaiting_aggregation(session, before=before, limit=SWEEP_BATCH)
     return released, report_ids, sorted(account_ids)
+
+
+def _prune_send_log(container: "Container") -> int:
+    # One batch a sweep: the send log past its retention shrinks without long locks.
+    days = container.settings.inventory.send_log_retention_days
+    cutoff = retention_cutoff(days, utcnow())
+    if cutoff is None:
+        return 0
+    with unit_of_work(container.sessions) as session:
+        return prune_send_log(session, cutoff, max_batches=1)
 
 
 def _still_pending(container: "Container", report_ids: list[int]) -> list[int]:

@@ -135,7 +135,8 @@ class IpAllocation(Base):
     """Which account or pool held an IP during [valid_from, valid_to)."""
 
     __tablename__ = "ip_allocations"
-    __table_args__ = (Index("ix_ip_allocations_ip_valid_from", "ip", "valid_from"),)
+    # One interval starts at one moment per IP: the inventory's natural key for upserts.
+    __table_args__ = (Index("ix_ip_allocations_ip_valid_from", "ip", "valid_from", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ip: Mapped[str] = mapped_column(String(45))
