@@ -132,3 +132,25 @@ def test_ground_truth_inside_the_reports_folder_is_refused(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "out of the reports folder" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_reports_about_mail_nobody_here_sent_are_counted_apart(tmp_path: Path) -> None:
+    """Look-alike reports have a null account in the ground truth and their own summary line."""
+    database_url = _no_database(tmp_path)
+    result = run_cli(
+        "demo",
+        "reports",
+        *SMALL,
+        "--count",
+        "200",
+        "--out",
+        "r/reports",
+        database_url=database_url,
+        workdir=tmp_path,
+    )
+    truth = _truth(tmp_path / "r" / "ground-truth.jsonl")
+    not_ours = [t for t in truth if t["account"] is None]
+    assert result.returncode == 0, result.stderr
+    assert not_ours
+    assert {(t["account_kind"], t["evidence"]) for t in not_ours} == {(None, "not_ours")}
+    assert f"not ours (look-alike): {len(not_ours)}" in result.stdout

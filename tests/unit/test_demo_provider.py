@@ -8,7 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from abusedesk.demo.model import AccountKind, DemoProvider, ResourceKind
+from abusedesk.attribution.keys import ResourceKind
+from abusedesk.demo.model import AccountKind, DemoProvider
 from abusedesk.demo.provider import MIN_ACCOUNTS, account_kinds, generate_provider
 
 END = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -203,3 +204,38 @@ def test_domain_identities_are_lowercase_with_dkim_selectors(provider: DemoProvi
         if r.value != r.value.lower() or not r.attributes.get("dkim_selectors")
     ]
     assert bad == []
+
+
+def test_every_resource_is_of_a_kind_the_inventory_knows(provider: DemoProvider) -> None:
+    """Resource kinds are the attribution inventory's own, nothing of the generator's."""
+    kinds = {r.kind for a in provider.accounts for r in a.resources}
+    assert kinds - set(ResourceKind.ALL) == set()
+    assert {ResourceKind.IP_POOL, ResourceKind.PUSH_APPLICATION} <= kinds
+
+
+def test_push_applications_carry_the_account_number_in_their_arn(provider: DemoProvider) -> None:
+    """Each push application's ARN names the number recorded with its account."""
+    apps = [
+        (a.attributes["account_number"], r.value)
+        for a in provider.accounts
+        for r in a.resources_of(ResourceKind.PUSH_APPLICATION)
+    ]
+    assert apps
+    assert [arn for number, arn in apps if f":{number}:app/APNS/" not in arn] == []
+
+
+def test_pool_memberships_start_when_the_account_first_needs_the_pool(
+    provider: DemoProvider,
+) -> None:
+    """An account with a dedicated IP all along joins its pool only for hosted mailboxes."""
+    wrong = [
+        a.external_id
+        for a in provider.accounts
+        for pool in a.resources_of(ResourceKind.IP_POOL)
+        if pool.value != a.shared_pool
+        or (
+            not a.resources_of(ResourceKind.MAILBOX)
+            and any(ip.live_at(pool.created_at) for ip in a.resources_of(ResourceKind.DEDICATED_IP))
+        )
+    ]
+    assert wrong == []

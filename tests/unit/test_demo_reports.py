@@ -22,6 +22,7 @@ from abusedesk.demo.reports import (
     ReportKind,
 )
 from abusedesk.demo.traffic import generate_traffic
+from abusedesk.parsing.registry import default_registry
 
 END = datetime(2026, 3, 2, 12, tzinfo=UTC)
 COUNT = 1500
@@ -290,12 +291,36 @@ def test_sms_reports_are_xarf_messaging_spam_over_sms(
         assert {"org", "contact", "domain"} <= set(body["reporter"]) & set(body["sender"])
 
 
+def test_push_reports_name_an_application_the_account_holds(
+    reports: list[GeneratedReport], provider: DemoProvider
+) -> None:
+    """Push reports are our JSON format, each record naming the true account's application."""
+    for report in _of_kind(reports, ReportKind.PUSH):
+        body = json.loads(report.raw)
+        records = body.get("reports", [body])
+        account = provider.account(report.truth.account or "")
+        apps = {r.value for r in account.resources if r.kind == "push_application"}
+        assert (body["abusedesk_report"], report.truth.evidence) == ("push", "push_application")
+        assert {r["application"] for r in records} <= apps
+        assert all(
+            r["platform_endpoint"].startswith(r["application"].replace(":app/", ":endpoint/"))
+            for r in records
+        )
+
+
 def test_ground_truth_names_existing_accounts(
     reports: list[GeneratedReport], provider: DemoProvider
 ) -> None:
-    """Every ground-truth line names an account of the provider, with its real kind."""
+    """Every ground-truth line names an account of the provider with its real kind, or none
+    at all for mail none of them sent."""
     kinds = {a.external_id: a.kind for a in provider.accounts}
-    wrong = [r.file_name for r in reports if kinds.get(r.truth.account) != r.truth.account_kind]
+    wrong = [
+        r.file_name
+        for r in reports
+        if (r.truth.account is None) != (r.truth.evidence == Evidence.NOT_OURS)
+        or (r.truth.account is not None and kinds.get(r.truth.account) != r.truth.account_kind)
+        or (r.truth.account is None and r.truth.account_kind is not None)
+    ]
     assert wrong == []
 
 
@@ -313,14 +338,16 @@ def test_ground_truth_is_about_the_quoted_send_log_entry(
 def test_reports_with_message_id_evidence_quote_the_send_log_message_id(
     reports: list[GeneratedReport], traffic: Traffic
 ) -> None:
-    """When the evidence is the Message-ID, the report carries the send log's Message-ID."""
+    """When the evidence is the Message-ID, our parsers read the send log's Message-ID from it."""
     header = {m.provider_message_id: m.message_id_header for m in traffic.messages}
+    registry = default_registry()
     with_id = [r for r in reports if r.truth.evidence == Evidence.MESSAGE_ID]
     assert with_id
     missing = [
         r.file_name
         for r in with_id
-        if f"<{header[r.truth.provider_message_id or '']}>".encode() not in r.raw
+        if header[r.truth.provider_message_id or ""]
+        not in {i for e in registry.parse(r.raw).events for i in e.indicators.get("message_id", ())}
     ]
     assert missing == []
 
@@ -342,7 +369,9 @@ def test_most_reports_carry_our_own_message_ids(reports: list[GeneratedReport]) 
 
 def test_ground_truth_is_one_json_object_per_line() -> None:
     """A ground-truth record serialises to one JSON line with every field."""
-    truth = GroundTruth("report-000001.eml", "ac-1", "snowshoe", "arf", "0100-x", "message_id")
+    truth = GroundTruth(
+        "report-000001.eml", "ac-1", "snowshoe", "arf", "0100-x", "message_id", "moved_ip"
+    )
     assert json.loads(truth.to_json()) == {
         "file": "report-000001.eml",
         "account": "ac-1",
@@ -350,4 +379,17 @@ def test_ground_truth_is_one_json_object_per_line() -> None:
         "report_kind": "arf",
         "provider_message_id": "0100-x",
         "evidence": "message_id",
+        "hard_case": "moved_ip",
     }
+
+
+def test_ground_truth_of_mail_nobody_here_sent_has_null_account() -> None:
+    """A look-alike's report serialises its account and kind as JSON null."""
+    truth = GroundTruth("report-000002.eml", None, None, "arf_lookalike", None, "not_ours")
+    assert (
+        json.loads(truth.to_json())["account"],
+        json.loads(truth.to_json())["account_kind"],
+    ) == (
+        None,
+        None,
+    )

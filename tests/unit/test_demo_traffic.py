@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from abusedesk.demo.model import AccountKind, DemoProvider, ResourceKind, Traffic
+from abusedesk.attribution.keys import ResourceKind
+from abusedesk.demo.model import AccountKind, DemoProvider, Traffic
 from abusedesk.demo.provider import generate_provider
 from abusedesk.demo.traffic import binomial, generate_traffic
 

@@ -34,6 +34,8 @@ GROUND_TRUTH_NAME = "ground-truth.jsonl"
 MANIFEST_NAME = "provider.json"
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 _REPORT_FILE = re.compile(r"report-\d{6,}\.(eml|json|xml)")
+# How the summaries name reports about mail none of the provider's accounts sent.
+NOT_OURS = "not ours (look-alike)"
 
 
 @app.command("seed")
@@ -173,6 +175,8 @@ def _write_reports(
 ) -> Counter[str]:
     """Write reports *start*.. as files and their ground truth; return counts per account kind.
 
+    Reports about mail no account sent are counted under ``NOT_OURS``.
+
     With *clear*, report files an earlier run left in *out* are removed first, so the
     folder holds exactly the reports the ground truth describes.
     """
@@ -191,7 +195,7 @@ def _write_reports(
         for report in generator.generate(count, start=start):
             (out / report.file_name).write_bytes(report.raw)
             truth.write(report.truth.to_json() + "\n")
-            by_kind[report.truth.account_kind] += 1
+            by_kind[report.truth.account_kind or NOT_OURS] += 1
     return by_kind
 
 
@@ -266,4 +270,6 @@ def _print_by_kind(provider: DemoProvider, traffic: Traffic, reports: Counter[st
             f"{texts[kind]:,}",
             f"{reports[kind]:,}",
         )
+    if reports[NOT_OURS]:
+        table.add_row(NOT_OURS, "-", "-", "-", "-", f"{reports[NOT_OURS]:,}")
     console.print(table)

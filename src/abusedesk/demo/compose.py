@@ -1,7 +1,10 @@
 """Text pieces the report shapes are assembled from: dates, MIME framing, headers, bodies."""
 
 import base64
+import html
+import quopri
 import random
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -176,6 +179,24 @@ def multipart(boundary: str, parts: Sequence[tuple[str, str]]) -> str:
     return "\n".join(chunks) + f"\n--{boundary}--\n"
 
 
+def letter_with_attachment(
+    rng: random.Random, headers: Sequence[str], text: str, attached: str
+) -> str:
+    """Return a person's letter: *text*, then the message they complain about attached."""
+    boundary = f"------------{rng.getrandbits(72):018X}"
+    body = multipart(
+        boundary,
+        [
+            ("Content-Type: text/plain; charset=UTF-8", text),
+            (
+                'Content-Type: message/rfc822\nContent-Disposition: attachment; filename="spam.eml"',
+                attached,
+            ),
+        ],
+    )
+    return join([*headers, f'Content-Type: multipart/mixed; boundary="{boundary}"'], body)
+
+
 def join(headers: Sequence[str], body: str) -> str:
     """Return a message from its header lines and its body."""
     return "\n".join(headers) + "\n\n" + body
@@ -216,3 +237,36 @@ def iso_ms(value: datetime) -> str:
 def random_uuid(rng: random.Random) -> str:
     """Return a version-4 UUID drawn from *rng*."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def refold(line: str, width: int) -> str:
+    """Return a header line unfolded, then folded again at spaces to *width* columns.
+
+    Mail systems that re-wrap a message fold its long headers their own way.
+    """
+    words = " ".join(line.split()).split(" ")
+    lines = [words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) > width:
+            lines.append(f" {word}")
+        else:
+            lines[-1] = f"{lines[-1]} {word}"
+    return "\n".join(lines)
+
+
+def quoted_printable(text: str) -> str:
+    """Return *text* encoded as quoted-printable (soft line breaks at 76 columns)."""
+    return quopri.encodestring(text.encode("utf-8")).decode("ascii")
+
+
+def html_text(lines: Sequence[str]) -> str:
+    """Return plain lines as the HTML a mail client writes, links made clickable."""
+    out = []
+    for line in lines:
+        escaped = html.escape(line, quote=False)
+        escaped = _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        out.append(f"<div>{escaped or '<br>'}</div>")
+    return "\n".join(out)
+
+
+_LINK = re.compile(r"https?://[^\s<>\"]+")

@@ -153,6 +153,13 @@ SMS_LEGIT_TEXTS = (
     "{brand}: {code} is your login code. It expires in 10 minutes.",
     "{brand}: your appointment is confirmed for tomorrow at 10:00. Reply STOP to opt out.",
 )
+PUSH_LEGIT_TEXTS = (
+    "Your order is on its way.",
+    "New this week: 20% off for members.",
+    "Reminder: your appointment is tomorrow at 10:00.",
+)
+PUSH_SPAM_TITLES = ("You won!", "Claim your reward", "Account alert", "Last chance")
+
 # Where pumped traffic goes: high-cost destinations, by country calling code.
 PREMIUM_DESTINATIONS = (("882", "XT"), ("881", "XS"), ("371", "LV"), ("220", "GM"), ("960", "MV"))
 NORMAL_DESTINATIONS = (("1", "US"), ("44", "GB"))

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from abusedesk.attribution.keys import ResourceKind
+
 # The provider's own names. Everything lives under reserved names (RFC 2606 / RFC 6761)
 # and documentation address ranges (RFC 5737, RFC 3849) so that nothing real is named.
 PROVIDER_DOMAIN = "cloudmail.example"
@@ -37,19 +39,6 @@ class AccountKind:
     LEGITIMATE = (LEGIT_SMALL, LEGIT_MEDIUM, LEGIT_LARGE)
     BAD = (SNOWSHOE, PHISHING, COMPROMISED_MAILBOX, SMS_PUMPING, RING)
     ALL = LEGITIMATE + BAD
-
-
-class ResourceKind:
-    """Resource kinds as the inventory stores them."""
-
-    IDENTITY_DOMAIN = "identity_domain"
-    IDENTITY_ADDRESS = "identity_address"
-    DEDICATED_IP = "dedicated_ip"
-    CONFIGURATION_SET = "configuration_set"
-    ORIGINATION_NUMBER = "origination_number"
-    SENDER_ID = "sender_id"
-    MAILBOX = "mailbox"
-    MAIL_ORGANIZATION = "mail_organization"
 
 
 @dataclass(frozen=True)
@@ -191,6 +180,18 @@ class DemoProvider:
             if allocation.ip == ip and allocation.holds_at(at):
                 return allocation.account
         return None
+
+    def holds_ip(self, ip: str) -> bool:
+        """Tell whether *ip* was ever the provider's (in any pool or dedicated to anyone)."""
+        return any(allocation.ip == ip for allocation in self.allocations)
+
+    def moved_ips(self) -> tuple[str, ...]:
+        """Return the IPs dedicated to more than one account over time, in order."""
+        holders: dict[str, set[str]] = {}
+        for allocation in self.allocations:
+            if allocation.account is not None:
+                holders.setdefault(allocation.ip, set()).add(allocation.account)
+        return tuple(sorted(ip for ip, accounts in holders.items() if len(accounts) > 1))
 
     def identity_holders(self, domain: str, at: datetime) -> tuple[str, ...]:
         """Return the accounts holding *domain* as a live verified identity at *at*."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 
+from abusedesk.attribution.keys import ResourceKind
 from abusedesk.core.clock import as_utc
 from abusedesk.demo import content
 from abusedesk.demo.model import (
@@ -20,7 +21,6 @@ from abusedesk.demo.model import (
     DemoPool,
     DemoProvider,
     DemoResource,
-    ResourceKind,
     Sender,
     SendingProfile,
 )
@@ -192,6 +192,7 @@ class _Builder:
                 accounts.append(makers[kind]())
         accounts = self._move_an_ip(accounts)
         accounts = self._share_a_domain(accounts)
+        accounts = [self._join_shared_pool(a) for a in accounts]
         return DemoProvider(
             seed=seed,
             start=self.start,
@@ -245,6 +246,29 @@ class _Builder:
             else a
             for a in accounts
         ]
+
+    def _join_shared_pool(self, account: DemoAccount) -> DemoAccount:
+        """Record, as an ``ip_pool`` resource, when an account began to send through its pool.
+
+        Mail leaves through the shared pool whenever the account holds no dedicated IP
+        (from sign-up, or from when its last one was taken away), and from hosted
+        mailboxes always.
+        """
+        if not account.sends_email or account.shared_pool is None:
+            return account
+        own = [a for a in self.allocations if a.account == account.external_id]
+        moments = [account.created_at, *(a.valid_to for a in own if a.valid_to is not None)]
+        without_own = [t for t in moments if t < self.end and not any(a.holds_at(t) for a in own)]
+        mailboxes = [
+            s.active_from for s in account.senders if s.resource.kind == ResourceKind.MAILBOX
+        ]
+        joined = min(without_own + mailboxes, default=None)
+        if joined is None:
+            return account
+        membership = DemoResource(
+            ResourceKind.IP_POOL, account.shared_pool, joined, {"pool_kind": "shared"}
+        )
+        return replace(account, resources=(*account.resources, membership))
 
     def _share_a_domain(self, accounts: list[DemoAccount]) -> list[DemoAccount]:
         """Let an agency (a medium sender) verify a small client's domain too.
@@ -332,6 +356,8 @@ class _Builder:
         if sms:
             resources.append(self._origination_number(created))
             resources.append(self._sender_id(name, created))
+            # The same company also pushes notifications from its app.
+            resources.append(_push_application(external_id, domain, created))
         profile = replace(
             self._profile(AccountKind.LEGIT_MEDIUM), url_domains=tuple(domains), brand=name
         )
@@ -493,6 +519,7 @@ class _Builder:
         name = f"{self.rng.choice(content.FIRST_WORDS)} Verify Ltd"
         resources = [self._origination_number(created) for _ in range(self.rng.randint(2, 4))]
         resources.extend(self._sender_id(name, created) for _ in range(self.rng.randint(1, 2)))
+        resources.append(_push_application(external_id, f"{content.slug(name)}.test", created))
         profile = replace(
             self._profile(AccountKind.SMS_PUMPING),
             url_domains=(f"claim-{content.token(self.rng, 6)}.test",),
@@ -581,6 +608,8 @@ class _Builder:
             "region": REGION,
             "signup_ip": signup_ip or self._signup_ip(),
             "production_access": True,
+            # The number the account's ARNs carry (push applications).
+            "account_number": push_account_number(external_id),
         }
         return DemoAccount(
             external_id=external_id,
@@ -817,6 +846,27 @@ def _address_identity(
     )
     sender = Sender(identity, address, display_name, None, None, BOUNCE_DOMAIN, created, None)
     return identity, sender
+
+
+def push_account_number(external_id: str) -> str:
+    """Return the twelve-digit number the provider's ARNs use for an account."""
+    return f"{int(external_id.removeprefix('ac-'), 16):012d}"
+
+
+def _push_application(external_id: str, domain: str, created: datetime) -> DemoResource:
+    """Return an APNS platform application named after *domain*, as its ARN."""
+    name = "".join(word.title() for word in domain.split(".", maxsplit=1)[0].split("-")) + "App"
+    arn = f"arn:aws:sns:{REGION}:{push_account_number(external_id)}:app/APNS/{name}"
+    return DemoResource(
+        ResourceKind.PUSH_APPLICATION,
+        arn,
+        created,
+        {
+            "platform": "APNS",
+            "name": name,
+            "bundle_id": f"{'.'.join(reversed(domain.split('.')))}.app",
+        },
+    )
 
 
 def _hour(value: datetime) -> datetime:

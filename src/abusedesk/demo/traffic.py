@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from abusedesk.attribution.keys import ResourceKind
 from abusedesk.demo import content
 from abusedesk.demo.model import (
     DESTINATION_DOMAINS,
@@ -25,7 +26,6 @@ from abusedesk.demo.model import (
     DemoProvider,
     DemoResource,
     HourlyStat,
-    ResourceKind,
     Sender,
     SentMessage,
     SmsMessage,
