@@ -223,8 +223,15 @@ def test_openapi_description_lists_the_api_for_a_token_holder(
 
     assert sorted(response.json()["paths"]) == [
         "/api/v1/",
+        "/api/v1/events/{event_id}",
+        "/api/v1/events/{event_id}/attribution",
+        "/api/v1/events/{event_id}/dismissal",
+        "/api/v1/inventory/accounts/{external_id}",
+        "/api/v1/inventory/{table}",
         "/api/v1/reports",
         "/api/v1/reports/{report_id}",
+        "/api/v1/unattributed",
+        "/api/v1/unattributed/summary",
         "/health",
     ]
 

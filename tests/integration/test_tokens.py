@@ -308,7 +308,8 @@ def test_cli_refuses_an_unknown_scope(database_url: str, tmp_path: Path) -> None
 
     assert (
         result.returncode,
-        "known scopes: metrics:read, reports:read, reports:write" in result.stderr,
+        "known scopes: events:attribute, events:read, inventory:read, inventory:write, metrics:read, reports:read, reports:write"
+        in result.stderr,
     ) == (
         2,
         True,

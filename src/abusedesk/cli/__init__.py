@@ -7,10 +7,12 @@ from abusedesk.cli import (
     demo,
     imap,
     ingest,
+    inventory,
     parsers,
     quarantine,
     serve,
     token,
+    unattributed,
     unknown,
     worker,
 )
@@ -25,6 +27,7 @@ app.add_typer(database.app, name="db")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(parsers.app, name="parsers")
 app.add_typer(unknown.app, name="unknown")
+app.add_typer(unattributed.app, name="unattributed")
 app.command("init")(database.init)
 app.command("ingest")(ingest.ingest)
 app.command("worker")(worker.worker)
@@ -33,6 +36,7 @@ app.command("run", help="Same as serve.")(serve.serve)
 app.add_typer(token.app, name="token")
 app.add_typer(demo.app, name="demo")
 app.add_typer(imap.app, name="imap")
+app.add_typer(inventory.app, name="inventory")
 
 
 def main() -> None:

@@ -31,6 +31,10 @@ NAME_MAX_LENGTH = 100
 # What a token may be allowed to do. A scope is added here together with the endpoint
 # that checks it, so that a mistyped scope fails at creation instead of at first use.
 SCOPES: dict[str, str] = {
+    "events:attribute": "attribute unattributed events to accounts by hand, or dismiss them",
+    "events:read": "read events and the unattributed inbox",
+    "inventory:read": "read accounts, their resources and IPs from the inventory",
+    "inventory:write": "upsert inventory rows (the provider's change feed)",
     "metrics:read": "read service metrics (report counts, parser health)",
     "reports:read": "read reports and their processing status",
     "reports:write": "submit reports",

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import abusedesk
 from abusedesk.bootstrap import Container
-from abusedesk.web.api import health, metrics, reports, root, sns
+from abusedesk.web.api import health, inventory, metrics, reports, root, sns, unattributed
 from abusedesk.web.errors import install_error_handlers, unexpected_error_response
 from abusedesk.web.ui import home, report_form
 from abusedesk.web.ui.rendering import make_templates
@@ -50,6 +50,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(root.router)
     app.include_router(reports.router)
     app.include_router(sns.router)
+    app.include_router(unattributed.router)
+    app.include_router(inventory.router)
     app.include_router(home.router)
     app.include_router(report_form.router)
     return app

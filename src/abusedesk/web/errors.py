@@ -14,6 +14,12 @@ from starlette.responses import JSONResponse, Response
 from abusedesk.core.errors import AbuseDeskError, NotFound, TransientError
 from abusedesk.intake.service import EmptyInput, ReportRejected, ReportTooLarge
 from abusedesk.storage.tokens import InvalidToken, MissingScope, TokenRequestInvalid
+from abusedesk.storage.unattributed import (
+    DecisionInvalid,
+    NotWaiting,
+    UnknownAccount,
+    UnknownResource,
+)
 from abusedesk.web.auth import MissingToken
 from abusedesk.web.ui.rendering import render
 
@@ -40,6 +46,10 @@ ERRORS: dict[type[AbuseDeskError], HttpError] = {
     EmptyInput: HttpError(400, "empty"),
     ReportRejected: HttpError(422, "rejected"),
     TokenRequestInvalid: HttpError(422, "invalid_request"),
+    NotWaiting: HttpError(409, "conflict"),
+    UnknownAccount: HttpError(422, "invalid_request"),
+    UnknownResource: HttpError(422, "invalid_request"),
+    DecisionInvalid: HttpError(422, "invalid_request"),
     TransientError: HttpError(503, "unavailable"),
 }
 

@@ -5,6 +5,7 @@ Every metric is a gauge (a count as it is now, which may go down), so none ends 
 
 - ``abusedesk_reports{status}``: reports stored, by pipeline status, every status listed;
 - ``abusedesk_unknown_format_inbox``: reports no parser recognised, waiting for one;
+- ``abusedesk_unattributed_inbox``: events no account was found for, waiting for an analyst;
 - ``abusedesk_parser_reports{reporter,format,outcome,window}``: reports received within
   the window, by parse outcome (see ``storage/parser_health.py``);
 - ``abusedesk_parser_success_drops_open``: open signals saying a reporter's reports
@@ -28,6 +29,7 @@ from abusedesk.storage.parser_health import (
 )
 from abusedesk.storage.reports import REPORT_STATUSES, ReportStatus
 from abusedesk.storage.signals import open_signals
+from abusedesk.storage.unattributed import inbox_size
 from abusedesk.web import container_of
 from abusedesk.web.auth import require_token
 
@@ -57,7 +59,14 @@ def metrics(container: Container = Depends(container_of)) -> PlainTextResponse:
             for signal in open_signals(session, subject_type=SIGNAL_SUBJECT)
             if signal.kind == SIGNAL_KIND
         ]
-    text = exposition(statuses, outcomes, windows=list(DEFAULT_WINDOWS), open_drops=len(drops))
+        unattributed = inbox_size(session)
+    text = exposition(
+        statuses,
+        outcomes,
+        windows=list(DEFAULT_WINDOWS),
+        open_drops=len(drops),
+        unattributed_inbox=unattributed,
+    )
     return PlainTextResponse(text, media_type=CONTENT_TYPE, headers=NO_STORE)
 
 
@@ -67,6 +76,7 @@ def exposition(
     *,
     windows: list[str],
     open_drops: int = 0,
+    unattributed_inbox: int = 0,
 ) -> str:
     """Return the metrics as Prometheus text; every reporter and format lists every outcome."""
     lines = [
@@ -81,6 +91,10 @@ def exposition(
         "# HELP abusedesk_unknown_format_inbox Reports no parser recognised, waiting for one.",
         "# TYPE abusedesk_unknown_format_inbox gauge",
         f"abusedesk_unknown_format_inbox {every_status[ReportStatus.UNKNOWN]}",
+        "# HELP abusedesk_unattributed_inbox Events no account was found for, waiting"
+        " for an analyst.",
+        "# TYPE abusedesk_unattributed_inbox gauge",
+        f"abusedesk_unattributed_inbox {unattributed_inbox}",
         "# HELP abusedesk_parser_success_drops_open Open signals of a reporter whose"
         " reports stopped parsing.",
         "# TYPE abusedesk_parser_success_drops_open gauge",
