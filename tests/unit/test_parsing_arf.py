@@ -1,6 +1,7 @@
 """The ARF parser, for what the golden files do not show."""
 
 import base64
+import hashlib
 
 import pytest
 
@@ -436,3 +437,68 @@ def test_only_real_port_numbers_are_kept(port: str, expected: list[int] | None) 
     """``Source-Port`` is kept when it is a TCP port number; anything else is dropped."""
     event = only_event(feedback_report(FEEDBACK + f"Source-Port: {port}\n"))
     assert event.details.get("source_port") == expected
+
+
+def test_envelope_sender_is_original_mail_from_lowercased_without_brackets() -> None:
+    """Original-Mail-From gives the whole envelope sender, lowercased, and its domain."""
+    feedback = FEEDBACK + "Original-Mail-From: <Bounce-77@Mail.Shop.Example.com>\n"
+    event = only_event(feedback_report(feedback))
+    assert (event.indicators["envelope_sender"], event.indicators["envelope_domain"]) == (
+        ("bounce-77@mail.shop.example.com",),
+        ("mail.shop.example.com",),
+    )
+
+
+def test_null_original_mail_from_gives_no_envelope_sender() -> None:
+    """A null envelope sender ``<>`` names nobody."""
+    event = only_event(feedback_report(FEEDBACK + "Original-Mail-From: <>\n"))
+    assert "envelope_sender" not in event.indicators
+
+
+def test_from_address_is_the_reported_messages_not_the_reports() -> None:
+    """from_address is the reported message's From, never the feedback loop's own."""
+    event = only_event(feedback_report())
+    assert event.indicators["from_address"] == ("news@shop.example.com",)
+
+
+def test_single_to_names_the_recipient_when_no_field_does() -> None:
+    """Without Original-Rcpt-To, the reported message's one To address is hashed."""
+    reported = REPORTED.replace("To: redacted@mail.example.net", "To: Kim <Kim@Mail.Example.net>")
+    event = only_event(feedback_report(reported=reported))
+    assert (event.indicators["recipient_hash"], event.indicators["recipient_domain"]) == (
+        (hashlib.sha256(b"kim@mail.example.net").hexdigest(),),
+        ("mail.example.net",),
+    )
+
+
+def test_several_to_addresses_name_no_recipient() -> None:
+    """A To with more than one address does not say which one complained."""
+    reported = REPORTED.replace(
+        "To: redacted@mail.example.net", "To: kim@mail.example.net, lee@mail.example.net"
+    )
+    assert "recipient_hash" not in only_event(feedback_report(reported=reported)).indicators
+
+
+def test_original_rcpt_to_wins_over_the_reported_to() -> None:
+    """A field that names the recipient is used, not the reported message's To."""
+    feedback = FEEDBACK + "Original-Rcpt-To: <pat@mail.example.net>\n"
+    reported = REPORTED.replace("To: redacted@mail.example.net", "To: kim@mail.example.net")
+    event = only_event(feedback_report(feedback, reported))
+    assert event.indicators["recipient_hash"] == (
+        hashlib.sha256(b"pat@mail.example.net").hexdigest(),
+    )
+
+
+def test_auth_failure_reports_are_marked_spoofed_suspect() -> None:
+    """A DMARC failure report keeps its indicators and marks its From as possibly spoofed."""
+    feedback = FEEDBACK.replace("abuse", "auth-failure") + "Auth-Failure: dmarc\n"
+    event = only_event(feedback_report(feedback))
+    assert (event.details.get("spoofed_suspect"), event.indicators["from_domain"]) == (
+        True,
+        ("shop.example.com",),
+    )
+
+
+def test_abuse_reports_are_not_marked_spoofed_suspect() -> None:
+    """Only authentication failures carry the spoofing mark."""
+    assert "spoofed_suspect" not in only_event(feedback_report()).details

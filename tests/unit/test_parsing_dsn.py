@@ -381,3 +381,33 @@ def test_transfer_encoded_status_part_is_decoded(
         f"Content-Type: message/delivery-status\nContent-Transfer-Encoding: {encoding}\n".encode(),
     )
     assert parse(raw).events == parse(dsn(failed())).events
+
+
+def test_postfix_sender_field_is_the_envelope_sender() -> None:
+    """X-Postfix-Sender names the returned message's envelope sender (a VERP address)."""
+    status = failed().replace(
+        "Reporting-MTA",
+        "X-Postfix-Sender: rfc822; 0100019a-verp-1@Bounce.Sender.example.com\nReporting-MTA",
+        1,
+    )
+    raw = dsn(status).replace(b"From: MAILER-DAEMON", b"Return-Path: <>\nFrom: MAILER-DAEMON")
+    event = only_event(raw)
+    assert event.indicators["envelope_sender"] == (
+        "0100019a-verp-1@bounce.sender.example.com",
+        "bounces@mail.example.org",
+    )
+
+
+def test_bounce_addressee_is_the_envelope_sender_when_sent_as_a_bounce() -> None:
+    """A bounce with a null Return-Path goes back to the envelope sender: its To names it."""
+    raw = dsn(failed()).replace(b"From: MAILER-DAEMON", b"Return-Path: <>\nFrom: MAILER-DAEMON")
+    assert only_event(raw).indicators["envelope_sender"] == ("bounces@mail.example.org",)
+
+
+def test_bounce_passed_on_by_a_person_names_no_envelope_sender() -> None:
+    """A DSN someone resent (``Resent-From``) is addressed to whoever they sent it to."""
+    raw = dsn(failed()).replace(
+        b"From: MAILER-DAEMON",
+        b"Return-Path: <>\nResent-From: pat@example.org\nFrom: MAILER-DAEMON",
+    )
+    assert "envelope_sender" not in only_event(raw).indicators

@@ -1,10 +1,13 @@
 """The free-form parser: evidence attached, forwarded inline, or named in the letter."""
 
+import base64
+import hashlib
+
 import pytest
 
 from abusedesk.parsing.document import RawDocument
 from abusedesk.parsing.errors import ParseError, UnknownReportFormat
-from abusedesk.parsing.freeform import FreeformParser
+from abusedesk.parsing.freeform import FreeformParser, quoted_date
 from abusedesk.parsing.model import EventDraft
 from tests.factories.reports import forwarded_complaint
 
@@ -34,6 +37,11 @@ def only_event(raw: bytes) -> EventDraft:
     """Return the one event the free-form parser reads from *raw*."""
     (event,) = FreeformParser().parse(RawDocument(raw)).events
     return event
+
+
+def evidence_of(event: EventDraft) -> dict[str, tuple[str, ...]]:
+    """Return the event's indicators about the evidence: all but the complainant's hash."""
+    return {k: v for k, v in event.indicators.items() if k != "complainant_hash"}
 
 
 def test_attached_message_gives_its_indicators_not_the_complainants() -> None:
@@ -106,7 +114,7 @@ def test_pasted_headers_without_a_marker_are_the_evidence() -> None:
 def test_from_line_in_prose_is_not_taken_for_pasted_headers() -> None:
     """A lone ``From:`` line without other header lines does not make a quoted message."""
     event = only_event(letter("From: my neighbour, who got hxxp://spam[.]example/x too\n"))
-    assert (event.details["evidence"], event.indicators) == (
+    assert (event.details["evidence"], evidence_of(event)) == (
         "body",
         {"url": ("http://spam.example/x",)},
     )
@@ -127,7 +135,7 @@ def test_complainants_own_site_and_signature_phone_are_left_out() -> None:
         "-- \nPat, +1 202 555 0199\n"
     )
     event = only_event(letter(body))
-    assert event.indicators == {"url": ("https://cheap-pills.example/buy",)}
+    assert evidence_of(event) == {"url": ("https://cheap-pills.example/buy",)}
 
 
 def test_urls_are_kept_refanged_and_shown_defanged() -> None:
@@ -188,7 +196,7 @@ def test_html_only_letter_is_read_without_its_tags() -> None:
         TOP.format(subject="phishing")
         + "Content-Type: text/html\n\n<p>Bad link: <b>hxxp://bank-login[.]example/</b></p>\n"
     ).encode()
-    assert only_event(raw).indicators == {"url": ("http://bank-login.example/",)}
+    assert evidence_of(only_event(raw)) == {"url": ("http://bank-login.example/",)}
 
 
 def outcome(raw: bytes) -> str:
@@ -218,7 +226,7 @@ def test_letter_in_a_charset_that_cannot_decode_it_is_read_as_utf8(charset: str)
     raw = letter("Spam from 198.51.100.23 \u00e4 +2AA-").replace(
         b"Content-Type: text/plain", f"Content-Type: text/plain; charset={charset}".encode()
     )
-    assert only_event(raw).indicators == {"source_ip": ("198.51.100.23",)}
+    assert evidence_of(only_event(raw)) == {"source_ip": ("198.51.100.23",)}
 
 
 def test_from_field_of_nested_comments_gives_no_reporter_not_an_error() -> None:
@@ -228,3 +236,167 @@ def test_from_field_of_nested_comments_gives_no_reporter_not_an_error() -> None:
     )
     event = only_event(raw)
     assert (event.reporter, event.indicators) == (None, {"source_ip": ("198.51.100.23",)})
+
+
+def sha(address: str) -> str:
+    """Return the SHA-256 hex of *address*, as recipient and complainant hashes are kept."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def test_complainant_hash_is_the_letters_own_from() -> None:
+    """The writer's address is kept only as its hash, for the send log to match."""
+    event = only_event(letter(f"-----Original Message-----\n{QUOTED}"))
+    assert event.indicators["complainant_hash"] == (sha("pat@home.example.net"),)
+
+
+def test_forwarded_single_to_gives_the_recipient_hash_and_domain() -> None:
+    """The forwarded message's one To address is the recipient, kept as hash and domain."""
+    event = only_event(letter(f"---------- Forwarded message ---------\n{QUOTED}"))
+    assert (event.indicators["recipient_hash"], event.indicators["recipient_domain"]) == (
+        (sha("pat@home.example.net"),),
+        ("home.example.net",),
+    )
+
+
+def test_forwarded_to_of_several_addresses_gives_no_recipient() -> None:
+    """A To that names several people does not say which one got this copy."""
+    quoted = QUOTED.replace("To: <pat@home.example.net>", "To: a@x.example, b@y.example")
+    event = only_event(letter(f"Begin forwarded message:\n{quoted}"))
+    assert "recipient_hash" not in event.indicators
+
+
+def test_outlook_block_with_mailto_and_client_date() -> None:
+    """Outlook's ``Name [mailto:a@b]`` and ``Monday, March 10, 2025 10:01 PM`` are read,
+    the date in the complaint's own zone."""
+    raw = letter(
+        "-----Original Message-----\n"
+        "From: Offers [mailto:Offers@Bulk.Example.com]\n"
+        "Sent: Monday, March 10, 2025 10:01 PM\n"
+        "To: Pat Person\n"
+        "Subject: Last chance\n\nBuy.\n"
+    ).replace(b"+0000", b"-0500")
+    event = only_event(raw)
+    assert (
+        event.indicators["from_address"],
+        event.occurred_at and event.occurred_at.isoformat(),
+    ) == (
+        ("offers@bulk.example.com",),
+        "2025-03-11T03:01:00+00:00",
+    )
+
+
+def test_gmail_date_with_pm_is_not_read_as_morning() -> None:
+    """``Mon, Mar 10, 2025 at 10:01 PM`` is 22:01, not 10:01."""
+    quoted = QUOTED.replace("Mon, 10 Mar 2025 22:01:00 +0000", "Mon, Mar 10, 2025 at 10:01 PM")
+    event = only_event(letter(f"---------- Forwarded message ---------\n{quoted}"))
+    assert event.occurred_at is not None
+    assert event.occurred_at.isoformat() == "2025-03-10T22:01:00+00:00"
+
+
+def test_message_id_cut_across_lines_is_joined() -> None:
+    """A Message-ID a mail client wrapped onto a second line is read whole."""
+    quoted = QUOTED.replace(
+        "To: <pat", "Message-ID: <0100019a-aaaa-bbbb-\n000000@email.example.com>\nTo: <pat"
+    )
+    event = only_event(letter(f"-----Original Message-----\n{quoted}"))
+    assert event.indicators["message_id"] == ("0100019a-aaaa-bbbb-000000@email.example.com",)
+
+
+def test_subject_wrapped_onto_its_own_line_keeps_the_fields_after_it() -> None:
+    """A re-wrapped Subject does not end the quoted header block early."""
+    quoted = QUOTED.replace("Subject: Last chance\n", "Subject: Last chance to get\nyour gift\n")
+    event = only_event(letter(f"-----Original Message-----\n{quoted}"))
+    assert (event.details["evidence_subject"], "recipient_hash" in event.indicators) == (
+        "Last chance to get your gift",
+        True,
+    )
+
+
+def test_html_forward_with_bold_names_and_mailto_links_is_read() -> None:
+    """An HTML-only forward is read by its line breaks, with bold names and echoed links."""
+    body = (
+        "<div>Spam!<br><br>---------- Forwarded message ---------<br>\n"
+        "<b>From:</b> Offers &lt;offers@bulk.example.com&lt;mailto:offers@bulk.example.com&gt;&gt;"
+        "<br>\n<b>Date:</b> Mon, 10 Mar 2025 22:01:00 +0000<br>\n<b>Subject:</b> Last chance<br>"
+        "\n<b>To:</b> pat@home.example.net<br><br>Buy at https://bulk.example.com/buy</div>\n"
+    )
+    raw = (TOP.format(subject="spam") + "Content-Type: text/html\n\n" + body).encode()
+    event = only_event(raw)
+    assert (event.indicators["from_address"], event.details["evidence"]) == (
+        ("offers@bulk.example.com",),
+        "inline",
+    )
+
+
+def test_eml_file_attached_as_octet_stream_is_the_evidence() -> None:
+    """An ``.eml`` attachment of another type is read as the attached message."""
+    spam = base64.b64encode(
+        b"From: Offers <offers@bulk.example.com>\nMessage-ID: <e-1@bulk.example.com>\n\nBuy\n"
+    ).decode()
+    raw = (
+        TOP.format(subject="spam") + 'Content-Type: multipart/mixed; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nSee attached.\n"
+        '--b\nContent-Type: application/octet-stream; name="spam.eml"\n'
+        "Content-Transfer-Encoding: base64\n\n" + spam + "\n--b--\n"
+    ).encode()
+    event = only_event(raw)
+    assert (event.indicators["message_id"], event.details["evidence"]) == (
+        ("e-1@bulk.example.com",),
+        "attached",
+    )
+
+
+COLLEAGUE_FORWARD = (
+    "---------- Forwarded message ---------\n"
+    "From: Jo <jo@{site}>\n"
+    "Date: Mon, 10 Mar 2025 23:00:00 +0000\n"
+    "Subject: Fwd: Last chance\n"
+    "To: <pat@home.example.net>\n\n"
+    "Look at this.\n\n"
+    "-----Original Message-----\n" + QUOTED
+)
+
+
+def test_forward_from_a_colleague_is_followed_to_the_spam() -> None:
+    """A forward from the complainant's own site is passed through to the message inside."""
+    event = only_event(letter(COLLEAGUE_FORWARD.format(site="home.example.net")))
+    assert event.indicators["from_address"] == ("offers@bulk.example.com",)
+
+
+def test_quoted_chain_from_outside_is_not_followed() -> None:
+    """A chain quoted by someone outside (a scam's fake history) is not taken as evidence."""
+    event = only_event(letter(COLLEAGUE_FORWARD.format(site="scam.example.com")))
+    assert event.indicators["from_address"] == ("jo@scam.example.com",)
+
+
+def test_complaints_own_received_hops_never_give_the_source_ip() -> None:
+    """The complaint's own Received chain is the complainant's, never the source IP."""
+    raw = b"Received: from pc.home.example.net ([198.51.100.99]) by mx.example.org; x\n" + letter(
+        f"-----Original Message-----\n{QUOTED}"
+    )
+    assert "source_ip" not in only_event(raw).indicators
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Mon, 10 Mar 2025 22:01:00 +0000", "Mon, 10 Mar 2025 22:01:00 +0000"),
+        ("Monday, March 10, 2025 10:01 PM", "Mon, 10 Mar 2025 22:01:00 +0000"),
+        ("Mon, Mar 10, 2025 at 9:05 AM", "Mon, 10 Mar 2025 09:05:00 +0000"),
+        ("Monday, 10 March 2025 22:01", "Mon, 10 Mar 2025 22:01:00 +0000"),
+        ("sometime last week", "sometime last week"),
+    ],
+)
+def test_quoted_dates_in_client_words_are_rewritten(value: str, expected: str) -> None:
+    """Client-written dates become RFC 5322 dates; anything else is left as it was."""
+    assert quoted_date(value) == expected
+
+
+def test_complaint_through_a_list_names_the_writer_by_reply_to() -> None:
+    """A complaint whose From a list rewrote ("Name via List") is the Reply-To's writer."""
+    raw = letter(f"-----Original Message-----\n{QUOTED}").replace(
+        b"From: Pat Person <pat@home.example.net>\n",
+        b'From: "Pat Person via Abuse Desk" <abuse-desk@lists.example.org>\n'
+        b"Reply-To: pat@home.example.net\nList-Id: <abuse-desk.lists.example.org>\n",
+    )
+    assert only_event(raw).indicators["complainant_hash"] == (sha("pat@home.example.net"),)

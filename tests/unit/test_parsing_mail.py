@@ -201,6 +201,7 @@ def test_evidence_indicators_add_source_ip_and_phone_numbers() -> None:
     assert mail.evidence_indicators(spam) == {
         "source_ip": ("203.0.113.5",),
         "message_id": ("m1@example.com",),
+        "from_address": ("o@example.com",),
         "from_domain": ("example.com",),
         "url": ("http://offers.example.com/now",),
         "phone_number": ("+442079460958",),
@@ -346,3 +347,127 @@ def test_parse_address_reads_the_first_address_of_a_long_field() -> None:
     """Only the start of a long field is read: its first address is still found."""
     field = "Spammer <s@spam.example>, " + "a@b.example, " * 50_000
     assert mail.parse_address(field) == ("Spammer", "s@spam.example")
+
+
+def test_envelope_sender_is_the_return_path_lowercased_without_brackets() -> None:
+    """Return-Path gives envelope_sender (the whole address) beside envelope_domain."""
+    found = mail.message_indicators(
+        message(
+            "Return-Path: <0100019A-Verp@Bounce.Shop.Example.com>\nFrom: a@shop.example.com\n\n"
+        )
+    )
+    assert (found["envelope_sender"], found["envelope_domain"]) == (
+        ("0100019a-verp@bounce.shop.example.com",),
+        ("bounce.shop.example.com",),
+    )
+
+
+def test_null_return_path_gives_no_envelope_sender() -> None:
+    """A bounce's null sender ``<>`` names nobody."""
+    found = mail.message_indicators(message("Return-Path: <>\nFrom: a@shop.example.com\n\n"))
+    assert ("envelope_sender" in found, "envelope_domain" in found) == (False, False)
+
+
+def test_from_address_drops_the_display_name_and_lowercases() -> None:
+    """from_address is the From header's address alone, lowercased."""
+    found = mail.message_indicators(message('From: "Shop, News" <News@Shop.Example.com>\n\n'))
+    assert found["from_address"] == ("news@shop.example.com",)
+
+
+LIST_COPY = (
+    "Received: from lists.example.net (lists.example.net [192.0.2.41]) by mx.example.org; x\n"
+    "From: \"'Deal Hunter' via Club\" <club@lists.example.net>\n"
+    "List-Id: <club.lists.example.net>\n"
+    "{original}"
+    "Message-ID: <w-1@hunter.example.com>\n\n"
+)
+
+
+def test_list_rewritten_from_gives_way_to_x_original_from() -> None:
+    """A list's ``Name via List`` From is replaced by the X-Original-From it kept."""
+    spam = message(LIST_COPY.format(original="X-Original-From: Deal <deals@hunter.example.com>\n"))
+    found = mail.evidence_indicators(spam)
+    assert (found["from_address"], found["from_domain"], "source_ip" in found) == (
+        ("deals@hunter.example.com",),
+        ("hunter.example.com",),
+        False,
+    )
+
+
+def test_list_rewritten_from_without_the_original_names_no_sender() -> None:
+    """Without X-Original-From, a list's own From names nobody: no from indicators."""
+    found = mail.message_indicators(message(LIST_COPY.format(original="")))
+    assert ("from_address" in found, "from_domain" in found) == (False, False)
+
+
+def test_via_in_a_display_name_without_a_list_is_an_ordinary_from() -> None:
+    """``via`` in a name is not enough: without List-Id the From stands."""
+    found = mail.message_indicators(message('From: "Travel via Rail" <go@rail.example.com>\n\n'))
+    assert found["from_address"] == ("go@rail.example.com",)
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        "Return-Path: <SRS0=ab12=XY=shop.example.com=news@forward.example.org>\n",
+        "Resent-From: alumni@forward.example.org\n",
+        "X-Forwarded-To: pat@final.example.net\n",
+    ],
+)
+def test_forwarded_message_gives_no_source_ip(forwarded: str) -> None:
+    """Through a forwarder, the newest outside hop is the forwarder's: no source IP."""
+    spam = message(
+        "Received: from fwd.example.org (fwd.example.org [198.51.100.7]) by mx.example.net; x\n"
+        "Received: from out.shop.example.com ([203.0.113.5]) by fwd.example.org; x\n"
+        f"{forwarded}From: news@shop.example.com\n\n"
+    )
+    assert "source_ip" not in mail.evidence_indicators(spam)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<abc-1@shop.example.com>", "abc-1@shop.example.com"),
+        (
+            "<0100019a-aaaa-bbbb- 000000@email.example.com>",
+            "0100019a-aaaa-bbbb-000000@email.example.com",
+        ),
+        ("abc-2@shop.example.com", "abc-2@shop.example.com"),
+        ("abc-3@shop.example.com (added by mx)", "abc-3@shop.example.com"),
+        ("<first@a.example> <second@b.example>", "second@b.example"),
+    ],
+)
+def test_bare_message_id_mends_what_mail_clients_break(value: str, expected: str) -> None:
+    """Ids cut by a re-wrap, written without brackets or with a comment are read whole."""
+    assert mail.bare_message_id(value) == expected
+
+
+def test_message_id_cut_short_is_no_id() -> None:
+    """An id that lost its closing bracket lost its tail: half an id is not kept."""
+    assert mail.bare_message_id("<0100019a-aaaa-bbbb-") is None
+
+
+RELAYED = (
+    "Received: from lists.example.net (lists.example.net [192.0.2.85]) by mx.example.org; x\n"
+    "Received: by lists.example.net with SMTP id a1; x\n"
+    "DKIM-Signature: v=1; d=lists.example.net; s=l1; b=x\n"
+    "Received: from out.shop.example.com (out.shop.example.com [203.0.113.5])"
+    " by mx.lists.example.net; x\n"
+    "From: {sender}\n\n"
+)
+
+
+def test_relay_that_took_the_message_in_and_re_signed_it_gives_no_source_ip() -> None:
+    """A list that received the message from outside and signed it anew is not the source."""
+    spam = message(RELAYED.format(sender='"Shop via Club" <club@lists.example.net>'))
+    assert "source_ip" not in mail.evidence_indicators(spam)
+
+
+def test_senders_own_relay_chain_keeps_the_newest_outside_hop() -> None:
+    """Hops within the sender's own site (its DKIM, its From) are the sender's: IP kept."""
+    spam = message(
+        RELAYED.replace("lists.example.net", "shop.example.com").format(
+            sender="news@shop.example.com"
+        )
+    )
+    assert mail.evidence_indicators(spam)["source_ip"] == ("192.0.2.85",)

@@ -241,7 +241,7 @@ def test_unknown_type_is_refused_with_its_reason() -> None:
 
 
 def test_indicators_identify_the_sending_account_and_message() -> None:
-    """The mail object gives provider message id, account, source IP, domain, id, config set."""
+    """The mail object gives provider message id, account, source IP, sender, id, config set."""
     indicators = dict(only_event(bounce()).indicators)
     del indicators["recipient_hash"], indicators["recipient_domain"]
     assert indicators == {
@@ -249,6 +249,7 @@ def test_indicators_identify_the_sending_account_and_message() -> None:
         "sending_account_id": ("111122223333",),
         "source_ip": ("203.0.113.5",),
         "from_domain": ("shop.example.com",),
+        "envelope_sender": ("news@shop.example.com",),
         "message_id": ("header-id@shop.example.com",),
         "configuration_set": ("marketing",),
     }
@@ -397,3 +398,19 @@ def test_an_email_quoting_a_broken_notification_is_not_taken_for_one() -> None:
     """A body that only starts like a notification is left to the other parsers."""
     raw = emailed('{"notificationType": "Bounce", "mail": ')
     assert not SesParser().sniff(RawDocument(raw))
+
+
+def test_from_address_comes_from_the_common_headers() -> None:
+    """commonHeaders.from gives the From address, lowercased, without its display name."""
+    data = complaint()
+    data["mail"]["commonHeaders"]["from"] = ["Shop News <News@Shop.Example.com>"]
+    assert only_event(data).indicators["from_address"] == ("news@shop.example.com",)
+
+
+def test_complained_recipient_is_kept_as_hash_and_domain() -> None:
+    """Each complained recipient gives its own recipient hash and domain."""
+    event = only_event(complaint())
+    assert (event.indicators["recipient_hash"], event.indicators["recipient_domain"]) == (
+        (hashlib.sha256(b"r0@example.net").hexdigest(),),
+        ("example.net",),
+    )

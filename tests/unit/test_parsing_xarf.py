@@ -3,6 +3,7 @@ category, type and protocol; v3 JSON converted; X-ARF 0.x mails read."""
 
 import base64
 import copy
+import hashlib
 import json
 from email.message import EmailMessage
 from typing import Any
@@ -125,6 +126,7 @@ def test_smtp_spam_is_a_spam_event_with_its_email_indicators() -> None:
         {
             "source_ip": ("192.0.2.61",),
             "message_id": ("m-1@sender.example.com",),
+            "envelope_sender": ("bounce@mail.sender.example.com",),
             "envelope_domain": ("mail.sender.example.com",),
             "from_domain": ("mail.sender.example.com",),
         },
@@ -627,3 +629,12 @@ def test_a_category_or_type_that_is_a_list_is_refused_by_the_schema(field: str) 
     """A list where the schema wants a word is xarf_invalid, never a crash."""
     error = refusal(xarf(**{field: ["messaging"]}))
     assert error.reason == "xarf_invalid"
+
+
+def test_smtp_to_is_kept_as_recipient_hash_and_domain() -> None:
+    """smtp_to, the address the spam went to, is kept only as its hash and domain."""
+    event = only_event(xarf(**SMTP, smtp_to="Trap-1@Traps.Example.net"))
+    assert (event.indicators["recipient_hash"], event.indicators["recipient_domain"]) == (
+        (hashlib.sha256(b"trap-1@traps.example.net").hexdigest(),),
+        ("traps.example.net",),
+    )

@@ -39,7 +39,12 @@ Message-ID is the last one in the attached message's own header, never the repor
 is kept only as a hash and its domain. ``not-spam`` is never a complaint: it gets the
 ``not_spam`` category. DMARC and other authentication failure reports (RFC 6591, RFC
 9991) keep their fields in the event details, except the canonicalized header and body,
-which quote the complainant's copy of the message.
+which quote the complainant's copy of the message, and are marked
+``spoofed_suspect``: their From may name a spoofed brand.
+
+The envelope sender is the reported message's Return-Path and every ``Original-Mail-From``.
+The complainant is every real address in ``Original-Rcpt-To`` and ``Removal-Recipient``
+(and JMRP's own header); without one, the reported message's To when it holds one address.
 """
 
 import base64
@@ -57,7 +62,7 @@ from typing import Any
 
 from abusedesk.parsing import mail
 from abusedesk.parsing.document import RawDocument, require_message
-from abusedesk.parsing.dsn import recipient_indicators
+from abusedesk.parsing.dsn import recipient_indicators, sole_addressee
 from abusedesk.parsing.dsn import report_type as dsn_report_type
 from abusedesk.parsing.errors import MalformedReport
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
@@ -182,7 +187,7 @@ class ArfParser:
             mail.message_indicators(reported) if reported is not None else {}
         )
         _add_message_id(indicators, fields)
-        _add_envelope_domain(indicators, fields)
+        _add_envelope_sender(indicators, fields)
         _add_reported_urls(indicators, fields)
         ips, bad_ips = _source_ips(fields.get("source-ip", ()))
         warnings.extend(f"Source-IP {value!r} is not an IP address" for value in bad_ips)
@@ -506,11 +511,10 @@ def _add_message_id(indicators: dict[str, tuple[str, ...]], fields: Fields) -> N
                 return
 
 
-def _add_envelope_domain(indicators: dict[str, tuple[str, ...]], fields: Fields) -> None:
-    """Add the domain of Original-Mail-From (the envelope sender) to the indicators."""
+def _add_envelope_sender(indicators: dict[str, tuple[str, ...]], fields: Fields) -> None:
+    """Add Original-Mail-From (the envelope sender) and its domain to the indicators."""
     for value in fields.get("original-mail-from", ()):
-        if domain := mail.address_domain(value):
-            _extend(indicators, "envelope_domain", (domain,))
+        mail.add_envelope_sender(indicators, value)
 
 
 def _reported_web_uris(fields: Fields) -> tuple[str, ...]:
@@ -599,7 +603,11 @@ def _arrival_ip(reported: Message) -> str | None:
 def _recipients(
     message: Message, fields: Fields, reported: Message | None, layout: str
 ) -> tuple[list[str], bool]:
-    """Return the complainants' real addresses, and whether any was redacted."""
+    """Return the complainants' real addresses, and whether any was redacted.
+
+    Original-Rcpt-To and Removal-Recipient name them (and JMRP's own header); without a
+    real address there, the reported message's To does when it holds one address.
+    """
     values = list(fields.get("original-rcpt-to", ())) + list(fields.get("removal-recipient", ()))
     if layout == "jmrp" and reported is not None:
         values.extend(str(v) for v in reported.get_all(_JMRP_HEADER) or ())
@@ -611,7 +619,15 @@ def _recipients(
             continue
         address = mail.parse_address(value)[1] or value.strip("<> ")
         addresses.setdefault(address.lower(), None)
+    if not addresses and reported is not None and (addressee := _sole_addressee(reported)):
+        addresses[addressee] = None
     return list(addresses), redacted
+
+
+def _sole_addressee(reported: Message) -> str | None:
+    """Return the reported message's one To address when it has exactly one, unredacted."""
+    found = sole_addressee(reported)
+    return None if found is None or is_redacted(found) else mail.address_of(found)
 
 
 def _occurred_at(message: Message, fields: Fields, reported: Message | None) -> datetime | None:
@@ -657,6 +673,10 @@ def _details(feedback_type: str, fields: Fields, redacted: bool) -> dict[str, An
             details[key] = values[0] if len(values) == 1 else list(values)
     if redacted:
         details["recipients_redacted"] = True
+    if feedback_type == "auth-failure":
+        # The reported message failed authentication: its From may be a brand someone
+        # else spoofed, so its sender domains are weak evidence of who sent it.
+        details["spoofed_suspect"] = True
     return details
 
 

@@ -33,7 +33,6 @@ recipient indicators, and a warning saying so.
 """
 
 import email
-import html
 import re
 from datetime import datetime
 from email.errors import HeaderParseError
@@ -140,9 +139,6 @@ _REMOTE_HOST = re.compile(
     r"(?:remote host|host|server|mail server)\s+\[?([A-Za-z0-9](?:[A-Za-z0-9-]*\.)+[A-Za-z]{2,})\]?",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"<[^<>]{0,2000}>")
-_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^>]{0,200}>", re.IGNORECASE)
 _REFUSED_TYPES = (
     "application/zip",
     "application/gzip",
@@ -169,6 +165,7 @@ class BounceParser:
         notice, returned = notice_and_returned(message)
         subject = decoded_header(message, "Subject")
         original = mail.message_indicators(returned) if returned is not None else {}
+        mail.add_envelope_sender(original, dsn.bounce_addressee(message))
         sender = mail.header(message, "From")
         reporting_mta = mail.address_domain(sender)
         context = f"{subject}\n{notice}"
@@ -267,7 +264,7 @@ def notice_and_returned(message: Message) -> tuple[str, Message | None]:
             if texts:
                 # The HTML alternative of a text already read says the same again.
                 continue
-            text = _html_text(text)
+            text = mail.html_text(text)
         texts.append(text)
     full = "\n".join(texts)[:_NOTICE_LIMIT]
     notice, after = _split_returned(full)
@@ -400,12 +397,6 @@ def _part_text(part: Message) -> str:
         raw = mail.undecoded_payload(part)
         return raw[:_NOTICE_LIMIT] if isinstance(raw, str) else ""
     return mail.decode_text(payload[:_NOTICE_LIMIT], part.get_content_charset())
-
-
-def _html_text(text: str) -> str:
-    text = _SCRIPT.sub(" ", text)
-    text = _BREAK.sub("\n", text)
-    return html.unescape(_TAG.sub(" ", text))
 
 
 def _split_returned(text: str) -> tuple[str, str]:

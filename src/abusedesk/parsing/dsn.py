@@ -48,6 +48,8 @@ _STATUS_PART_LIMIT = 1024 * 1024
 # Structure deeper than this is not walked: real reports nest two or three levels.
 _MAX_DEPTH = 20
 _DIAGNOSTIC_LIMIT = 1000
+# Mailboxes bounces come from.
+_DAEMON_SENDERS = ("mailer-daemon", "postmaster")
 
 
 class DsnParser:
@@ -101,11 +103,13 @@ def bounce_events(message: Message) -> tuple[EventDraft, ...]:
     returned = _returned_message(message)
     notice = _notice(message)
     original = mail.message_indicators(returned) if returned is not None else {}
+    mail.add_envelope_sender(original, mail.typed_value(per_message.get("x-postfix-sender")))
+    mail.add_envelope_sender(original, bounce_addressee(message))
     # A lone recipient block without a usable address: the returned message's only
     # addressee is the recipient that failed.
     fallback = None
     if len(recipients) == 1 and returned is not None and not _has_address(recipients[0]):
-        fallback = _sole_addressee(returned)
+        fallback = sole_addressee(returned)
     reporting_mta = mail.mta_name(per_message.get("reporting-mta"))
     reporter = reporting_mta or mail.address_domain(mail.header(message, "From"))
     fallback_at = mail.parse_date(per_message.get("arrival-date")) or mail.date(message)
@@ -123,6 +127,24 @@ def bounce_events(message: Message) -> tuple[EventDraft, ...]:
         for block in recipients
         if _is_failure(block)
     )
+
+
+def bounce_addressee(message: Message) -> str | None:
+    """Return the one address a bounce is addressed to: the returned message's envelope
+    sender, as a bounce goes back to it.
+
+    Only a message that travels as a bounce does counts (a null Return-Path, or none and
+    a mail system's From), never one passed on by a person (``Resent-*`` fields), and
+    only a To that holds exactly one address.
+    """
+    return_path = mail.header(message, "Return-Path")
+    sender = mail.parse_address(mail.header(message, "From"))[1].partition("@")[0].lower()
+    null_sender = return_path is not None and return_path.strip() in ("<>", "")
+    if not (null_sender or (return_path is None and sender in _DAEMON_SENDERS)):
+        return None
+    if message.get("Resent-From") is not None or message.get("Resent-To") is not None:
+        return None
+    return sole_addressee(message)
 
 
 def report_type(message: Message) -> str:
@@ -285,8 +307,9 @@ def _has_address(block: dict[str, str]) -> bool:
     return recipient is not None and bool(_PLAIN_ADDRESS.match(_address(recipient)))
 
 
-def _sole_addressee(returned: Message) -> str | None:
-    values = [str(v) for v in returned.get_all("To") or ()]
+def sole_addressee(message: Message) -> str | None:
+    """Return the address in *message*'s To when To holds exactly one address, else None."""
+    values = [str(v) for v in message.get_all("To") or ()]
     addresses = [address for _, address in mail.parse_addresses(values) if "@" in address]
     return addresses[0] if len(addresses) == 1 else None
 

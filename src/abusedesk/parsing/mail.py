@@ -5,9 +5,11 @@ re-fanged, so that they match what was sent, and ``defang`` gives the form to di
 """
 
 import email
+import html
 import ipaddress
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
@@ -17,6 +19,13 @@ from urllib.parse import urlsplit
 from abusedesk.core.clock import as_utc
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,900})>")
+# An id whose brackets hold whitespace: a mail client re-wrapped the line inside it.
+_BROKEN_MESSAGE_ID = re.compile(r"<([^<>]{1,1000})>")
+_SRS_ADDRESS = re.compile(r"^srs[01][=+-]", re.IGNORECASE)
+_VIA_NAME = re.compile(r"\bvia\b", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
+_HTML_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^>]{0,200}>", re.IGNORECASE)
 _DKIM_TAG = re.compile(r"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)", re.IGNORECASE)
 # A URL plain or defanged: hxxp/h**p schemes, ``[:]//`` or ``[://]`` separators. The
 # dot forms ([.], (.), [dot], (dot)) are allowed inside, so brackets are too.
@@ -68,11 +77,36 @@ def header(message: Message, name: str) -> str | None:
 
 def message_id(message: Message) -> str | None:
     """Return the message's own Message-ID without angle brackets (the last one)."""
-    value = header(message, "Message-ID")
-    if value is None:
+    return bare_message_id(header(message, "Message-ID"))
+
+
+def bare_message_id(value: str | None) -> str | None:
+    """Return the (last) message id in a Message-ID field value, without angle brackets.
+
+    Ids re-wrapped by a mail client (whitespace inside the brackets) are joined again;
+    an id written without brackets is taken as it stands, or, when the value holds
+    words besides it, as the one word with an ``@``. An id cut short (an opening
+    bracket and no closing one) is no id.
+    """
+    if not value:
         return None
     found = _MESSAGE_ID.findall(value)
-    return found[-1] if found else value.strip("<> ") or None
+    if found:
+        return str(found[-1])
+    for candidate in reversed(_BROKEN_MESSAGE_ID.findall(value)):
+        joined = "".join(candidate.split())
+        if "@" in joined:
+            return joined
+    if "<" in value and ">" not in value.rpartition("<")[2]:
+        # An id whose closing bracket was cut off lost its tail with it: half an id
+        # would only match the wrong message.
+        return None
+    bare = value.strip("<> ")
+    if " " in bare:
+        words = [word.strip("<>") for word in bare.split() if "@" in word]
+        if len(words) == 1 and words[0]:
+            return words[0]
+    return bare or None
 
 
 def parse_address(value: str | None) -> tuple[str, str]:
@@ -99,6 +133,19 @@ def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
         return getaddresses([value[:MAX_ADDRESS_FIELD] for value in values])
     except RecursionError:
         return []
+
+
+def address_of(value: str | None) -> str | None:
+    """Return the lowercased address in *value* (no display name, no angle brackets), or
+    None when it holds no ``local@domain`` address (a null sender ``<>``, a bare name)."""
+    if not value:
+        return None
+    _, address = parse_address(value)
+    address = "".join(address.split()).strip("<>").lower()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain_name(domain):
+        return None
+    return f"{local}@{domain.rstrip('.')}"
 
 
 def address_domain(value: str | None) -> str | None:
@@ -189,6 +236,14 @@ def clean_text(value: str, limit: int) -> str | None:
     lone surrogates (which JSON text may hold), at most *limit* characters; None if empty."""
     cleaned = without_surrogates(value[: limit * 2]).replace("\x00", "")
     return " ".join(cleaned.split())[:limit] or None
+
+
+def html_text(markup: str) -> str:
+    """Return the text of an HTML document: scripts and styles dropped, line breaks kept
+    where ``<br>``, paragraphs, divisions, rows and list items end, entities decoded."""
+    text = _HTML_SCRIPT.sub(" ", markup)
+    text = _HTML_BREAK.sub("\n", text)
+    return html.unescape(_HTML_TAG.sub(" ", text))
 
 
 def text_parts(message: Message) -> Iterator[str]:
@@ -382,17 +437,41 @@ def received_from_addresses(message: Message) -> Iterator[str | None]:
     2001:db8::1])`` and qmail's ``from host (HELO x) (192.0.2.1)``; only the ``from``
     clause counts, so the receiving host after ``by`` is never taken for the sender.
     """
+    for hop in received_hops(message):
+        yield hop.address
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One Received header: the host and IP it came from, and the host that took it."""
+
+    from_host: str | None
+    address: str | None
+    by_host: str | None
+
+
+def received_hops(message: Message) -> Iterator[Hop]:
+    """Yield the Received headers of *message* as hops, newest first."""
     for value in (message.get_all("Received") or ())[:MAX_RECEIVED]:
         text = " ".join(str(value)[:MAX_RECEIVED_LENGTH].split())
         lowered = text.lower()
+        if lowered.startswith("by "):
+            taken_by = text[3:]
+        elif (at := lowered.find(" by ")) != -1:
+            taken_by = text[at + 4 :]
+        else:
+            taken_by = ""
+        by_host = domain_name(taken_by.split(" ", 1)[0].strip(";,()[]"))
         if not lowered.startswith("from "):
-            yield None
+            yield Hop(None, None, by_host)
             continue
         end = lowered.find(" by ")
         clause = text[5 : end if end != -1 else len(text)]
         first_word = clause.split(" ", 1)[0]
         candidates = [first_word, *_RECEIVED_IP.findall(clause)]
-        yield next((a for a in map(host_address, candidates) if a is not None), None)
+        address = next((a for a in map(host_address, candidates) if a is not None), None)
+        from_host = None if host_address(first_word) else domain_name(first_word.strip("[]"))
+        yield Hop(from_host, address, by_host)
 
 
 def first_external_hop(
@@ -453,15 +532,104 @@ def _first_distinct(groups: Iterable[Iterable[str]], limit: int) -> tuple[str, .
     return tuple(seen)
 
 
+def rewritten_by_list(message: Message) -> bool:
+    """Tell whether a mailing list put its own address in the message's From.
+
+    Lists that cannot pass on their members' DMARC-protected mail (Google Groups,
+    Mailman) write ``"Name via List" <list@...>`` and mark the message with ``List-Id``:
+    the From then names the list, not the sender.
+    """
+    name, _ = parse_address(header(message, "From"))
+    return bool(_VIA_NAME.search(name)) and message.get("List-Id") is not None
+
+
+def author_field(message: Message) -> str | None:
+    """Return the field that names the message's author: From, or, when a mailing list
+    rewrote From, the ``X-Original-From`` it kept (None when it kept none)."""
+    if rewritten_by_list(message):
+        return header(message, "X-Original-From")
+    return header(message, "From")
+
+
+def relayed_by_forwarder(message: Message) -> bool:
+    """Tell whether a message reached its reader through a forwarder or a list.
+
+    The newest outside hop of such a message is the forwarder's, not the sender's: an
+    SRS-rewritten Return-Path, ``Resent-*`` or ``X-Forwarded-*`` fields, a list's
+    rewritten From, or a relay that re-signed it (``_resent_by_relay``) say so.
+    """
+    return_path = address_of(header(message, "Return-Path")) or ""
+    return (
+        bool(_SRS_ADDRESS.match(return_path))
+        or any(
+            message.get(name) is not None
+            for name in ("Resent-From", "Resent-Sender", "X-Forwarded-To", "X-Forwarded-For")
+        )
+        or rewritten_by_list(message)
+        or _resent_by_relay(message)
+    )
+
+
+def _resent_by_relay(message: Message) -> bool:
+    """Tell whether the newest outside hop is a relay that took the message in from
+    outside and sent it on under its own signature: a list or forwarder without headers
+    of its own.
+
+    The relay's site signed the message (a DKIM ``d=`` of its site, which is neither the
+    From's, unless From says "Name via List", nor the Return-Path's), and an older hop
+    shows a host of that site receiving the message from a public address.
+    """
+    hops = list(received_hops(message))
+    newest = next(
+        (i for i, hop in enumerate(hops) if hop.address and not _is_internal_text(hop.address)),
+        None,
+    )
+    if newest is None or not hops[newest].from_host:
+        return False
+    relay = site_of(hops[newest].from_host or "")
+    from_name, from_address = parse_address(header(message, "From"))
+    # A list that rewrote From as "Name via List" signs and sends as itself.
+    author = None if _VIA_NAME.search(from_name) else address_domain(from_address)
+    senders = {
+        site_of(domain)
+        for domain in (author, address_domain(header(message, "Return-Path")))
+        if domain
+    }
+    if relay in senders or relay not in {site_of(d) for d, _ in dkim_signatures(message)}:
+        return False
+    return any(
+        hop.by_host is not None
+        and site_of(hop.by_host) == relay
+        and hop.address is not None
+        and not _is_internal_text(hop.address)
+        for hop in hops[newest + 1 :]
+    )
+
+
+def _is_internal_text(address: str) -> bool:
+    """Tell whether the IP written as *address* is a site's inside (see ``is_internal``)."""
+    return is_internal(ipaddress.ip_address(address))
+
+
 def message_indicators(message: Message) -> dict[str, tuple[str, ...]]:
-    """Return the indicators of a (reported) message: ids, sender domains, DKIM, URLs."""
+    """Return the indicators of a (reported) message: ids, senders, DKIM, URLs.
+
+    ``from_address`` and ``from_domain`` name the author (see ``author_field``);
+    ``envelope_sender`` and ``envelope_domain`` come from the Return-Path.
+    """
     found: dict[str, tuple[str, ...]] = {}
     if mid := message_id(message):
         found["message_id"] = (mid,)
-    if from_domain := address_domain(header(message, "From")):
+    author = author_field(message)
+    if from_address := address_of(author):
+        found["from_address"] = (from_address,)
+    if from_domain := address_domain(author):
         found["from_domain"] = (from_domain,)
-    if return_path := address_domain(header(message, "Return-Path")):
-        found["envelope_domain"] = (return_path,)
+    return_path = header(message, "Return-Path")
+    if envelope_sender := address_of(return_path):
+        found["envelope_sender"] = (envelope_sender,)
+    if envelope_domain := address_domain(return_path):
+        found["envelope_domain"] = (envelope_domain,)
     signatures = list(dkim_signatures(message))
     if signatures:
         found["dkim_domain"] = tuple(dict.fromkeys(d for d, _ in signatures))
@@ -476,11 +644,24 @@ def message_indicators(message: Message) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def add_envelope_sender(indicators: dict[str, tuple[str, ...]], value: str | None) -> None:
+    """Add the address in *value* to ``envelope_sender`` and its domain to
+    ``envelope_domain``, after the values already there; a null sender adds nothing."""
+    address = address_of(value)
+    if address is None:
+        return
+    domain = address.rpartition("@")[2]
+    for kind, new in (("envelope_sender", address), ("envelope_domain", domain)):
+        indicators[kind] = tuple(dict.fromkeys((*indicators.get(kind, ()), new)))
+
+
 def evidence_indicators(message: Message) -> dict[str, tuple[str, ...]]:
     """Return the indicators of a message held up as evidence: those of
-    ``message_indicators``, the source IP from its Received chain and its phone numbers."""
+    ``message_indicators``, the source IP from its Received chain (unless a forwarder
+    relayed it) and its phone numbers."""
     found: dict[str, tuple[str, ...]] = {}
-    if source_ip := first_external_hop(message):
+    # Through a forwarder or a list, the newest outside hop is theirs: no IP beats a wrong one.
+    if not relayed_by_forwarder(message) and (source_ip := first_external_hop(message)):
         found["source_ip"] = (source_ip,)
     found.update(message_indicators(message))
     if phones := _first_distinct(map(phone_numbers, text_parts(message)), MAX_PHONE_NUMBERS):

@@ -215,12 +215,16 @@ def _mail_indicators(mail_object: Mapping[str, Any]) -> dict[str, tuple[str, ...
     tags = tags if isinstance(tags, dict) else {}
     headers = mail_object.get("commonHeaders")
     headers = headers if isinstance(headers, dict) else {}
+    source = _text(mail_object.get("source"))
     values = {
         "provider_message_id": _text(mail_object.get("messageId")),
         "sending_account_id": _text(mail_object.get("sendingAccountId")),
         # Event publishing leaves sourceIp out of the mail object; its auto-tag has it.
         "source_ip": _text(mail_object.get("sourceIp")) or _first_tag(tags, "ses:source-ip"),
-        "from_domain": mail.address_domain(_text(mail_object.get("source"))),
+        "from_domain": mail.address_domain(source),
+        "from_address": mail.address_of(_first_text(headers.get("from"))),
+        # SES documents ``source`` as the envelope MAIL FROM address of the message.
+        "envelope_sender": mail.address_of(source),
         "message_id": _bare_message_id(_text(headers.get("messageId"))),
         "configuration_set": _first_tag(tags, "ses:configuration-set"),
     }
@@ -319,7 +323,11 @@ def _text(value: Any) -> str | None:
 
 
 def _first_tag(tags: Mapping[str, Any], name: str) -> str | None:
-    values = tags.get(name)
+    return _first_text(tags.get(name))
+
+
+def _first_text(values: Any) -> str | None:
+    """Return a JSON string, or the first item of a list of them, as clean text."""
     if isinstance(values, list) and values:
         return _text(values[0])
     return _text(values)

@@ -45,6 +45,7 @@ from typing import Any
 
 from abusedesk.parsing import mail, sms, xarf_mail
 from abusedesk.parsing.document import RawDocument
+from abusedesk.parsing.dsn import recipient_indicators
 from abusedesk.parsing.errors import MalformedReport, ParseError
 from abusedesk.parsing.model import Category, EventDraft, ParsedReport, Service
 
@@ -498,8 +499,9 @@ def _plain_event(report: xarf_mail.PlainReport) -> EventDraft:
 def _messaging_indicators(report: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """Return the indicators of an email spam report: its fields, then its evidence.
 
-    ``smtp_from`` is the envelope sender: it gives ``envelope_domain``, and also
-    ``from_domain`` when no evidence message shows the From header.
+    ``smtp_from`` is the envelope sender: it gives ``envelope_sender`` and
+    ``envelope_domain``, and also ``from_domain`` when no evidence message shows the From
+    header. ``smtp_to`` gives the recipient's hash and domain.
     """
     found = source_indicators(_required_text(report, "source_identifier"))
     if message_id := _text(report.get("message_id")):
@@ -508,9 +510,15 @@ def _messaging_indicators(report: Mapping[str, Any]) -> dict[str, tuple[str, ...
     if evidence is not None:
         for kind, values in mail.message_indicators(evidence).items():
             found.setdefault(kind, values)
-    if envelope_domain := mail.address_domain(_text(report.get("smtp_from"))):
+    smtp_from = _text(report.get("smtp_from"))
+    if "envelope_sender" not in found:
+        mail.add_envelope_sender(found, smtp_from)
+    if envelope_domain := mail.address_domain(smtp_from):
         found.setdefault("envelope_domain", (envelope_domain,))
         found.setdefault("from_domain", (envelope_domain,))
+    # The address the spam was sent to (a trap, most often): kept only as a hash.
+    for kind, values in recipient_indicators(_text(report.get("smtp_to"))).items():
+        found.setdefault(kind, values)
     return found
 
 

@@ -6,11 +6,23 @@ from typing import Any
 
 from abusedesk.parsing.model import EventDraft
 
-_LOWERCASE_KINDS = frozenset({"from_domain", "envelope_domain", "dkim_domain", "dkim_selector"})
+# Domains and addresses: matched without regard to case (the local part of an address
+# may be case-sensitive in theory; no mail system that matters treats it so).
+_LOWERCASE_KINDS = frozenset(
+    {
+        "from_domain",
+        "envelope_domain",
+        "dkim_domain",
+        "dkim_selector",
+        "envelope_sender",
+        "from_address",
+    }
+)
 
 
 def enrich(draft: EventDraft) -> EventDraft:
-    """Return *draft* with NULs removed, domains lowercased and duplicate indicators dropped."""
+    """Return *draft* with NULs removed, domains and sender addresses lowercased and
+    duplicate indicators dropped."""
     indicators = {
         kind: tuple(
             dict.fromkeys(
