@@ -14,8 +14,9 @@ from abusedesk.inventory.model import NumberedRecord, Table
 from abusedesk.inventory.rows import parse_row
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.inventory_store import upsert_records
-from abusedesk.storage.tables import Account, ResourceKey, SendLogEntry
+from abusedesk.storage.tables import Account, Event, ResourceKey, SendLogEntry
 from tests.functional.cli import run_cli
+from tests.support.unattributed import events_of, ingest, stranger_report
 
 ACCOUNTS_CSV = (
     "external_id,name,created_at,country,attributes\n"
@@ -185,3 +186,29 @@ def test_show_prints_the_account_its_resources_and_ips(
     for expected in ("Northwind", "news.example.com", "2025-01-01 00:00", "192.0.2.44"):
         assert expected in shown.stdout
     assert (missing.returncode, "no account 'nobody'" in missing.stderr) == (1, True)
+
+
+def test_an_import_that_changes_rows_attributes_the_waiting_events_again(
+    container: Container, tmp_path: Path
+) -> None:
+    """A report that came before its send-log entry settles once the entry is imported."""
+    _store(container, Table.ACCOUNTS, [NORTHWIND])
+    (report_id,) = ingest(container, [stranger_report(1, message_id="late-1@stranger.example")])
+    (event_id,) = events_of(container, report_id)
+    path = tmp_path / "send-log.jsonl"
+    row = {
+        "provider_message_id": "0100-late-1",
+        "account": "4411",
+        "sent_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
+        "message_id_header": "<late-1@stranger.example>",
+    }
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+    code, out, _ = _import(container, tmp_path, path, "send-log")
+
+    with read_only(container.sessions) as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        settled = (event.attribution_state, event.attribution_method, event.case_id is not None)
+    assert (code, settled) == (0, ("attributed", "message_id", True))
+    assert "unattributed inbox: 1 of 1 waiting event(s) attributed now" in out

@@ -176,6 +176,21 @@ def test_a_send_log_recipient_is_hashed_and_not_kept() -> None:
     assert "jane" not in repr(record).lower()
 
 
+def test_a_send_log_message_id_is_kept_without_angle_brackets() -> None:
+    """Events carry Message-IDs bare, so the send log stores them bare too."""
+    row = {
+        "provider_message_id": "0100-1",
+        "account": "4411",
+        "sent_at": "2026-03-01T12:00:00Z",
+        "message_id_header": " <0100-1@email.cloudmail.example> ",
+    }
+
+    record = parse_row(Table.SEND_LOG, 1, row)
+
+    assert isinstance(record, SendLogRecord)
+    assert record.message_id_header == "0100-1@email.cloudmail.example"
+
+
 def test_a_send_log_row_may_carry_the_hash_itself() -> None:
     """A recipient_hash is taken as it is (lowercased); a malformed one is refused."""
     digest = "AB" * 32

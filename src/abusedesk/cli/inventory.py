@@ -103,6 +103,7 @@ class _Progress:
 @app.command("import")
 def import_command(
     file: Path = typer.Argument(..., help="CSV or JSON Lines file; .gz files are read too."),
+    *,
     table: str = typer.Option(..., "--table", help=f"The table the rows are for: {TABLE_NAMES}."),
     file_format: str | None = typer.Option(
         None, "--format", help="csv or jsonl [default: from the file name]."
@@ -113,9 +114,15 @@ def import_command(
     batch_size: int = typer.Option(
         CHUNK_SIZE, min=1, max=MAX_CHUNK_SIZE, help="Rows per statement and per transaction."
     ),
+    reattribute: bool = typer.Option(
+        True,
+        help="When rows changed, run attribution again over the unattributed inbox.",
+    ),
 ) -> None:
     """Upsert a file's rows into one inventory table; bad rows are reported, good ones land.
 
+    Reports often arrive before the send log or a new identity does: when the import
+    changed anything, the events waiting in the unattributed inbox are attributed again.
     Exits 1 when any row was rejected, 2 when the file cannot be read.
     """
     canonical = table_named(table)
@@ -157,7 +164,15 @@ def import_command(
         except InventoryFileUnreadable as exc:
             unreadable = str(exc)
         flush()
-    progress.done()
+        progress.done()
+        changed = counts[RowResult.INSERTED] + counts[RowResult.UPDATED]
+        if reattribute and changed:
+            done = container.processor.reattribute_waiting(actor=f"inventory import {file.name}")
+            if done.examined:
+                console.print(
+                    f"unattributed inbox: {done.settled:,} of {done.examined:,} waiting "
+                    "event(s) attributed now"
+                )
     console.print(
         plain(
             f"{dashed(canonical)}: {counts[RowResult.INSERTED]:,} inserted, "

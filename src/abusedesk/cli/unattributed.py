@@ -10,7 +10,6 @@ Exit codes: 0 done, 1 refused (no such event, not in the inbox), 2 invalid input
 import getpass
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import TypeVar
 
 import typer
@@ -34,7 +33,6 @@ T = TypeVar("T")
 
 REASON_SHOWN = 90
 # Waiting events the resolver reads per transaction.
-REATTRIBUTE_BATCH = 500
 
 
 def default_actor() -> str:
@@ -259,28 +257,11 @@ def reattribute(
     actor: str | None = _ACTOR,
 ) -> None:
     """Run the resolver again over the waiting events (after the inventory caught up)."""
-    who = actor or default_actor()
-    examined = settled = 0
-    after_id = 0
     with open_container() as container:
-        while limit is None or examined < limit:
-            size = REATTRIBUTE_BATCH if limit is None else min(REATTRIBUTE_BATCH, limit - examined)
-            # One transaction per batch: a long run never holds the write lock for long.
-            batch = _decide(
-                container,
-                partial(
-                    inbox.reattribute_batch, after_id=after_id, limit=size, actor=who, now=utcnow()
-                ),
-            )
-            if not batch.examined:
-                break
-            container.processor.aggregate_accounts(batch.accounts)
-            examined += batch.examined
-            settled += batch.settled
-            after_id = batch.last_id
+        done = container.processor.reattribute_waiting(actor=actor or default_actor(), limit=limit)
     console.print(
-        f"looked at {examined:,} waiting event(s): {settled:,} attributed,"
-        f" {examined - settled:,} still waiting"
+        f"looked at {done.examined:,} waiting event(s): {done.settled:,} attributed,"
+        f" {done.examined - done.settled:,} still waiting"
     )
 
 

@@ -328,6 +328,9 @@ def _send_log(f: _Fields) -> SendLogRecord | None:
     sent_at = f.time("sent_at", required=True)
     resource = f.resource_ref()
     message_id_header = f.text("message_id_header", max_length=998)
+    if message_id_header is not None:
+        # Stored as events carry it: without the angle brackets.
+        message_id_header = message_id_header.strip().strip("<>").strip() or None
     configuration_set = f.text("configuration_set", max_length=200)
     source_ip = f.ip("source_ip")
     mail_from = f.text("mail_from", max_length=320)

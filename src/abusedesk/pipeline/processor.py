@@ -43,8 +43,12 @@ from abusedesk.storage.reports import (
     ReportSummary,
     SqlReportRepository,
 )
+from abusedesk.storage.unattributed import reattribute_batch
 
 log = structlog.get_logger(__name__)
+
+# Waiting events the resolver looks at again per transaction.
+REATTRIBUTE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,14 @@ class ReportOutcome:
     status: str
     accounts: tuple[int, ...] = ()
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Reattributed:
+    """What running the resolver again over the unattributed inbox did."""
+
+    examined: int
+    settled: int
 
 
 class ReportProcessor:
@@ -258,6 +270,27 @@ class ReportProcessor:
             )
         log.warning("report_quarantined", report_id=report_id, stage=stage, reason=reason)
         return ReportOutcome(report_id, ReportStatus.QUARANTINED, reason=reason)
+
+    def reattribute_waiting(self, *, actor: str, limit: int | None = None) -> Reattributed:
+        """Run the resolver again over the unattributed inbox, after the inventory changed.
+
+        One transaction per batch, so a long run never holds the write lock for long;
+        the events that settle are folded into their accounts' cases.
+        """
+        examined = settled = after_id = 0
+        while limit is None or examined < limit:
+            size = REATTRIBUTE_BATCH if limit is None else min(REATTRIBUTE_BATCH, limit - examined)
+            with unit_of_work(self.sessions) as session:
+                batch = reattribute_batch(
+                    session, after_id=after_id, limit=size, actor=actor, now=utcnow()
+                )
+            if not batch.examined:
+                break
+            self.aggregate_accounts(batch.accounts)
+            examined += batch.examined
+            settled += batch.settled
+            after_id = batch.last_id
+        return Reattributed(examined, settled)
 
     def aggregate_account(self, account_id: int) -> list[int]:
         """Fold one account's new events into its cases (the aggregate and policy stages)."""

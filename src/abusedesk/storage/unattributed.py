@@ -485,7 +485,7 @@ def reattribute_batch(
     """
     clean_actor = _check_actor(actor)
     rows = session.execute(
-        select(Event.id, Event.indicators, Event.occurred_at)
+        select(Event.id, Event.indicators, Event.occurred_at, Event.category)
         .where(_WAITING, Event.id > after_id)
         .order_by(Event.id)
         .limit(limit)
@@ -500,6 +500,7 @@ def reattribute_batch(
                 if isinstance(values, list)
             },
             occurred_at=row.occurred_at,
+            category=row.category,
         )
         for row in rows
     ]
