@@ -52,6 +52,7 @@ golden: install ## Rewrite the parsers' golden files from the current output (re
 bench: install ## Run the benchmarks and print their figures beside the goals
 	$(RUN) python bench/parse.py
 	$(RUN) python bench/ingest.py
+	$(RUN) python bench/attribution.py --seed 5 --scale-accounts 10000 --intervals 100000 --send-log 1000000
 
 .PHONY: corpus
 corpus: install ## Measure the parsers on ../shared/corpus (or CORPUS=dir) beside the thresholds
