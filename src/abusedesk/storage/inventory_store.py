@@ -200,36 +200,41 @@ def _write(
     table = table_of(spec.model)
     stored = _stored(session, spec, [values for _, values in prepared])
     ids = {key: row_id for key, (row_id, _) in stored.items()}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for line, values in prepared:
         key = tuple(values[c] for c in spec.key)
         current = stored.get(key)
-        if current is None:
-            outcome.results[line] = RowResult.INSERTED
-            inserts.append({**spec.insert_only, **values})
-        elif all(current[1][c] == values[c] for c in spec.columns):
+        if current is not None and all(current[1][c] == values[c] for c in spec.columns):
             outcome.results[line] = RowResult.UNCHANGED
-        else:
-            outcome.results[line] = RowResult.UPDATED
-            updates.append({**values, "_id": current[0]})
-    changed = inserts + [{**spec.insert_only, **_without_id(row)} for row in updates]
+            continue
+        outcome.results[line] = RowResult.INSERTED if current is None else RowResult.UPDATED
+        changed.append({**spec.insert_only, **values})
     if changed:
-        statement = insert_for(session, spec.model).values(changed)
-        statement = statement.on_conflict_do_update(
+        # One statement run as executemany: SQLAlchemy batches it into multi-row inserts
+        # without compiling a bound parameter per value.
+        returned = session.execute(_upsert(session, spec), changed)
+        ids.update({tuple(row[1:]): row[0] for row in returned})
+    return ids
+
+
+def _upsert(session: Session, spec: _Spec) -> Any:
+    """Return the upsert of *spec*'s table on its natural key, built once per dialect."""
+    cache_key = (session.get_bind().dialect.name, spec.model)
+    if cache_key not in _UPSERTS:
+        table = table_of(spec.model)
+        statement = insert_for(session, spec.model)
+        _UPSERTS[cache_key] = statement.on_conflict_do_update(
             index_elements=list(spec.key),
             set_={c: statement.excluded[c] for c in spec.columns if c not in spec.key},
         ).returning(table.c.id, *_cols(table, spec.key))
-        ids.update({tuple(row[1:]): row[0] for row in session.execute(statement)})
-    return ids
+    return _UPSERTS[cache_key]
+
+
+_UPSERTS: dict[tuple[str, type[Base]], Any] = {}
 
 
 def _cols(table: Any, names: Sequence[str]) -> list[Any]:
     return [table.c[name] for name in names]
-
-
-def _without_id(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "_id"}
 
 
 def _stored(
