@@ -17,6 +17,11 @@ class InventoryLookup(Protocol):
     def key_holdings(self, keys: Collection[tuple[str, str]]) -> list[KeyHolding]:
         """Return the resources named by any of these ``(key kind, value)`` pairs."""
 
+    def pool_memberships(
+        self, pools: Collection[str], accounts: Collection[int]
+    ) -> list[KeyHolding]:
+        """Return the memberships (``ip_pool`` resources) of these accounts in these pools."""
+
     def ip_intervals(self, ips: Collection[str]) -> list[IpInterval]:
         """Return every allocation interval of these IPs."""
 

@@ -132,6 +132,9 @@ class Finding:
     # filled in once the batch's names are known.
     text: str
     at: datetime | None = None
+    # A value many accounts hold (a shared pool) whose holders were only checked for the
+    # accounts other findings name: it never names an account by itself.
+    shared: bool = False
 
     @property
     def family(self) -> str:
@@ -141,7 +144,7 @@ class Finding:
     @property
     def unique(self) -> bool:
         """Tell whether the finding names exactly one account."""
-        return len(self.holders) == 1
+        return len(self.holders) == 1 and not self.shared
 
 
 @dataclass
@@ -162,8 +165,9 @@ def attribute_events(events: Sequence[EventFacts], lookup: InventoryLookup) -> l
     _by_send_log(work, lookup)
     _by_keys(work, lookup)
     _by_account_id(work, lookup)
-    foreign = _by_ip(work, lookup)
+    foreign, pools = _by_ip(work, lookup)
     _by_recipient(work, lookup)
+    _by_pool(work, pools, lookup)
     decisions = [_decide(event, i in foreign) for i, event in enumerate(work)]
     names = _names(decisions, lookup)
     return [_attribution(decision, names) for decision in decisions]
@@ -307,18 +311,21 @@ def _by_account_id(work: Sequence[_Event], lookup: InventoryLookup) -> None:
                 )
 
 
-def _by_ip(work: Sequence[_Event], lookup: InventoryLookup) -> set[int]:
-    """Source IP at the time: a dedicated IP names its account, a shared pool its members.
+def _by_ip(
+    work: Sequence[_Event], lookup: InventoryLookup
+) -> tuple[set[int], dict[int, list[tuple[str, str]]]]:
+    """Source IP at the time: a dedicated IP names its account; a shared pool is noted.
 
-    Return the positions of events whose source IP is a public address outside our space.
+    Return the positions of events whose source IP is a public address outside our
+    space, and per event the (IP, pool) pairs of shared pools it came from.
     """
-    ips = {_canonical(v) for event in work for v in event.values("source_ip")} - {None}
+    ips = {ip for event in work for v in event.values("source_ip") if (ip := _canonical(v))}
     if not ips:
-        return set()
+        return set(), {}
     intervals: dict[str, list[IpInterval]] = defaultdict(list)
-    for interval in lookup.ip_intervals({ip for ip in ips if ip}):
+    for interval in lookup.ip_intervals(ips):
         intervals[interval.ip].append(interval)
-    pools: dict[int, list[str]] = {}
+    pools: dict[int, list[tuple[str, str]]] = defaultdict(list)
     foreign: set[int] = set()
     for position, event in enumerate(work):
         at = event.sent_at or event.facts.occurred_at
@@ -326,59 +333,70 @@ def _by_ip(work: Sequence[_Event], lookup: InventoryLookup) -> set[int]:
             ip = _canonical(raw)
             if ip is None:
                 continue
-            held = [i for i in intervals.get(ip, ()) if i.held_at(at)]
-            if not intervals.get(ip):
+            if ip not in intervals:
                 if _is_public(ip):
                     foreign.add(position)
                     event.misses.append(f"source IP {ip} is not in our address space")
                 continue
+            held = [i for i in intervals[ip] if i.held_at(at)]
             if not held:
                 event.misses.append(
                     f"source IP {ip} was allocated to nobody at {at:%Y-%m-%dT%H:%MZ}"
                 )
-                continue
-            interval = held[0]
-            if not interval.shared and interval.account_id is not None:
+            elif not held[0].shared and held[0].account_id is not None:
                 event.findings.append(
                     Finding(
                         Method.DEDICATED_IP,
                         MEDIUM,
-                        {interval.account_id: None},
+                        {held[0].account_id: None},
                         f"Source IP {ip} was dedicated to account {{account}} "
                         f"at {at:%Y-%m-%dT%H:%MZ}",
                     )
                 )
-            elif interval.pool_name:
-                pools[position] = [*pools.get(position, []), interval.pool_name]
-    _pool_members(work, pools, lookup)
-    return foreign
+            elif held[0].pool_name:
+                pools[position].append((ip, held[0].pool_name))
+    return foreign, pools
 
 
-def _pool_members(
-    work: Sequence[_Event], pools: Mapping[int, list[str]], lookup: InventoryLookup
+def _by_pool(
+    work: Sequence[_Event], pools: Mapping[int, list[tuple[str, str]]], lookup: InventoryLookup
 ) -> None:
-    """Turn each event's shared pool into the finding of the accounts in it at the time."""
-    names = {name for names in pools.values() for name in names}
-    if not names:
-        return
+    """Check the accounts an event's other findings name against its IP's shared pool.
+
+    A shared pool may have thousands of members: only the memberships of the accounts
+    already in question are read, and the pool only confirms or contradicts them.
+    """
+    accounts = {a for p in pools for f in work[p].findings for a in f.holders}
+    names = {name for pairs in pools.values() for _, name in pairs}
     members: dict[str, list[KeyHolding]] = defaultdict(list)
-    for holding in lookup.key_holdings({(KeyKind.IP_POOL, n) for n in names}):
-        members[holding.value].append(holding)
-    for position, pool_names in pools.items():
+    if accounts:
+        for holding in lookup.pool_memberships(names, accounts):
+            members[holding.value].append(holding)
+    for position, pairs in pools.items():
         event = work[position]
         at = event.sent_at or event.facts.occurred_at
-        for name in pool_names:
-            holders = {h.account_id: h.resource_id for h in members[name] if h.held_at(at)}
-            if holders:
-                event.findings.append(
-                    Finding(
-                        Method.SHARED_POOL,
-                        MEDIUM,
-                        holders,
-                        f"Source IP is in shared pool {name}, used by {len(holders)} "
-                        f"account{'s' if len(holders) != 1 else ''} at {at:%Y-%m-%dT%H:%MZ}",
-                    )
+        asked = {a for f in event.findings for a in f.holders}
+        for ip, name in pairs:
+            if not asked:
+                event.misses.append(
+                    f"source IP {ip} was in shared pool {name}, which names no account by itself"
                 )
+                continue
+            holders = {
+                h.account_id: h.resource_id
+                for h in members[name]
+                if h.account_id in asked and h.held_at(at)
+            }
+            event.findings.append(
+                Finding(
+                    Method.SHARED_POOL,
+                    MEDIUM,
+                    holders,
+                    f"Source IP {ip} was in shared pool {name} at {at:%Y-%m-%dT%H:%MZ}, "
+                    "which account {account} sent through",
+                    shared=True,
+                )
+            )
 
 
 def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
@@ -458,6 +476,8 @@ def _decide(event: _Event, foreign_ip: bool) -> _Decision:
     for finding in findings:
         for holder in finding.holders:
             by_account[holder].append(finding)
+    if not by_account:
+        return _Decision(None, None, None, 0, (), (), (), (), misses)
     ranked = _ranked(by_account)
     account = ranked[0]
     if not any(f.unique for f in by_account[account]):
@@ -482,8 +502,7 @@ def _decide(event: _Event, foreign_ip: bool) -> _Decision:
     conflicts = tuple(
         f
         for f in findings
-        if account not in f.holders
-        and ((f.unique and f.level >= MEDIUM) or (f.family == "network" and not f.unique))
+        if account not in f.holders and ((f.unique and f.level >= MEDIUM) or f.shared)
     )
     for rival in conflicts:
         level = LOW if rival.unique and rival.level >= best.level else max(LOW, level - 1)
@@ -623,6 +642,8 @@ def _sayer(names: Names) -> Callable[[Finding, int], str]:
 def _conflict(say: Callable[[Finding, int], str], finding: Finding) -> str:
     if finding.unique:
         return say(finding, next(iter(finding.holders)))
+    if finding.shared:
+        return finding.text.partition(", which")[0] + ", and the account was no member then"
     return finding.text.format(account="?", resource="", resource_value="?")
 
 

@@ -7,9 +7,10 @@ in chunks so that no statement outgrows a database's limit on bound values.
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.orm import Session
 
+from abusedesk.attribution.keys import KeyKind, ResourceKind
 from abusedesk.attribution.model import IpInterval, KeyHolding, SendProbe, SentMessage
 from abusedesk.storage.tables import (
     Account,
@@ -59,6 +60,19 @@ _KEY_HOLDINGS = (
         ResourceKey.kind.in_(bindparam("kinds", expanding=True)),
         ResourceKey.value.in_(bindparam("values", expanding=True)),
     )
+)
+_POOL_MEMBERSHIPS = select(
+    literal(KeyKind.IP_POOL),
+    Resource.value,
+    Resource.account_id,
+    Resource.id,
+    Resource.kind,
+    Resource.value,
+    Resource.created_at,
+    Resource.deleted_at,
+).where(
+    Resource.account_id.in_(bindparam("values", expanding=True)),
+    Resource.kind == ResourceKind.IP_POOL,
 )
 _IP_INTERVALS = (
     select(
@@ -112,6 +126,21 @@ class SqlInventoryLookup:
         for chunk in _chunks(sorted({value for _, value in wanted})):
             rows = self.session.execute(_KEY_HOLDINGS, {"kinds": kinds, "values": chunk})
             holdings.extend(KeyHolding(*row) for row in rows if (row[0], row[1]) in wanted)
+        return holdings
+
+    def pool_memberships(
+        self, pools: Collection[str], accounts: Collection[int]
+    ) -> list[KeyHolding]:
+        """Return the memberships of these accounts in any of these shared pools.
+
+        Read by account (the resources' unique index), never by pool: a shared pool may
+        have thousands of members.
+        """
+        wanted = set(pools)
+        holdings: list[KeyHolding] = []
+        for chunk in _chunks(sorted(set(accounts))):
+            rows = self.session.execute(_POOL_MEMBERSHIPS, {"values": chunk})
+            holdings.extend(KeyHolding(*row) for row in rows if row[1] in wanted)
         return holdings
 
     def ip_intervals(self, ips: Collection[str]) -> list[IpInterval]:

@@ -50,6 +50,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Return UTC-aware datetimes whatever the dialect gave back."""
         return None if value is None else as_utc(value)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """Read SQLite's ISO text with ``fromisoformat``: about ten times faster than the
+        generic parser, on the hot path of every attribution lookup."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+        return process
+
 
 # Integer primary keys that are BIGINT on PostgreSQL and ROWID aliases on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
