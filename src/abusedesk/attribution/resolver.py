@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from ipaddress import ip_address, ip_network
 
 from abusedesk.attribution.keys import KeyKind, normal_key
@@ -102,6 +103,13 @@ _DOMAINS = (
     ("from_domain", Method.FROM_DOMAIN, MEDIUM),
     ("domain", Method.URL_DOMAIN, LOW),
 )
+_KEYED_BY_INDICATOR: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+for _indicator, _key_kind, _method, _level in _KEYED:
+    _KEYED_BY_INDICATOR[_indicator].append((_key_kind, _method, _level))
+_DOMAIN_BY_INDICATOR = {
+    **{indicator: (method, level) for indicator, method, level in _DOMAINS},
+    "url": (Method.URL_DOMAIN, LOW),
+}
 _LABELS = {
     Method.FEEDBACK_ID: "Feedback-ID",
     Method.CFBL_FEEDBACK_ID: "CFBL-Feedback-ID",
@@ -240,22 +248,23 @@ def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     wanted: list[list[tuple[str, str, str, int, str]]] = []
     keys: set[tuple[str, str]] = set()
     for event in work:
-        asks = [
-            (key_kind, value, method, level, raw)
-            for indicator, key_kind, method, level in _KEYED
-            for raw in event.values(indicator)
-            if (value := normal_key(key_kind, raw))
-        ]
-        domains = [
-            *((raw, method, level) for indicator, method, level in _DOMAINS
-              for raw in event.values(indicator)),
-            *((_host(url), Method.URL_DOMAIN, LOW) for url in event.values("url")),
-        ]  # fmt: skip
-        asks += [
-            (KeyKind.DOMAIN, domain, method, level, raw)
-            for raw, method, level in domains
-            for domain in _parents(normal_key(KeyKind.DOMAIN, raw))
-        ]
+        asks: list[tuple[str, str, str, int, str]] = []
+        for indicator, values in event.facts.indicators.items():
+            for key_kind, method, level in _KEYED_BY_INDICATOR.get(indicator, ()):
+                asks += [
+                    (key_kind, value, method, level, raw)
+                    for raw in values
+                    if (value := normal_key(key_kind, raw))
+                ]
+            domain_method = _DOMAIN_BY_INDICATOR.get(indicator)
+            if domain_method is not None:
+                method, level = domain_method
+                hosts = [_host(v) for v in values] if indicator == "url" else values
+                asks += [
+                    (KeyKind.DOMAIN, domain, method, level, raw)
+                    for raw in hosts
+                    for domain in _parents(normal_key(KeyKind.DOMAIN, raw))
+                ]
         keys.update((kind, value) for kind, value, *_ in asks)
         wanted.append(asks)
     if not keys:
@@ -669,6 +678,7 @@ def _host(url: str) -> str:
     return host.split(":", 1)[0]
 
 
+@lru_cache(maxsize=65_536)
 def _canonical(value: str) -> str | None:
     try:
         return str(ip_address(value.strip()))

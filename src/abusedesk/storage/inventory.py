@@ -57,7 +57,7 @@ _KEY_HOLDINGS = (
     )
     .join(Resource, Resource.id == ResourceKey.resource_id)
     .where(
-        ResourceKey.kind.in_(bindparam("kinds", expanding=True)),
+        ResourceKey.kind == bindparam("kind"),
         ResourceKey.value.in_(bindparam("values", expanding=True)),
     )
 )
@@ -119,14 +119,19 @@ class SqlInventoryLookup:
         return list(found.values())
 
     def key_holdings(self, keys: Collection[tuple[str, str]]) -> list[KeyHolding]:
-        """Return the resources named by any of these ``(key kind, value)`` pairs."""
-        wanted = set(keys)
-        kinds = sorted({kind for kind, _ in wanted})
-        holdings: list[KeyHolding] = []
-        for chunk in _chunks(sorted({value for _, value in wanted})):
-            rows = self.session.execute(_KEY_HOLDINGS, {"kinds": kinds, "values": chunk})
-            holdings.extend(KeyHolding(*row) for row in rows if (row[0], row[1]) in wanted)
-        return holdings
+        """Return the resources named by any of these ``(key kind, value)`` pairs.
+
+        One statement per key kind: an IN list on both index columns would probe every
+        kind with every value.
+        """
+        by_kind: dict[str, set[str]] = {}
+        for kind, value in keys:
+            by_kind.setdefault(kind, set()).add(value)
+        return [
+            KeyHolding(*row)
+            for kind, values in sorted(by_kind.items())
+            for row in self._rows(_KEY_HOLDINGS, values, {"kind": kind})
+        ]
 
     def pool_memberships(
         self, pools: Collection[str], accounts: Collection[int]
@@ -189,9 +194,11 @@ class SqlInventoryLookup:
         }
         return accounts, resources
 
-    def _rows(self, statement: Any, values: Collection[Any]) -> Iterator[Any]:
+    def _rows(
+        self, statement: Any, values: Collection[Any], bound: Mapping[str, Any] | None = None
+    ) -> Iterator[Any]:
         for chunk in _chunks(sorted(set(values))):
-            yield from self.session.execute(statement, {"values": chunk})
+            yield from self.session.execute(statement, {**(bound or {}), "values": chunk})
 
 
 def _chunks(values: Sequence[T]) -> Iterator[list[T]]:
