@@ -82,33 +82,30 @@ _CONFIRMING = frozenset({"send_log", "provider", "configuration", "network", "re
 _SPOOFABLE = frozenset({"identity", "content", "signature"})
 _METHOD_ORDER = {m: n for n, m in enumerate(_FAMILY)}
 
-# Indicator kind -> (key kind, method, level when it names one account), for keys
-# looked up as given; domains are walked up to their parents separately.
-_KEYED = (
-    ("feedback_id", KeyKind.FEEDBACK_ID, Method.FEEDBACK_ID, HIGH),
-    ("cfbl_feedback_id", KeyKind.CFBL_FEEDBACK_ID, Method.CFBL_FEEDBACK_ID, HIGH),
-    ("dkim_selector", KeyKind.DKIM, Method.DKIM_SELECTOR, HIGH),
-    ("origination_number", KeyKind.ORIGINATION_NUMBER, Method.ORIGINATION_NUMBER, HIGH),
-    ("push_application", KeyKind.PUSH_APPLICATION, Method.PUSH_APPLICATION, HIGH),
-    ("platform_endpoint", KeyKind.PLATFORM_ENDPOINT, Method.PLATFORM_ENDPOINT, HIGH),
-    ("from_address", KeyKind.MAILBOX, Method.MAILBOX, MEDIUM),
-    ("from_address", KeyKind.ADDRESS, Method.FROM_ADDRESS, MEDIUM),
-    ("envelope_domain", KeyKind.MAIL_FROM_DOMAIN, Method.ENVELOPE_DOMAIN, MEDIUM),
-    ("sender_id", KeyKind.SENDER_ID, Method.SENDER_ID, MEDIUM),
-    ("configuration_set", KeyKind.CONFIGURATION_SET, Method.CONFIGURATION_SET, LOW),
-)
-_DOMAINS = (
-    ("dkim_domain", Method.DKIM_DOMAIN, MEDIUM),
-    ("envelope_domain", Method.ENVELOPE_DOMAIN, MEDIUM),
-    ("from_domain", Method.FROM_DOMAIN, MEDIUM),
-    ("domain", Method.URL_DOMAIN, LOW),
-)
-_KEYED_BY_INDICATOR: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-for _indicator, _key_kind, _method, _level in _KEYED:
-    _KEYED_BY_INDICATOR[_indicator].append((_key_kind, _method, _level))
-_DOMAIN_BY_INDICATOR = {
-    **{indicator: (method, level) for indicator, method, level in _DOMAINS},
-    "url": (Method.URL_DOMAIN, LOW),
+# Indicator kind -> what its values are looked up as: (key kind, method, the level of a
+# finding that names one account). Domains are walked up to their parents, since a
+# verified domain covers its subdomains; a URL is looked up by its host.
+_LOOKUPS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "feedback_id": ((KeyKind.FEEDBACK_ID, Method.FEEDBACK_ID, HIGH),),
+    "cfbl_feedback_id": ((KeyKind.CFBL_FEEDBACK_ID, Method.CFBL_FEEDBACK_ID, HIGH),),
+    "dkim_selector": ((KeyKind.DKIM, Method.DKIM_SELECTOR, HIGH),),
+    "origination_number": ((KeyKind.ORIGINATION_NUMBER, Method.ORIGINATION_NUMBER, HIGH),),
+    "push_application": ((KeyKind.PUSH_APPLICATION, Method.PUSH_APPLICATION, HIGH),),
+    "platform_endpoint": ((KeyKind.PLATFORM_ENDPOINT, Method.PLATFORM_ENDPOINT, HIGH),),
+    "from_address": (
+        (KeyKind.MAILBOX, Method.MAILBOX, MEDIUM),
+        (KeyKind.ADDRESS, Method.FROM_ADDRESS, MEDIUM),
+    ),
+    "dkim_domain": ((KeyKind.DOMAIN, Method.DKIM_DOMAIN, MEDIUM),),
+    "envelope_domain": (
+        (KeyKind.MAIL_FROM_DOMAIN, Method.ENVELOPE_DOMAIN, MEDIUM),
+        (KeyKind.DOMAIN, Method.ENVELOPE_DOMAIN, MEDIUM),
+    ),
+    "from_domain": ((KeyKind.DOMAIN, Method.FROM_DOMAIN, MEDIUM),),
+    "sender_id": ((KeyKind.SENDER_ID, Method.SENDER_ID, MEDIUM),),
+    "configuration_set": ((KeyKind.CONFIGURATION_SET, Method.CONFIGURATION_SET, LOW),),
+    "domain": ((KeyKind.DOMAIN, Method.URL_DOMAIN, LOW),),
+    "url": ((KeyKind.DOMAIN, Method.URL_DOMAIN, LOW),),
 }
 _LABELS = {
     Method.FEEDBACK_ID: "Feedback-ID",
@@ -139,7 +136,6 @@ class Finding:
     # Says what the value is and where it was found, with {account} and {resource}
     # filled in once the batch's names are known.
     text: str
-    at: datetime | None = None
     # A value many accounts hold (a shared pool) whose holders were only checked for the
     # accounts other findings name: it never names an account by itself.
     shared: bool = False
@@ -222,7 +218,6 @@ def _by_send_log(work: Sequence[_Event], lookup: InventoryLookup) -> None:
                     HIGH,
                     {e.account_id: e.resource_id for e in entries},
                     _send_log_text(method, value, entries[0].sent_at),
-                    entries[0].sent_at,
                 )
             )
         if not found and (event.values("message_id") or event.values("provider_message_id")):
@@ -249,22 +244,13 @@ def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     keys: set[tuple[str, str]] = set()
     for event in work:
         asks: list[tuple[str, str, str, int, str]] = []
-        for indicator, values in event.facts.indicators.items():
-            for key_kind, method, level in _KEYED_BY_INDICATOR.get(indicator, ()):
-                asks += [
-                    (key_kind, value, method, level, raw)
-                    for raw in values
-                    if (value := normal_key(key_kind, raw))
-                ]
-            domain_method = _DOMAIN_BY_INDICATOR.get(indicator)
-            if domain_method is not None:
-                method, level = domain_method
-                hosts = [_host(v) for v in values] if indicator == "url" else values
-                asks += [
-                    (KeyKind.DOMAIN, domain, method, level, raw)
-                    for raw in hosts
-                    for domain in _parents(normal_key(KeyKind.DOMAIN, raw))
-                ]
+        for indicator, raws in event.facts.indicators.items():
+            values = [_host(v) for v in raws] if indicator == "url" else raws
+            for key_kind, method, level in _LOOKUPS.get(indicator, ()):
+                for raw in values:
+                    value = normal_key(key_kind, raw)
+                    names = _parents(value) if key_kind == KeyKind.DOMAIN else [value]
+                    asks += [(key_kind, name, method, level, raw) for name in names if name]
         keys.update((kind, value) for kind, value, *_ in asks)
         wanted.append(asks)
     if not keys:
