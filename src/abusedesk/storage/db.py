@@ -31,10 +31,6 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-SQLITE_MMAP_BYTES = 1 << 30
-SQLITE_CACHE_KIB = 32 * 1024
-
-
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) -> Engine:
     """Create an engine for *url* with abusedesk's connection settings."""
     url = normalise_url(url)
@@ -68,10 +64,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        # Attribution probes the inventory's indexes by the thousand per batch: read pages
-        # through the OS page cache by memory map, and keep more of them per connection.
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
