@@ -197,7 +197,6 @@ def _write(
     session: Session, spec: _Spec, prepared: Prepared, outcome: UpsertOutcome
 ) -> dict[tuple[Any, ...], int]:
     """Write *prepared* rows (line, column values); return the ids of every row by key."""
-    table = table_of(spec.model)
     stored = _stored(session, spec, [values for _, values in prepared])
     ids = {key: row_id for key, (row_id, _) in stored.items()}
     changed: list[dict[str, Any]] = []
