@@ -222,6 +222,29 @@ def test_dismissal_sets_the_event_aside(
     ) == (200, "dismissed", ("test client", "spoofed brand"), [], 409)
 
 
+def test_restoration_puts_a_dismissed_event_back_in_the_inbox(
+    container: Container, client: httpx.Client, analyst: dict[str, str]
+) -> None:
+    """A dismissal can be undone, only for a dismissed event."""
+    (event_id,) = waiting(container, 1)
+    client.post(f"{_event(event_id)}/dismissal", json={"reason": "spoofed"}, headers=analyst)
+
+    response = client.post(
+        f"{_event(event_id)}/restoration", json={"reason": "it is ours"}, headers=analyst
+    )
+    again = client.post(
+        f"{_event(event_id)}/restoration", json={"reason": "it is ours"}, headers=analyst
+    )
+
+    listed = [e["event_id"] for e in client.get(INBOX, headers=analyst).json()["events"]]
+    assert (
+        response.status_code,
+        response.json()["attribution"]["state"],
+        listed,
+        again.status_code,
+    ) == (200, "unattributed", [event_id], 409)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "payload"),
     [
@@ -229,6 +252,7 @@ def test_dismissal_sets_the_event_aside(
         ("GET", _event(1), None),
         ("POST", f"{_event(1)}/attribution", {"account": "4411", "reason": "x"}),
         ("POST", f"{_event(1)}/dismissal", {"reason": "x"}),
+        ("POST", f"{_event(1)}/restoration", {"reason": "x"}),
     ],
 )
 def test_every_endpoint_needs_a_token(

@@ -226,6 +226,7 @@ def test_openapi_description_lists_the_api_for_a_token_holder(
         "/api/v1/events/{event_id}",
         "/api/v1/events/{event_id}/attribution",
         "/api/v1/events/{event_id}/dismissal",
+        "/api/v1/events/{event_id}/restoration",
         "/api/v1/inventory/accounts/{external_id}",
         "/api/v1/inventory/{table}",
         "/api/v1/reports",

@@ -54,7 +54,7 @@ class AttributionRequest(BaseModel):
 
 
 class DismissalRequest(BaseModel):
-    """An analyst's dismissal of one event: not the provider's customer's."""
+    """An analyst's dismissal of one event (not the provider's customer's), or its undoing."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -187,6 +187,23 @@ def dismiss_event(
     """Set a waiting event aside as not the provider's customer's (audited)."""
     with unit_of_work(container.sessions) as session:
         inbox.dismiss(session, [event_id], reason=body.reason, actor=token.name, now=utcnow())
+    return get_event(event_id, container)
+
+
+@router.post(
+    "/events/{event_id}/restoration",
+    summary="Put a dismissed event back in the inbox",
+    response_model=None,
+)
+def restore_event(
+    body: DismissalRequest,
+    event_id: int = Path(ge=1, le=MAX_EVENT_ID),
+    token: TokenInfo = Depends(require_token(ATTRIBUTE_SCOPE)),
+    container: Container = Depends(container_of),
+) -> Response | dict[str, Any]:
+    """Undo a dismissal: the event waits in the unattributed inbox again (audited)."""
+    with unit_of_work(container.sessions) as session:
+        inbox.restore(session, [event_id], reason=body.reason, actor=token.name, now=utcnow())
     return get_event(event_id, container)
 
 
