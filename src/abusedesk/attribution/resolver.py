@@ -465,8 +465,6 @@ class _Decision:
 def _decide(event: _Event, foreign_ip: bool) -> _Decision:
     findings = event.findings
     misses = tuple(event.misses)
-    if not findings:
-        return _Decision(None, None, None, 0, (), (), (), (), misses)
     by_account: dict[int, list[Finding]] = defaultdict(list)
     for finding in findings:
         for holder in finding.holders:
