@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,7 +149,6 @@ def get_event(
     "/events/{event_id}/attribution", summary="Attribute an event by hand", response_model=None
 )
 def attribute_event(
-    request: Request,
     body: AttributionRequest,
     event_id: int = Path(ge=1, le=MAX_EVENT_ID),
     token: TokenInfo = Depends(require_token(ATTRIBUTE_SCOPE)),
@@ -178,7 +177,6 @@ def attribute_event(
     response_model=None,
 )
 def dismiss_event(
-    request: Request,
     body: DismissalRequest,
     event_id: int = Path(ge=1, le=MAX_EVENT_ID),
     token: TokenInfo = Depends(require_token(ATTRIBUTE_SCOPE)),
