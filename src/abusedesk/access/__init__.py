@@ -1,0 +1,1 @@
+"""Who may do what: roles, permissions, passwords and login throttling, in plain Python."""

@@ -1,0 +1,1 @@
+"""Evidence retention and erasure rules, in plain Python."""
