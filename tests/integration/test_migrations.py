@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 from abusedesk.core.clock import utcnow
 from abusedesk.storage.db import make_engine
 from abusedesk.storage.migrate import current_revision, downgrade, head_revision, upgrade
+from abusedesk.storage.search import include_in_schema_comparison
 from abusedesk.storage.tables import Base
 
 
@@ -14,7 +15,10 @@ def test_migrated_database_matches_models(database_url: str) -> None:
     """Autogenerate finds no difference between the migrated schema and the models."""
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_name": include_in_schema_comparison},
+        )
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []

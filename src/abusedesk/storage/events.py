@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from abusedesk.attribution.model import Attribution, AttributionState, Method
 from abusedesk.parsing.model import EventDraft
 from abusedesk.storage.dialect import insert_for
+from abusedesk.storage.search import index_event_rows
 from abusedesk.storage.tables import Event, table_of
 
 
@@ -72,6 +73,7 @@ def upsert_event_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         )
         _UPSERTS[dialect] = statement
     session.execute(statement, list(rows))
+    index_event_rows(session, rows)
 
 
 _ATTRIBUTION_COLUMNS = frozenset(

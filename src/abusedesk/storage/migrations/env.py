@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from abusedesk.storage.db import is_sqlite, make_engine
+from abusedesk.storage.search import include_in_schema_comparison
 
 
 def _run(connection: Connection) -> None:
@@ -12,6 +13,7 @@ def _run(connection: Connection) -> None:
         target_metadata=context.config.attributes.get("target_metadata"),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_schema_comparison,
     )
     with context.begin_transaction():
         context.run_migrations()

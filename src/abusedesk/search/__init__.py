@@ -1,0 +1,1 @@
+"""Search: how typed queries are read and how events are made findable, in plain Python."""
