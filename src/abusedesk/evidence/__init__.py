@@ -1,0 +1,1 @@
+"""Evidence as analysts read it: raw reports made safe to show, in plain Python."""
