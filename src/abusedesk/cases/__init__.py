@@ -1,1 +1,4 @@
-"""Cases: aggregation of events into units of work, and their priority."""
+"""Cases: states, aggregation, priority, calendars and SLAs, routing, escalations, follow-ups.
+
+Plain Python: storage and the pages apply these decisions; see docs/cases.md.
+"""
