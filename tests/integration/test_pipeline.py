@@ -248,12 +248,30 @@ def test_transient_failures_retry_with_backoff_then_quarantine(container: Contai
     assert (second.status, second.reason) == ("quarantined", "retries_exhausted")
 
 
-def test_closed_case_is_not_reused(container: Container) -> None:
-    """Once a case is closed, a new complaint opens a new case for the account."""
+def test_case_closed_within_the_grace_period_reopens(container: Container) -> None:
+    """A complaint soon after a case closed reopens it (to triaged) instead of a duplicate."""
     mails = _sent(container, 2)
     _ingest(container, [arf_report(message_id=mails[0].message_id, from_domain=DOMAIN, serial=1)])
     with unit_of_work(container.sessions) as session:
-        session.execute(update(Case).values(status="closed", closed_at=utcnow()))
+        session.execute(
+            update(Case).values(status="closed", closed_at=utcnow(), close_reason="no_action")
+        )
+    _ingest(container, [arf_report(message_id=mails[1].message_id, from_domain=DOMAIN, serial=2)])
+    with unit_of_work(container.sessions) as session:
+        cases = session.execute(select(Case.status, Case.reopen_count, Case.event_count)).all()
+    assert [tuple(c) for c in cases] == [("triaged", 1, 2)]
+
+
+def test_case_closed_long_ago_is_not_reused(container: Container) -> None:
+    """Past the grace period, a new complaint opens a new case for the account."""
+    mails = _sent(container, 2)
+    _ingest(container, [arf_report(message_id=mails[0].message_id, from_domain=DOMAIN, serial=1)])
+    with unit_of_work(container.sessions) as session:
+        session.execute(
+            update(Case).values(
+                status="closed", closed_at=utcnow() - timedelta(days=30), close_reason="no_action"
+            )
+        )
     _ingest(container, [arf_report(message_id=mails[1].message_id, from_domain=DOMAIN, serial=2)])
     with unit_of_work(container.sessions) as session:
         statuses = sorted(session.scalars(select(Case.status)))
@@ -282,7 +300,7 @@ def test_case_opening_is_audited(container: Container) -> None:
     (mail,) = _sent(container, 1)
     _ingest(container, [arf_report(message_id=mail.message_id, from_domain=DOMAIN)])
     with unit_of_work(container.sessions) as session:
-        entry = session.scalars(select(AuditEntry)).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.tag == "case:case:open")).one()
     assert (entry.tag, entry.actor, entry.subject_type) == (
         "case:case:open",
         "system:aggregate",

@@ -1,45 +1,69 @@
-"""Cases as stored: fold an account's new events into open cases, counts derived."""
+"""Cases as stored: fold an account's new events into cases, counts and priority derived.
 
-from datetime import datetime
+Events fold into the account's open case of their category group; a case closed within
+the grace period reopens instead of a duplicate opening (``cases.aggregation.decide_fold``).
+A new case is routed to its queue by the current routing rules, and its SLA clocks start.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from abusedesk.cases.policy import category_group, priority
-from abusedesk.storage import audit
+from abusedesk.cases.aggregation import CaseKey, CaseStanding, FoldOutcome, decide_fold
+from abusedesk.cases.policy import category_group
+from abusedesk.cases.priority import PriorityFacts, case_priority
+from abusedesk.cases.routing import CaseFacts
+from abusedesk.cases.states import CaseState
+from abusedesk.storage import case_history, casework
+from abusedesk.storage.case_history import Step
 from abusedesk.storage.dialect import insert_for, lock_account
-from abusedesk.storage.tables import Case, Event, table_of
+from abusedesk.storage.tables import Account, Case, Event, table_of
 
 EVENTS = table_of(Event)
+ACTOR = "system:aggregate"
+# A case closed this recently reopens when new events for it arrive.
+DEFAULT_REOPEN_GRACE = timedelta(days=7)
+# Cases whose earlier outcome counts as an action against the account.
+_ACTIONED = (CaseState.ACTIONED, CaseState.RESOLVED)
 
-CLOSED = "closed"
 
-
-def fold_account_events(session: Session, account_id: int, *, now: datetime) -> list[int]:
-    """Attach the account's unfolded events to its open cases; return the cases touched.
+def fold_account_events(
+    session: Session,
+    account_id: int,
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_REOPEN_GRACE,
+) -> list[int]:
+    """Fold the account's unfolded events into cases; return the cases touched.
 
     Counts are recomputed from the events, never incremented, so running this twice
     (after a crash, or from two workers) gives the same numbers.
     """
     lock_account(session, account_id)
     pending = session.execute(
-        select(Event.id, Event.category).where(
+        select(Event.id, Event.category, Event.service, Event.reporter).where(
             Event.account_id == account_id, Event.aggregated_at.is_(None)
         )
     ).all()
     by_group: dict[str, list[int]] = {}
-    for event_id, category in pending:
+    for event_id, category, _, _ in pending:
         group = category_group(category)
         if group is not None:
             by_group.setdefault(group, []).append(event_id)
 
     touched: list[int] = []
     for group, event_ids in sorted(by_group.items()):
-        case_id = _open_case(session, account_id, group, now=now)
+        case_id, opened = _case_for(session, account_id, group, now=now, grace=grace)
         _update_events(session, event_ids, case_id=case_id, aggregated_at=now)
         refresh_case(session, case_id, group)
+        if opened:
+            folded = set(event_ids)
+            mine = [(row.service, row.reporter) for row in pending if row.id in folded]
+            _route_new_case(session, case_id, group, mine, now=now)
         touched.append(case_id)
-    no_casework = [event_id for event_id, category in pending if category_group(category) is None]
+    no_casework = [row.id for row in pending if category_group(row.category) is None]
     _update_events(session, no_casework, aggregated_at=now)
     return touched
 
@@ -68,7 +92,7 @@ def _update_events(session: Session, event_ids: list[int], **values: object) -> 
 
 
 def refresh_case(session: Session, case_id: int, group: str) -> None:
-    """Recompute a case's counts, first/last seen and priority from its events."""
+    """Recompute a case's counts, first/last seen and priority (with its factors)."""
     count, reporters, first, last = session.execute(
         select(
             func.count(Event.id),
@@ -77,7 +101,27 @@ def refresh_case(session: Session, case_id: int, group: str) -> None:
             func.max(Event.occurred_at),
         ).where(Event.case_id == case_id)
     ).one()
-    score, reason = priority(group, count, reporters)
+    account_id = session.scalar(select(Case.account_id).where(Case.id == case_id))
+    size_tier, standing = session.execute(
+        select(Account.size_tier, Account.standing).where(Account.id == account_id)
+    ).one()
+    past_actions = session.scalar(
+        select(func.count(Case.id)).where(
+            Case.account_id == account_id,
+            Case.id != case_id,
+            (Case.status.in_(_ACTIONED)) | (Case.close_reason == "resolved"),
+        )
+    )
+    ranked = case_priority(
+        PriorityFacts(
+            category_group=group,
+            event_count=count,
+            reporter_count=reporters,
+            size_tier=size_tier,
+            past_actioned_cases=past_actions or 0,
+            standing=standing,
+        )
+    )
     session.execute(
         update(table_of(Case))
         .where(Case.id == case_id)
@@ -86,33 +130,59 @@ def refresh_case(session: Session, case_id: int, group: str) -> None:
             reporter_count=reporters,
             first_seen_at=first,
             last_seen_at=last,
-            priority=score,
-            priority_reason=reason,
+            priority=ranked.score,
+            priority_reason=ranked.reason,
+            priority_factors=[
+                {"name": f.name, "points": f.points, "words": f.words} for f in ranked.factors
+            ],
         )
     )
 
 
-def _open_case(session: Session, account_id: int, group: str, *, now: datetime) -> int:
-    def find() -> int | None:
-        return session.scalar(
-            select(Case.id).where(
-                Case.account_id == account_id, Case.category_group == group, Case.status != CLOSED
-            )
+def _case_for(
+    session: Session, account_id: int, group: str, *, now: datetime, grace: timedelta
+) -> tuple[int, bool]:
+    """Return the case new events of the group go to, and whether it was opened just now."""
+    standings = [
+        CaseStanding(case_id, state, closed_at, close_reason)
+        for case_id, state, closed_at, close_reason in session.execute(
+            select(Case.id, Case.status, Case.closed_at, Case.close_reason)
+            .where(Case.account_id == account_id, Case.category_group == group)
+            .order_by(Case.id.desc())
+            .limit(20)
         )
+    ]
+    key = CaseKey((("account", str(account_id)), ("category_group", group)))
+    decision = decide_fold(key, standings, now=now, grace=grace)
+    if decision.outcome == FoldOutcome.ATTACH and decision.case_id is not None:
+        return decision.case_id, False
+    if decision.outcome == FoldOutcome.REOPEN and decision.case_id is not None:
+        target = decision.reopen_to or CaseState.TRIAGED
+        casework.move(
+            session, decision.case_id, target, actor=ACTOR, now=now, reason=decision.reason
+        )
+        return decision.case_id, False
+    return _open_case(session, account_id, group, now=now, reason=decision.reason)
 
-    existing = find()
-    if existing is not None:
-        return existing
+
+def _open_case(
+    session: Session, account_id: int, group: str, *, now: datetime, reason: str
+) -> tuple[int, bool]:
     statement = (
         insert_for(session, Case)
         .values(
             account_id=account_id,
             category_group=group,
-            status="new",
+            status=CaseState.NEW,
             priority=0,
             event_count=0,
             reporter_count=0,
             opened_at=now,
+            state_changed_at=now,
+            priority_factors=[],
+            sla_state="ok",
+            snoozed_for_reply=False,
+            reopen_count=0,
         )
         .on_conflict_do_nothing()
         .returning(Case.id)
@@ -120,17 +190,52 @@ def _open_case(session: Session, account_id: int, group: str, *, now: datetime) 
     case_id: int | None = session.execute(statement).scalar()
     if case_id is None:
         # Opened concurrently by another worker: use theirs.
-        found = find()
+        found = session.scalar(
+            select(Case.id).where(
+                Case.account_id == account_id,
+                Case.category_group == group,
+                Case.status != CaseState.CLOSED,
+            )
+        )
         assert found is not None, "the open case vanished within the transaction"  # noqa: S101  # an invariant, not input validation
-        return found
-    audit.record(
+        return found, False
+    case_history.record(
         session,
-        actor="system:aggregate",
-        tag="case:case:open",
-        subject_type="case",
-        subject_id=case_id,
+        case_id,
+        Step.OPEN,
+        actor=ACTOR,
         at=now,
-        after={"account_id": account_id, "category_group": group, "status": "new"},
-        reason=f"first {group} event for account {account_id} with no open case",
+        to_value=CaseState.NEW,
+        reason=reason,
+        tag="case:case:open",
+        after={"account_id": account_id, "category_group": group, "status": CaseState.NEW},
     )
-    return case_id
+    return case_id, True
+
+
+def _route_new_case(
+    session: Session,
+    case_id: int,
+    group: str,
+    events: list[tuple[str, str | None]],
+    *,
+    now: datetime,
+) -> None:
+    priority, attributes, size_tier = session.execute(
+        select(Case.priority, Account.attributes, Account.size_tier)
+        .join(Account, Account.id == Case.account_id)
+        .where(Case.id == case_id)
+    ).one()
+    services = Counter(service for service, _ in events)
+    reporters = Counter(reporter for _, reporter in events if reporter)
+    tags = attributes.get("tags", []) if isinstance(attributes, dict) else []
+    facts = CaseFacts(
+        category_group=group,
+        service=services.most_common(1)[0][0] if services else None,
+        priority=priority,
+        account_tier=size_tier,
+        account_tags=frozenset(str(t) for t in tags if isinstance(t, str)),
+        reporter=reporters.most_common(1)[0][0] if reporters else None,
+        source="report",
+    )
+    casework.route_case(session, case_id, facts, now=now, actor="system:routing")

@@ -17,8 +17,10 @@ from abusedesk.cases.errors import InvalidQueue, InvalidRuleSet
 from abusedesk.cases.routing import Queue, RuleSet
 from abusedesk.cases.sla import SlaPolicy
 from abusedesk.cases.states import CaseState
+from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound
 from abusedesk.storage import audit
+from abusedesk.storage.dialect import insert_for
 from abusedesk.storage.tables import (
     CalendarRow,
     Case,
@@ -309,14 +311,55 @@ def queues_of(session: Session, user_id: int) -> list[int]:
 # --- routing ------------------------------------------------------------------------
 
 
+# What a database without any routing starts with (migration 0009 writes the same).
+DEFAULT_QUEUE = "triage"
+_DEFAULT_RULES = {
+    "version": 1,
+    "author": "abusedesk",
+    "note": "every case to triage",
+    "default_queue": DEFAULT_QUEUE,
+    "rules": [],
+}
+
+
 def current_rules(session: Session) -> RuleSet:
-    """Return the newest routing rule set."""
+    """Return the newest routing rule set (installing the default one if there is none)."""
     definition = session.scalar(
         select(RoutingVersion.definition).order_by(RoutingVersion.version.desc()).limit(1)
     )
     if definition is None:
-        raise NotFound("no routing rules are stored; run `abusedesk db upgrade`")
+        definition = _install_defaults(session)
     return RuleSet.from_dict(definition)
+
+
+def _install_defaults(session: Session) -> dict[str, Any]:
+    now = utcnow()
+    session.execute(
+        insert_for(session, QueueRow)
+        .values(
+            name=DEFAULT_QUEUE,
+            tier="basic",
+            department="trust_safety",
+            description="Every case no routing rule sends elsewhere.",
+            response_minutes=4 * 60,
+            resolution_minutes=3 * 24 * 60,
+            warning_percent=75,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    session.execute(
+        insert_for(session, RoutingVersion)
+        .values(
+            version=1,
+            definition=_DEFAULT_RULES,
+            author="abusedesk",
+            note=_DEFAULT_RULES["note"],
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    return _DEFAULT_RULES
 
 
 def save_rules(session: Session, data: dict[str, Any], *, actor: str, now: datetime) -> RuleSet:
