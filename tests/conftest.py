@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.config import Settings
 from abusedesk.storage.db import make_engine
+from abusedesk.storage.queues import install_defaults
 from abusedesk.storage.tables import Base
 from tests.support.databases import backends, copy_sqlite, fresh_database
 
@@ -43,6 +45,9 @@ def database_url(
     with engine.begin() as conn:
         # The audit log refuses DELETE, but TRUNCATE is a table-level reset for tests.
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with Session(engine) as session, session.begin():
+        # What the migrations write besides the schema, as a fresh database has it.
+        install_defaults(session)
     engine.dispose()
     return url
 

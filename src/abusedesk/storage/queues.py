@@ -328,11 +328,12 @@ def current_rules(session: Session) -> RuleSet:
         select(RoutingVersion.definition).order_by(RoutingVersion.version.desc()).limit(1)
     )
     if definition is None:
-        definition = _install_defaults(session)
+        definition = install_defaults(session)
     return RuleSet.from_dict(definition)
 
 
-def _install_defaults(session: Session) -> dict[str, Any]:
+def install_defaults(session: Session) -> dict[str, Any]:
+    """Write the default queue and routing version 1 unless they exist; return the rules."""
     now = utcnow()
     session.execute(
         insert_for(session, QueueRow)
