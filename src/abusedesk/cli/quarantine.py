@@ -7,7 +7,8 @@ Reports no parser recognises are not here: they wait in the unknown-format inbox
 import typer
 from rich.table import Table
 
-from abusedesk.cli.context import console, errors, open_container, plain, stored_report
+from abusedesk.cli.context import console, errors, open_container, plain
+from abusedesk.cli.privacy import refuse_purged, viewed_report
 from abusedesk.core.clock import utcnow
 from abusedesk.storage.db import read_only, unit_of_work
 
@@ -39,8 +40,11 @@ def list_(limit: int = typer.Option(100, help="Show at most this many.")) -> Non
 
 @app.command("show")
 def show(report_id: int) -> None:
-    """Show one quarantined report: where it came from, what failed, its first bytes."""
-    summary, raw = stored_report(report_id)
+    """Show one quarantined report: where it came from, what failed, its first bytes.
+
+    Showing the bytes is a view of raw evidence, recorded in the audit log.
+    """
+    summary, raw, purged = viewed_report(report_id)
     # Every value below may come from the report or its sender: each is printed escaped.
     console.print(plain(f"report {summary.report_id} ({summary.status})"))
     console.print(
@@ -57,6 +61,9 @@ def show(report_id: int) -> None:
     )
     console.print(plain(f"error: {summary.error_class}"))
     console.print(plain(f"reason: {summary.last_error}"))
+    if raw is None:
+        errors.print(plain(purged))
+        raise typer.Exit(1)
     console.print("--- first 2 KiB, control characters escaped ---")
     # Mail ends its lines with CRLF; only a lone carriage return is worth showing escaped.
     text = raw[:2048].decode("utf-8", "backslashreplace").replace("\r\n", "\n")
@@ -77,6 +84,7 @@ def requeue(
             if not ids:
                 errors.print("name report ids or pass --all")
                 raise typer.Exit(2)
+            ids = refuse_purged(session, ids)
             count = container.reports.requeue(session, ids, now=utcnow())
         container.intake.notify(ids)
     console.print(f"requeued {count} report(s)")

@@ -9,7 +9,8 @@ import re
 import typer
 from rich.table import Table
 
-from abusedesk.cli.context import console, errors, open_container, plain, stored_report
+from abusedesk.cli.context import console, errors, open_container, plain
+from abusedesk.cli.privacy import refuse_purged, viewed_report
 from abusedesk.core.clock import utcnow
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.reports import ReportStatus
@@ -54,12 +55,15 @@ def list_(
 
 @app.command("show")
 def show(report_id: int) -> None:
-    """Show one report of unknown format: where it came from, its headers and first KiB."""
-    summary, raw = stored_report(report_id)
-    if summary.status != ReportStatus.UNKNOWN:
-        errors.print(
-            plain(f"report {report_id} is {summary.status}, not in the unknown-format inbox")
-        )
+    """Show one report of unknown format: where it came from, its headers and first KiB.
+
+    Showing the bytes is a view of raw evidence, recorded in the audit log.
+    """
+    summary, raw, purged = viewed_report(
+        report_id, status=ReportStatus.UNKNOWN, place="in the unknown-format inbox"
+    )
+    if raw is None:
+        errors.print(plain(purged))
         raise typer.Exit(1)
     headers, body = split_sample(raw)
     # Every value below may come from the report or its sender: each is printed escaped.
@@ -100,6 +104,7 @@ def reprocess(
             if not ids:
                 errors.print("name report ids or pass --all")
                 raise typer.Exit(2)
+            ids = refuse_purged(session, ids)
             count = container.reports.requeue(
                 session, ids, now=utcnow(), from_status=ReportStatus.UNKNOWN
             )

@@ -61,3 +61,7 @@ class FilesystemEvidenceStore:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise NotFound(f"no evidence blob {key}") from exc
+
+    def delete(self, key: str) -> None:
+        """Remove the blob stored under *key*; one already gone is no error (retention)."""
+        self._path(key).unlink(missing_ok=True)
