@@ -7,7 +7,9 @@ The ground truth goes to its own file beside the reports folder, never into the 
 """
 
 import json
+import os
 import re
+import secrets
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -15,14 +17,18 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from abusedesk.access.errors import WeakPassword
+from abusedesk.access.policy import check_password
+from abusedesk.bootstrap import Container
 from abusedesk.cli.context import console, errors, open_container
+from abusedesk.cli.user import hashing_for
 from abusedesk.core.clock import as_utc, utcnow
 from abusedesk.demo.model import AccountKind, DemoProvider, Traffic
 from abusedesk.demo.provider import MIN_ACCOUNTS, generate_provider
 from abusedesk.demo.reports import ReportGenerator
 from abusedesk.demo.traffic import generate_traffic
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.seed import has_accounts, seed_provider
+from abusedesk.storage.seed import has_accounts, seed_provider, seed_users
 
 app = typer.Typer(
     help="Load a simulated provider and write the reports outsiders send about it.",
@@ -36,6 +42,8 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:
 _REPORT_FILE = re.compile(r"report-\d{6,}\.(eml|json|xml)")
 # How the summaries name reports about mail none of the provider's accounts sent.
 NOT_OURS = "not ours (look-alike)"
+# The name of the variable, not a password.
+DEMO_PASSWORD_VARIABLE = "ABUSEDESK_DEMO_PASSWORD"  # noqa: S105
 
 
 @app.command("seed")
@@ -63,6 +71,7 @@ def seed_command(
     truth_path = _ground_truth_path(out, ground_truth)
     end_at = as_utc(end) if end is not None else utcnow()
     with open_container() as container:
+        _seed_demo_users(container)
         with unit_of_work(container.sessions) as session:
             present = has_accounts(session)
         if present:
@@ -150,6 +159,39 @@ def reports_command(
     )
     console.print(", ".join(f"{kind}: {n}" for kind, n in sorted(by_kind.items())))
     console.print(f"ground truth: {truth_path}")
+
+
+def _seed_demo_users(container: Container) -> None:
+    """Create the demo users (one per role that signs in) that do not exist yet.
+
+    Their password is ABUSEDESK_DEMO_PASSWORD, or one made here and printed this once.
+    """
+    settings = container.settings.access
+    given = os.environ.get(DEMO_PASSWORD_VARIABLE, "")
+    password = given or secrets.token_urlsafe(15)
+    try:
+        check_password(password, username="", min_length=settings.password_min_length)
+    except WeakPassword as exc:
+        errors.print(f"{DEMO_PASSWORD_VARIABLE} is refused: {exc}; set a stronger one")
+        raise typer.Exit(2) from exc
+    with unit_of_work(container.sessions) as session:
+        created = seed_users(
+            session,
+            password=password,
+            hashing=hashing_for(settings),
+            min_password_length=settings.password_min_length,
+            now=utcnow(),
+        )
+    if not created:
+        return
+    names = ", ".join(f"{user.username} ({user.role})" for user in created)
+    console.print(f"demo users created: {names}")
+    if given:
+        console.print(f"their password is the one in {DEMO_PASSWORD_VARIABLE}")
+    else:
+        console.print("their password, shown only this once:")
+        # Printed plainly on a line of its own so that no terminal width wraps it.
+        typer.echo(password)
 
 
 def _ground_truth_path(out: Path, given: Path | None) -> Path:

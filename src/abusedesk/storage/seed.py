@@ -8,10 +8,13 @@ loading the same provider twice changes nothing.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from abusedesk.access.model import ADMIN, ANALYST_ADVANCED, ANALYST_BASIC, AUDITOR, LEAD, QA, User
+from abusedesk.access.policy import PasswordHashing
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.demo.model import DemoProvider, DemoResource, Traffic
 from abusedesk.inventory.model import (
@@ -29,6 +32,7 @@ from abusedesk.inventory.model import (
 from abusedesk.inventory.rows import recipient_hash
 from abusedesk.storage.inventory_store import CHUNK_SIZE, upsert_records
 from abusedesk.storage.tables import Account
+from abusedesk.storage.users import SqlUserRepository
 
 
 class SeedRejected(AbuseDeskError):
@@ -129,3 +133,46 @@ def seed_provider(
 
 def _ref(resource: DemoResource) -> ResourceRef:
     return ResourceRef(resource.kind, resource.value)
+
+
+# One demo user per role that signs in; the service role is held by API tokens instead.
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("basic", ANALYST_BASIC, "Demo analyst (basic)"),
+    ("advanced", ANALYST_ADVANCED, "Demo analyst (advanced)"),
+    ("lead", LEAD, "Demo lead"),
+    ("qa", QA, "Demo QA reviewer"),
+    ("admin", ADMIN, "Demo admin"),
+    ("auditor", AUDITOR, "Demo auditor"),
+)
+
+
+def seed_users(
+    session: Session,
+    *,
+    password: str,
+    hashing: PasswordHashing,
+    min_password_length: int,
+    now: datetime,
+) -> list[User]:
+    """Create the demo users that do not exist yet, all with *password*; return the new ones.
+
+    The caller owns the transaction.
+    """
+    users = SqlUserRepository()
+    existing = {user.username for user in users.list_users(session)}
+    return [
+        users.create(
+            session,
+            username=username,
+            display_name=display_name,
+            email="",
+            role=role,
+            password=password,
+            hashing=hashing,
+            min_password_length=min_password_length,
+            actor="demo",
+            now=now,
+        )
+        for username, role, display_name in DEMO_USERS
+        if username not in existing
+    ]

@@ -11,8 +11,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from abusedesk.access.errors import CsrfRefused, PermissionDenied
 from abusedesk.core.errors import AbuseDeskError, NotFound, TransientError
 from abusedesk.intake.service import EmptyInput, ReportRejected, ReportTooLarge
+from abusedesk.search.query import QueryInvalid
 from abusedesk.storage.tokens import InvalidToken, MissingScope, TokenRequestInvalid
 from abusedesk.storage.unattributed import (
     DecisionInvalid,
@@ -39,6 +41,8 @@ class HttpError:
 
 ERRORS: dict[type[AbuseDeskError], HttpError] = {
     MissingToken: HttpError(401, "unauthorized"),
+    PermissionDenied: HttpError(403, "forbidden"),
+    CsrfRefused: HttpError(403, "csrf_refused"),
     InvalidToken: HttpError(401, "invalid_token"),
     MissingScope: HttpError(403, "insufficient_scope"),
     NotFound: HttpError(404, "not_found"),
@@ -50,6 +54,7 @@ ERRORS: dict[type[AbuseDeskError], HttpError] = {
     UnknownAccount: HttpError(422, "invalid_request"),
     UnknownResource: HttpError(422, "invalid_request"),
     DecisionInvalid: HttpError(422, "invalid_request"),
+    QueryInvalid: HttpError(422, "invalid_request"),
     TransientError: HttpError(503, "unavailable"),
 }
 
