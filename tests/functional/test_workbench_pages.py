@@ -1,0 +1,168 @@
+"""The workbench pages over real HTTP: queues, next case, the case page and its actions,
+evidence, search; who may do what."""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from abusedesk.storage.db import read_only
+from abusedesk.storage.tables import AuditEntry, Case
+from tests.support.access import csrf_of, sign_in
+from tests.support.workbench import DOMAIN, analyst_in, complaint_case, served_workbench
+
+
+@contextmanager
+def signed_in(base_url: str, username: str) -> Iterator[tuple[httpx.Client, str]]:
+    """Yield a client signed in as *username* and its CSRF token."""
+    with httpx.Client(base_url=base_url) as client:
+        assert sign_in(client, username).status_code == 303
+        yield client, csrf_of(client)
+
+
+def test_an_analyst_pulls_the_next_case_works_it_and_resolves_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Queue list, next case, case page, moves with their reasons, the timeline."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        case_id = complaint_case(bench.container)
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            listed = client.get("/queues")
+            pulled = client.post("/work/next", data={"csrf_token": csrf})
+            page = client.get(pulled.headers["location"])
+            moved = client.post(
+                f"/cases/{case_id}/move",
+                data={"csrf_token": csrf, "target": "investigating", "reason": "looking"},
+            )
+            resolved = client.post(
+                f"/cases/{case_id}/move",
+                data={"csrf_token": csrf, "target": "resolved", "reason": "customer fixed it"},
+            )
+            final = client.get(f"/cases/{case_id}")
+            empty = client.post("/work/next", data={"csrf_token": csrf})
+
+    assert listed.status_code == 200
+    assert re.search(
+        r"triage</a></td>\s*<td>basic</td>\s*<td>trust safety</td>\s*<td>1</td>", listed.text
+    )
+    assert (pulled.status_code, pulled.headers["location"]) == (303, f"/cases/{case_id}")
+    assert '<dd id="assignee">ana</dd>' in page.text
+    assert (moved.status_code, resolved.status_code) == (303, 303)
+    assert "resolved" in final.text
+    assert "customer fixed it" in final.text
+    assert final.headers["cache-control"] == "no-store"
+    assert empty.headers["location"] == "/work?notice=empty"
+    with read_only(bench.container.sessions) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.resolved_at is not None, case.first_response_at is not None) == (
+            "resolved",
+            True,
+            True,
+        )
+
+
+def test_a_refused_move_shows_the_page_again_with_the_reason(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A transition the table forbids, or a close without a reason, changes nothing."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        case_id = complaint_case(bench.container)
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            skipped = client.post(
+                f"/cases/{case_id}/move", data={"csrf_token": csrf, "target": "waiting_on_customer"}
+            )
+            unexplained = client.post(
+                f"/cases/{case_id}/move", data={"csrf_token": csrf, "target": "closed"}
+            )
+    assert (skipped.status_code, "new" in skipped.text) == (409, True)
+    assert "not allowed" in skipped.text or "cannot" in skipped.text
+    assert (unexplained.status_code, "close reason" in unexplained.text) == (409, True)
+    with read_only(bench.container.sessions) as session:
+        assert session.scalar(select(Case.status).where(Case.id == case_id)) == "new"
+
+
+def test_advanced_queues_need_the_advanced_permission_to_be_worked(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A basic analyst reads a case in an advanced queue but cannot act on it."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        case_id = complaint_case(bench.container)
+        with read_only(bench.container.sessions) as session:
+            pass
+        from datetime import timedelta
+
+        from abusedesk.cases.routing import Queue
+        from abusedesk.core.clock import utcnow
+        from abusedesk.storage import casework, queues
+        from abusedesk.storage.db import unit_of_work
+
+        with unit_of_work(bench.container.sessions) as session:
+            queues.save_queue(
+                session, Queue("rings", "advanced"), response=timedelta(hours=8),
+                resolution=timedelta(days=5), actor="test", now=utcnow(),
+            )  # fmt: skip
+            casework.transfer(session, case_id, "rings", actor="test", now=utcnow(), reason="ring")
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            seen = client.get(f"/cases/{case_id}")
+            refused = client.post(
+                f"/cases/{case_id}/move", data={"csrf_token": csrf, "target": "triaged"}
+            )
+    assert (seen.status_code, 'id="move-case"' in seen.text) == (200, False)
+    assert refused.status_code == 403
+
+
+def test_evidence_is_shown_safely_and_raw_downloads_are_for_permitted_roles_and_audited(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The viewer shows the reported message; only advanced analysts download the bytes."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        analyst_in(bench.container, "ben", "analyst_advanced", "triage")
+        case_id = complaint_case(bench.container)
+        with (
+            signed_in(bench.base_url, "ana") as (basic, _),
+            signed_in(bench.base_url, "ben") as (advanced, _),
+        ):
+            page = basic.get(f"/cases/{case_id}")
+            event_link = re.search(r'href="(/events/\d+/evidence)"', page.text)
+            assert event_link is not None
+            evidence = basic.get(event_link.group(1))
+            report = re.search(r"report (\d+)</h1>", evidence.text)
+            assert report is not None
+            denied = basic.get(f"/reports/{report.group(1)}/raw")
+            raw = advanced.get(f"/reports/{report.group(1)}/raw")
+    assert evidence.status_code == 200
+    assert "hxxp://offers[.]news[.]example[.]com/deal" in evidence.text
+    assert f"m1@{DOMAIN}" in evidence.text
+    assert "Download the raw report" not in evidence.text
+    assert denied.status_code == 403
+    assert (raw.status_code, raw.headers["content-disposition"].startswith("attachment")) == (
+        200,
+        True,
+    )
+    assert b"Feedback-Type: abuse" in raw.content
+    with read_only(bench.container.sessions) as session:
+        viewers = list(
+            session.scalars(select(AuditEntry.actor).where(AuditEntry.subject_type == "report"))
+        )
+    assert sorted(viewers) == ["ana", "ben"]
+
+
+def test_search_page_finds_the_case_of_a_domain(database_url: str, tmp_path: Path) -> None:
+    """The search box finds cases, accounts and events; a bad query says why."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        case_id = complaint_case(bench.container)
+        with signed_in(bench.base_url, "ana") as (client, _):
+            found = client.get("/search", params={"q": DOMAIN})
+            refused = client.get("/search", params={"q": "!!"})
+    assert f'href="/cases/{case_id}"' in found.text
+    assert f"domain {DOMAIN} is theirs" in found.text
+    assert (refused.status_code, "no letters" in refused.text) == (422, True)
