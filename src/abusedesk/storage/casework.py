@@ -9,6 +9,7 @@ and the audit log (`case_history.record`) in the caller's transaction.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -18,7 +19,14 @@ from abusedesk.cases.errors import ReasonRequired, TransitionNotAllowed
 from abusedesk.cases.followups import Snooze
 from abusedesk.cases.routing import CaseFacts, RoutingDecision, route
 from abusedesk.cases.sla import Pause, SlaState, pauses_from_history, sla_status
-from abusedesk.cases.states import CaseState, CloseReason, Transition, plan_transition
+from abusedesk.cases.states import (
+    CaseState,
+    CloseReason,
+    SlaClock,
+    Transition,
+    plan_transition,
+    sla_clock,
+)
 from abusedesk.core.clock import as_utc
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.storage import case_history
@@ -37,6 +45,7 @@ CASES = table_of(Case)
 # Cases an analyst can pull: work waits on the team, not on the customer or another team.
 PULLABLE = (CaseState.NEW, CaseState.TRIAGED, CaseState.INVESTIGATING, CaseState.ACTIONED)
 ACTIVE = sorted(CaseState.ACTIVE)
+_ENDS_SNOOZE = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
 MAX_REASON = 2000
 
 
@@ -399,14 +408,24 @@ def _snooze_words(follow_up: Snooze) -> str:
 
 
 def pauses(session: Session, case_id: int) -> list[Pause]:
-    """Return the intervals the case's clocks did not run: waiting on the customer, snoozed."""
+    """Return the intervals the case's clocks did not run: waiting on the customer, snoozed,
+    and resolved or closed before a reopen."""
     entries = case_history.history(session, case_id)
-    found = list(pauses_from_history(case_history.state_history(entries)))
+    states = case_history.state_history(entries)
+    found = list(pauses_from_history(states))
+    # Time spent resolved or closed does not count once the case is reopened.
+    for (entered, state), (left, _) in pairwise(states):
+        if sla_clock(state) == SlaClock.STOPPED:
+            found.append(Pause(entered, left, state))
     snoozed_at: datetime | None = None
     for entry in entries:
+        # Resolving or closing ends a snooze without a wake step (see `move`).
+        ends_snooze = entry.kind == Step.WAKE or (
+            entry.kind == Step.TRANSITION and entry.to_value in _ENDS_SNOOZE
+        )
         if entry.kind == Step.SNOOZE and snoozed_at is None:
             snoozed_at = entry.at
-        elif entry.kind == Step.WAKE and snoozed_at is not None:
+        elif ends_snooze and snoozed_at is not None:
             found.append(Pause(snoozed_at, entry.at, "snoozed"))
             snoozed_at = None
     if snoozed_at is not None:
@@ -416,11 +435,16 @@ def pauses(session: Session, case_id: int) -> list[Pause]:
 
 
 def refresh_sla(session: Session, case_id: int, *, now: datetime) -> str:
-    """Recompute the case's due times and SLA state; return the state."""
+    """Recompute the case's due times and SLA state; return the state.
+
+    An active case found breached for the first time raises its ``sla_breach`` signal
+    and records the breach in its history, whichever step noticed it.
+    """
     case = _case(session, case_id)
     if case.queue_id is None:
         return case.sla_state
-    policy = sla_policy(session, queue_by_id(session, case.queue_id))
+    queue = queue_by_id(session, case.queue_id)
+    policy = sla_policy(session, queue)
     status = sla_status(
         policy,
         opened_at=case.opened_at,
@@ -438,17 +462,47 @@ def refresh_sla(session: Session, case_id: int, *, now: datetime) -> str:
             sla_state=status.state,
         )
     )
+    if (
+        status.state == SlaState.BREACHED
+        and case.sla_state != SlaState.BREACHED
+        and case.status in CaseState.ACTIVE
+    ):
+        _breached(session, case_id, queue.name, before=case.sla_state, now=now)
     return status.state
+
+
+def _breached(session: Session, case_id: int, queue: str, *, before: str, now: datetime) -> None:
+    raise_signal(
+        session,
+        kind="sla_breach",
+        subject_type="case",
+        subject_id=str(case_id),
+        reason=f"case {case_id} in queue {queue} is past its SLA target",
+        figures={"queue": queue},
+        at=now,
+        dedupe_key=f"sla_breach:{case_id}:{now:%Y%m%d}",
+    )
+    case_history.record(
+        session,
+        case_id,
+        Step.SLA,
+        actor="system:sla",
+        at=now,
+        from_value=before,
+        to_value=SlaState.BREACHED,
+        reason="an SLA target passed; the case shows in the lead's view",
+    )
 
 
 def sweep_sla(session: Session, *, now: datetime, limit: int = 1000) -> list[int]:
     """Re-read the clocks of open cases past a due time; raise a signal per breach.
 
     Return the cases that breached in this sweep. A breach shows in the lead's view (cases
-    whose ``sla_state`` is breached) and raises one ``sla_breach`` signal per case and clock.
+    whose ``sla_state`` is breached) and raises one ``sla_breach`` signal per case and day
+    (see `refresh_sla`).
     """
     watched = session.execute(
-        select(Case.id, Case.sla_state, Case.queue_id)
+        select(Case.id, Case.sla_state)
         .where(
             Case.status.in_(ACTIVE),
             Case.sla_state != SlaState.BREACHED,
@@ -461,31 +515,10 @@ def sweep_sla(session: Session, *, now: datetime, limit: int = 1000) -> list[int
         .limit(limit)
     ).all()
     breached = []
-    for case_id, before, queue_id in watched:
+    for case_id, before in watched:
         state = refresh_sla(session, case_id, now=now)
         if state == SlaState.BREACHED and before != SlaState.BREACHED:
             breached.append(case_id)
-            queue = None if queue_id is None else queue_by_id(session, queue_id).name
-            raise_signal(
-                session,
-                kind="sla_breach",
-                subject_type="case",
-                subject_id=str(case_id),
-                reason=f"case {case_id} in queue {queue} is past its SLA target",
-                figures={"queue": queue},
-                at=now,
-                dedupe_key=f"sla_breach:{case_id}:{now:%Y%m%d}",
-            )
-            case_history.record(
-                session,
-                case_id,
-                Step.SLA,
-                actor="system:sla",
-                at=now,
-                from_value=before,
-                to_value=SlaState.BREACHED,
-                reason="an SLA target passed; the case shows in the lead's view",
-            )
     return breached
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.cases.calendars import BusinessCalendar
@@ -235,7 +235,9 @@ def queue_loads(session: Session, *, now: datetime) -> list[QueueLoad]:
             func.count().filter(Case.assignee_id.is_(None)).label("unassigned"),
             func.count().filter(Case.sla_state == "breached").label("breached"),
             func.count().filter(Case.sla_state == "due_soon").label("due_soon"),
-            func.count().filter(Case.snoozed_until > now).label("snoozed"),
+            func.count()
+            .filter(or_(Case.snoozed_until > now, Case.snoozed_for_reply.is_(True)))
+            .label("snoozed"),
         )
         .where(active)
         .group_by(Case.queue_id)
