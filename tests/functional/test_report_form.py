@@ -122,11 +122,11 @@ def test_form_renders_with_a_token_and_a_hidden_trap_field(
     ) == (200, "no-store", True, True, True, True, False)
 
 
-def test_home_page_links_to_the_form(site: tuple[Container, httpx.Client]) -> None:
-    """The home page links to the report form."""
+def test_sign_in_page_links_to_the_form(site: tuple[Container, httpx.Client]) -> None:
+    """Someone who lands on the site without an account finds the report form."""
     _, http = site
 
-    assert '<a href="/report">' in http.get("/").text
+    assert '<a href="/report">' in http.get("/", follow_redirects=True).text
 
 
 def test_valid_post_stores_one_webform_report(site: tuple[Container, httpx.Client]) -> None:

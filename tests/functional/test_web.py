@@ -231,6 +231,7 @@ def test_openapi_description_lists_the_api_for_a_token_holder(
         "/api/v1/inventory/{table}",
         "/api/v1/reports",
         "/api/v1/reports/{report_id}",
+        "/api/v1/search",
         "/api/v1/unattributed",
         "/api/v1/unattributed/summary",
         "/health",
@@ -252,16 +253,14 @@ def test_security_policy_allows_only_this_origin(client: httpx.Client) -> None:
     assert policy.split("; ")[0] == "default-src 'self'"
 
 
-def test_home_page_names_the_product_and_links_to_health(client: httpx.Client) -> None:
-    """The home page renders with the product name, version and a link to /health."""
-    response = client.get("/")
+def test_home_page_sends_a_stranger_to_sign_in(client: httpx.Client) -> None:
+    """Without a session the start page asks for a sign-in, naming the product and version."""
+    response = client.get("/", follow_redirects=True)
 
     assert response.status_code == 200
+    assert str(response.url).endswith("/login?next=/")
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<h1>abusedesk</h1>" in response.text
     assert f"version {abusedesk.__version__}" in response.text
-    assert '<a href="/health">' in response.text
-    assert "come later" in response.text
 
 
 def test_unknown_api_path_answers_a_json_error(client: httpx.Client) -> None:

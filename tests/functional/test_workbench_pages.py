@@ -4,13 +4,18 @@ evidence, search; who may do what."""
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
-from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import AuditEntry, Case
+from abusedesk.cases.routing import Queue
+from abusedesk.core.clock import utcnow
+from abusedesk.storage import case_notes, casework, queues
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.tables import AuditEntry, Case, Event
+from tests.factories.arf import arf_report
 from tests.support.access import csrf_of, sign_in
 from tests.support.workbench import DOMAIN, analyst_in, complaint_case, served_workbench
 
@@ -94,15 +99,6 @@ def test_advanced_queues_need_the_advanced_permission_to_be_worked(
     with served_workbench(database_url, tmp_path) as bench:
         analyst_in(bench.container, "ana", "analyst_basic", "triage")
         case_id = complaint_case(bench.container)
-        with read_only(bench.container.sessions) as session:
-            pass
-        from datetime import timedelta
-
-        from abusedesk.cases.routing import Queue
-        from abusedesk.core.clock import utcnow
-        from abusedesk.storage import casework, queues
-        from abusedesk.storage.db import unit_of_work
-
         with unit_of_work(bench.container.sessions) as session:
             queues.save_queue(
                 session, Queue("rings", "advanced"), response=timedelta(hours=8),
@@ -166,3 +162,75 @@ def test_search_page_finds_the_case_of_a_domain(database_url: str, tmp_path: Pat
     assert f'href="/cases/{case_id}"' in found.text
     assert f"domain {DOMAIN} is theirs" in found.text
     assert (refused.status_code, "no letters" in refused.text) == (422, True)
+
+
+def test_notes_with_mentions_and_saved_replies_show_on_the_timeline(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A note is the first response, mentions a colleague, and can carry a saved reply."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        analyst_in(bench.container, "ben", "analyst_advanced", "triage")
+        case_id = complaint_case(bench.container)
+        with unit_of_work(bench.container.sessions) as session:
+            reply_id = case_notes.create_saved_reply(
+                session, "Asked for opt-in proof", "We asked the customer for opt-in records.",
+                category_group=None, actor="test", now=utcnow(),
+            )  # fmt: skip
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            added = client.post(
+                f"/cases/{case_id}/notes",
+                data={"csrf_token": csrf, "body": "@ben have a look", "saved_reply": reply_id},
+            )
+            page = client.get(f"/cases/{case_id}")
+            empty = client.post(f"/cases/{case_id}/notes", data={"csrf_token": csrf, "body": " "})
+    assert added.status_code == 303
+    assert "@ben have a look\n\nWe asked the customer for opt-in records." in page.text
+    assert (empty.status_code, "needs some words" in empty.text) == (409, True)
+    with read_only(bench.container.sessions) as session:
+        notes = case_notes.notes(session, case_id)
+        responded = session.scalar(select(Case.first_response_at).where(Case.id == case_id))
+    assert [note.mentions for note in notes] == [("ben",)]
+    assert responded is not None
+
+
+def test_cases_of_one_account_merge_and_split_from_the_case_page(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A phishing case merges into the spam case; one event splits off again."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        spam = complaint_case(bench.container, serial=1)
+        fraud = arf_report(
+            message_id=f"m2@{DOMAIN}", from_domain=DOMAIN, serial=2, feedback_type="fraud"
+        )
+        phishing = complaint_case(bench.container, raw=fraud)
+        assert phishing != spam
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            merged = client.post(
+                f"/cases/{spam}/merge",
+                data={"csrf_token": csrf, "others": f"#{phishing}", "reason": "same campaign"},
+            )
+            with read_only(bench.container.sessions) as session:
+                moved = session.scalar(
+                    select(Event.id).where(Event.case_id == spam, Event.category != "spam")
+                )
+            split = client.post(
+                f"/cases/{spam}/split",
+                data={
+                    "csrf_token": csrf,
+                    "event": str(moved),
+                    "category_group": "phishing",
+                    "reason": "the fraud report is its own matter",
+                },
+            )
+            bad = client.post(
+                f"/cases/{spam}/merge", data={"csrf_token": csrf, "others": "x", "reason": "r"}
+            )
+    assert (merged.status_code, split.status_code) == (303, 303)
+    assert (bad.status_code, "not a list of case numbers" in bad.text) == (409, True)
+    with read_only(bench.container.sessions) as session:
+        states = dict(session.execute(select(Case.id, Case.status)).all())
+        new_case = session.scalar(select(Event.case_id).where(Event.id == moved))
+    assert states[phishing] == "closed"
+    assert new_case not in (spam, phishing)

@@ -7,6 +7,7 @@ the reason. Cases in an advanced-tier queue need the advanced permission to be w
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -21,7 +22,9 @@ from abusedesk.cases.routing import Tier
 from abusedesk.cases.states import CaseState, CloseReason, allowed_targets
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
-from abusedesk.storage import case_views, casework, queues
+from abusedesk.storage import case_merge, case_notes, case_views, casework, queues
+from abusedesk.storage.case_history import HistoryEntry, Step
+from abusedesk.storage.case_notes import NoteView
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import Case, QueueRow
 from abusedesk.web import container_of
@@ -39,6 +42,9 @@ DONE = {
     "transferred": "The case moved to another queue.",
     "snoozed": "The case is snoozed.",
     "woken": "The case is back.",
+    "noted": "The note is added.",
+    "merged": "The cases are merged into this one.",
+    "split": "The events moved to a new case.",
 }
 
 
@@ -66,6 +72,8 @@ def _show(
     with read_only(container.sessions) as session:
         detail = case_views.case_detail(session, case_id)
         all_queues = queues.queues(session)
+        notes = case_notes.notes(session, case_id)
+        replies = case_notes.saved_replies(session, category_group=detail.case.category_group)
     user = principal.user
     status = detail.case.status
     targets = sorted(allowed_targets(status), key=CaseState.ALL.index)
@@ -82,6 +90,8 @@ def _show(
             and _tier_allows(user.may, detail.case.queue, all_queues),
             "may_assign": user.may(CASE_ASSIGN),
             "is_mine": detail.case.assignee == user.username,
+            "timeline": timeline(detail.history, notes),
+            "saved_replies": replies,
             "notice": notice,
             "problem": problem,
         },
@@ -254,6 +264,118 @@ async def wake_case(
         )
 
     return await _act(request, principal, case_id, action, "woken")
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One line of the case's timeline: a step of its history, or a note with its text."""
+
+    at: datetime
+    actor: str
+    kind: str
+    change: str
+    text: str | None
+
+
+def timeline(history: list[HistoryEntry], notes: list[NoteView]) -> list[TimelineItem]:
+    """Return the case's steps and notes together, newest first."""
+    items = [
+        TimelineItem(
+            entry.at,
+            entry.actor,
+            entry.kind,
+            " → ".join(v for v in (entry.from_value, entry.to_value) if v),
+            entry.reason,
+        )
+        for entry in history
+        if entry.kind != Step.NOTE
+    ]
+    items += [TimelineItem(note.created_at, note.author, "note", "", note.body) for note in notes]
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+@router.post("/cases/{case_id}/notes")
+async def add_note(
+    request: Request,
+    *,
+    case_id: int = CaseId,
+    body: str = Form("", max_length=case_notes.MAX_NOTE),
+    saved_reply: int | None = Form(None, ge=1, le=MAX_ID),
+    principal: Principal = Depends(require_permission(CASE_WORK)),
+) -> Response:
+    """Add a note (with a saved reply's text appended when one is chosen); @name mentions."""
+
+    def action(session: Session) -> None:
+        text = body
+        if saved_reply is not None:
+            text = f"{body.rstrip()}\n\n{case_notes.saved_reply(session, saved_reply).body}"
+        case_notes.add_note(session, case_id, text, author=principal.user.username, now=utcnow())
+
+    return await _act(request, principal, case_id, action, "noted")
+
+
+@router.post("/cases/{case_id}/merge")
+async def merge_into(
+    request: Request,
+    *,
+    case_id: int = CaseId,
+    others: str = Form(max_length=1000, description="case numbers, separated by commas"),
+    reason: str = Form(max_length=MAX_REASON),
+    principal: Principal = Depends(require_permission(CASE_WORK)),
+) -> Response:
+    """Fold other cases of the same account into this one."""
+
+    def action(session: Session) -> None:
+        absorbed = _case_numbers(others)
+        case_merge.merge_cases(
+            session,
+            [case_id, *absorbed],
+            reason=reason,
+            actor=principal.user.username,
+            now=utcnow(),
+            survivor_id=case_id,
+        )
+
+    return await _act(request, principal, case_id, action, "merged")
+
+
+@router.post("/cases/{case_id}/split")
+async def split_off(
+    request: Request,
+    *,
+    case_id: int = CaseId,
+    category_group: str = Form(max_length=40),
+    reason: str = Form(max_length=MAX_REASON),
+    principal: Principal = Depends(require_permission(CASE_WORK)),
+) -> Response:
+    """Move the ticked events into a new case of the account in another category group."""
+    form = await request.form()
+    event_ids = [int(v) for v in form.getlist("event") if isinstance(v, str) and v.isdigit()]
+
+    def action(session: Session) -> None:
+        case_merge.split_case(
+            session,
+            case_id,
+            event_ids,
+            category_group=category_group,
+            reason=reason,
+            actor=principal.user.username,
+            now=utcnow(),
+        )
+
+    return await _act(request, principal, case_id, action, "split")
+
+
+class CaseNumbersInvalid(AbuseDeskError):
+    """Raise when a list of case numbers typed into a form is not one."""
+
+
+def _case_numbers(text: str) -> list[int]:
+    numbers = [part.strip().lstrip("#") for part in text.replace(" ", ",").split(",")]
+    found = [n for n in numbers if n]
+    if not found or not all(n.isdigit() and len(n) < 19 for n in found):
+        raise CaseNumbersInvalid(f"{text[:80]!r} is not a list of case numbers like 12, 15")
+    return [int(n) for n in found]
 
 
 class TimeInvalid(AbuseDeskError):
