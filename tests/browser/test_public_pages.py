@@ -29,8 +29,8 @@ def fill_report(page: Page, *, sender: str, text: str, reporter: str) -> None:
     page.fill("#sender", sender)
     page.fill("#text", text)
     page.fill("#reporter", reporter)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def test_a_report_sent_through_the_form_gets_its_reference(

@@ -155,6 +155,7 @@ def pull_next(session: Session, username: str, *, now: datetime) -> Pulled | Non
                 to_value=username,
                 reason="pulled as the next case",
             )
+            _start_work(session, case_id, actor=username, now=now)
             return Pulled(case_id, queue_by_id(session, queue_id).name)
     return None
 
@@ -197,6 +198,14 @@ def assign(
         to_value=assignee,
         reason=reason or ("released to the queue" if assignee is None else None),
     )
+    if assignee is not None:
+        _start_work(session, case_id, actor=actor, now=now)
+
+
+def _start_work(session: Session, case_id: int, *, actor: str, now: datetime) -> None:
+    """A new case someone takes is being investigated: that is the team's first response."""
+    if _case(session, case_id).status == CaseState.NEW:
+        move(session, case_id, CaseState.INVESTIGATING, actor=actor, now=now, reason="taken up")
 
 
 def transfer(
