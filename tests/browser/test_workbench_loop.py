@@ -1,6 +1,7 @@
 """The analyst's loop in a real headless Chromium, over cases full of hostile content.
 
-Sign in, pull the next case with the keyboard, read the evidence, write a note, resolve;
+Sign in, pull the next case with the keyboard, read the evidence, write a note, escalate,
+resolve;
 every page on the way is checked for script runs, dialogs and live markup from the
 injection payloads the complaints carry in every field a reporter controls.
 """
@@ -44,7 +45,7 @@ def sign_in(page: Page, base_url: str) -> None:
 def test_an_analyst_works_a_hostile_case_from_the_keyboard(
     bench: Workbench, page: Page, guard: HostileContentGuard
 ) -> None:
-    """Next case, evidence, note, resolve: everything hostile stays text."""
+    """Next case, evidence, note, escalate, resolve: everything hostile stays text."""
     sign_in(page, bench.base_url)
     page.goto(f"{bench.base_url}/queues")
     guard.check("on the queue list")
@@ -70,6 +71,15 @@ def test_an_analyst_works_a_hostile_case_from_the_keyboard(
     with page.expect_navigation():
         page.click("#add-note button[type=submit]")
     assert "Sent to the customer; see @ana" in page.locator(".timeline").inner_text()
+
+    page.keyboard.press("e")
+    page.keyboard.type("the landing pages imitate a bank")
+    page.fill("#escalate-target", "legal")
+    with page.expect_navigation():
+        page.click("#escalate-case button[type=submit]")
+    assert "escalated" in page.locator(".facts .state").inner_text()
+    assert "legal" in page.locator(".escalations").inner_text()
+    guard.check("after escalating")
 
     page.keyboard.press("r")
     page.keyboard.type("customer removed the list")

@@ -41,7 +41,7 @@ def test_an_analyst_pulls_the_next_case_works_it_and_resolves_it(
             page = client.get(pulled.headers["location"])
             moved = client.post(
                 f"/cases/{case_id}/move",
-                data={"csrf_token": csrf, "target": "investigating", "reason": "looking"},
+                data={"csrf_token": csrf, "target": "waiting_on_customer", "reason": "asked"},
             )
             resolved = client.post(
                 f"/cases/{case_id}/move",

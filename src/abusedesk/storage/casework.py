@@ -375,6 +375,9 @@ def snooze(
 
 def wake(session: Session, case_id: int, *, actor: str, now: datetime, reason: str) -> None:
     """End the snooze of case *case_id* (its time came, the customer replied, or by hand)."""
+    case = _case(session, case_id)
+    if case.snoozed_until is None and not case.snoozed_for_reply:
+        return
     session.execute(
         update(CASES).where(Case.id == case_id).values(snoozed_until=None, snoozed_for_reply=False)
     )

@@ -17,12 +17,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from abusedesk.access.errors import PermissionDenied
-from abusedesk.access.model import CASE_ASSIGN, CASE_VIEW, CASE_WORK, CASE_WORK_ADVANCED
-from abusedesk.cases.routing import Tier
+from abusedesk.access.model import (
+    CASE_ASSIGN,
+    CASE_VIEW,
+    CASE_WORK,
+    CASE_WORK_ADVANCED,
+    ESCALATION_CREATE,
+)
+from abusedesk.cases.routing import Department, Tier
 from abusedesk.cases.states import CaseState, CloseReason, allowed_targets
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
-from abusedesk.storage import case_merge, case_notes, case_views, casework, queues
+from abusedesk.storage import case_merge, case_notes, case_views, casework, escalations, queues
 from abusedesk.storage.case_history import HistoryEntry, Step
 from abusedesk.storage.case_notes import NoteView
 from abusedesk.storage.db import read_only, unit_of_work
@@ -43,6 +49,7 @@ DONE = {
     "snoozed": "The case is snoozed.",
     "woken": "The case is back.",
     "noted": "The note is added.",
+    "escalated": "The case is escalated.",
     "merged": "The cases are merged into this one.",
     "split": "The events moved to a new case.",
 }
@@ -56,10 +63,10 @@ def case_page(
     principal: Principal = Depends(require_permission(CASE_VIEW)),
 ) -> Response:
     """Show one case: its state, clocks, priority, events, account and timeline."""
-    return _show(request, principal, case_id, notice=DONE.get(done or ""))
+    return show_case(request, principal, case_id, notice=DONE.get(done or ""))
 
 
-def _show(
+def show_case(
     request: Request,
     principal: Principal,
     case_id: int,
@@ -73,6 +80,7 @@ def _show(
         detail = case_views.case_detail(session, case_id)
         all_queues = queues.queues(session)
         notes = case_notes.notes(session, case_id)
+        case_escalations = escalations.case_escalations(session, case_id, now=utcnow())
         replies = case_notes.saved_replies(session, category_group=detail.case.category_group)
     user = principal.user
     status = detail.case.status
@@ -92,6 +100,9 @@ def _show(
             "is_mine": detail.case.assignee == user.username,
             "timeline": timeline(detail.history, notes),
             "saved_replies": replies,
+            "escalations": case_escalations,
+            "departments": Department.ALL,
+            "may_escalate": user.may(ESCALATION_CREATE),
             "notice": notice,
             "problem": problem,
         },
@@ -131,7 +142,7 @@ async def _act(
     if problem is None:
         return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
     return await run_in_threadpool(
-        _show, request, principal, case_id, problem=problem, status_code=409
+        show_case, request, principal, case_id, problem=problem, status_code=409
     )
 
 
