@@ -234,3 +234,41 @@ def test_cases_of_one_account_merge_and_split_from_the_case_page(
         new_case = session.scalar(select(Event.case_id).where(Event.id == moved))
     assert states[phishing] == "closed"
     assert new_case not in (spam, phishing)
+
+
+def test_bulk_close_from_the_queue_page_closes_the_ticked_cases_with_a_reason(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Ticked cases close as duplicates with the reason; a bulk close without one is refused."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        spam = complaint_case(bench.container, serial=1)
+        fraud = arf_report(
+            message_id=f"m2@{DOMAIN}", from_domain=DOMAIN, serial=2, feedback_type="fraud"
+        )
+        phishing = complaint_case(bench.container, raw=fraud)
+        with read_only(bench.container.sessions) as session:
+            triage = queues.queue_by_name(session, "triage").id
+        with signed_in(bench.base_url, "ana") as (client, csrf):
+            page = client.get(f"/queues/{triage}")
+            unexplained = client.post(
+                f"/queues/{triage}/close",
+                data={"csrf_token": csrf, "close_reason": "duplicate", "reason": " ", "case": spam},
+            )
+            closed = client.post(
+                f"/queues/{triage}/close",
+                data={
+                    "csrf_token": csrf,
+                    "close_reason": "false_positive",
+                    "reason": "the feedback loop misfired",
+                    "case": [str(spam), str(phishing)],
+                },
+            )
+            after = client.get(closed.headers["location"])
+    assert 'form="bulk-close"' in page.text
+    assert (unexplained.status_code, "needs a reason" in unexplained.text) == (409, True)
+    assert closed.status_code == 303
+    assert "2 case(s) closed." in after.text
+    with read_only(bench.container.sessions) as session:
+        reasons = set(session.scalars(select(Case.close_reason)))
+    assert reasons == {"false_positive"}
