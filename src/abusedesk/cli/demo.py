@@ -28,7 +28,7 @@ from abusedesk.demo.provider import MIN_ACCOUNTS, generate_provider
 from abusedesk.demo.reports import ReportGenerator
 from abusedesk.demo.traffic import generate_traffic
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.seed import has_accounts, seed_provider, seed_users
+from abusedesk.storage.seed import has_accounts, seed_casework, seed_provider, seed_users
 
 app = typer.Typer(
     help="Load a simulated provider and write the reports outsiders send about it.",
@@ -182,6 +182,9 @@ def _seed_demo_users(container: Container) -> None:
             min_password_length=settings.password_min_length,
             now=utcnow(),
         )
+        desk = seed_casework(session, now=utcnow())
+    if desk:
+        console.print("demo desk set up: queues triage, advanced, appeals, security, legal")
     if not created:
         return
     names = ", ".join(f"{user.username} ({user.role})" for user in created)

@@ -8,13 +8,15 @@ loading the same provider twice changes nothing.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.access.model import ADMIN, ANALYST_ADVANCED, ANALYST_BASIC, AUDITOR, LEAD, QA, User
 from abusedesk.access.policy import PasswordHashing
+from abusedesk.cases.calendars import BusinessCalendar
+from abusedesk.cases.routing import Queue
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.demo.model import DemoProvider, DemoResource, Traffic
 from abusedesk.inventory.model import (
@@ -30,7 +32,9 @@ from abusedesk.inventory.model import (
     Table,
 )
 from abusedesk.inventory.rows import recipient_hash
+from abusedesk.storage import case_notes, queues
 from abusedesk.storage.inventory_store import CHUNK_SIZE, upsert_records
+from abusedesk.storage.queues import DEFAULT_QUEUE
 from abusedesk.storage.tables import Account
 from abusedesk.storage.users import SqlUserRepository
 
@@ -176,3 +180,79 @@ def seed_users(
         for username, role, display_name in DEMO_USERS
         if username not in existing
     ]
+
+
+# The demo desk: a calendar, the queues a small team runs, routing between them, members
+# and a few saved replies. Written once, when the database has only the default queue.
+DEMO_CALENDAR = {
+    "name": "office",
+    "timezone": "Europe/Berlin",
+    "hours": {day: ["08:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": [
+        {"date": "2026-12-24", "hours": ["08:00-12:00"], "name": "Christmas Eve"},
+        {"date": "2026-12-25", "hours": [], "name": "Christmas Day"},
+        {"date": "2027-01-01", "hours": [], "name": "New Year's Day"},
+    ],
+}
+# name, tier, department, response hours, resolution hours, calendar, members
+DEMO_QUEUES = (
+    ("advanced", "advanced", "trust_safety", 8, 40, "office", ("advanced", "lead")),
+    ("appeals", "advanced", "appeals", 8, 40, "office", ("advanced", "lead")),
+    ("security", "advanced", "security", 2, 24, None, ("lead",)),
+    ("legal", "advanced", "legal", 16, 80, "office", ("lead",)),
+)
+DEMO_TRIAGE_MEMBERS = ("basic", "advanced", "lead")
+DEMO_RULES = {
+    "note": "phishing and malware need an advanced analyst",
+    "default_queue": DEFAULT_QUEUE,
+    "rules": [
+        {
+            "name": "phishing and malware",
+            "queue": "advanced",
+            "when": [{"field": "category_group", "op": "in", "value": ["phishing", "malware"]}],
+        }
+    ],
+}
+DEMO_REPLIES = (
+    (
+        "Asked for opt-in records",
+        "We asked the customer for the opt-in records of the addresses that complained.",
+        "spam",
+    ),
+    (
+        "Phishing pages reported to the host",
+        "The landing pages were reported to their hosting provider and the registrar.",
+        "phishing",
+    ),
+    ("No action: not our customer", "The reported mail did not pass through our service.", None),
+)
+
+
+def seed_casework(session: Session, *, now: datetime) -> bool:
+    """Set up the demo desk's queues, routing, members and saved replies; False if done."""
+    known = {queue.name for queue in queues.queues(session, include_archived=True)}
+    if "advanced" in known:
+        return False
+    queues.save_calendar(session, BusinessCalendar.from_dict(DEMO_CALENDAR), actor="demo", now=now)
+    for name, tier, department, response, resolution, calendar, _ in DEMO_QUEUES:
+        queues.save_queue(
+            session,
+            Queue(name, tier, department),
+            response=timedelta(hours=response),
+            resolution=timedelta(hours=resolution),
+            calendar=calendar,
+            actor="demo",
+            now=now,
+        )
+    queues.current_rules(session)  # the default version 1, if this database lacks it
+    queues.save_rules(session, DEMO_RULES, actor="demo", now=now)
+    present = {user.username for user in SqlUserRepository().list_users(session)}
+    members = [(DEFAULT_QUEUE, DEMO_TRIAGE_MEMBERS)] + [(q[0], q[6]) for q in DEMO_QUEUES]
+    for name, usernames in members:
+        chosen = [u for u in usernames if u in present]
+        queues.set_members(session, name, chosen, actor="demo", now=now)
+    for title, body, group in DEMO_REPLIES:
+        case_notes.create_saved_reply(
+            session, title, body, category_group=group, actor="demo", now=now
+        )
+    return True
