@@ -61,6 +61,8 @@ bench: install ## Run the benchmarks and print their figures beside the goals
 	$(RUN) python bench/parse.py
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/attribution.py --seed 5 --scale-accounts 10000 --intervals 100000 --send-log 1000000
+	$(RUN) python bench/audit.py --rows 200000
+	$(RUN) python bench/privacy.py
 
 .PHONY: corpus
 corpus: install ## Measure the parsers on ../shared/corpus (or CORPUS=dir) beside the thresholds
