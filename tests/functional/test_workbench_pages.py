@@ -239,9 +239,10 @@ def test_cases_of_one_account_merge_and_split_from_the_case_page(
 def test_bulk_close_from_the_queue_page_closes_the_ticked_cases_with_a_reason(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Ticked cases close as duplicates with the reason; a bulk close without one is refused."""
+    """A lead closes ticked cases with a reason; without one, or as a basic analyst, refused."""
     with served_workbench(database_url, tmp_path) as bench:
         analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        analyst_in(bench.container, "lee", "lead", "triage")
         spam = complaint_case(bench.container, serial=1)
         fraud = arf_report(
             message_id=f"m2@{DOMAIN}", from_domain=DOMAIN, serial=2, feedback_type="fraud"
@@ -249,7 +250,13 @@ def test_bulk_close_from_the_queue_page_closes_the_ticked_cases_with_a_reason(
         phishing = complaint_case(bench.container, raw=fraud)
         with read_only(bench.container.sessions) as session:
             triage = queues.queue_by_name(session, "triage").id
-        with signed_in(bench.base_url, "ana") as (client, csrf):
+        with signed_in(bench.base_url, "ana") as (basic, basic_csrf):
+            basic_page = basic.get(f"/queues/{triage}")
+            refused = basic.post(
+                f"/queues/{triage}/close",
+                data={"csrf_token": basic_csrf, "close_reason": "duplicate", "reason": "r"},
+            )
+        with signed_in(bench.base_url, "lee") as (client, csrf):
             page = client.get(f"/queues/{triage}")
             unexplained = client.post(
                 f"/queues/{triage}/close",
@@ -265,6 +272,8 @@ def test_bulk_close_from_the_queue_page_closes_the_ticked_cases_with_a_reason(
                 },
             )
             after = client.get(closed.headers["location"])
+    assert 'form="bulk-close"' not in basic_page.text
+    assert refused.status_code == 403
     assert 'form="bulk-close"' in page.text
     assert (unexplained.status_code, "needs a reason" in unexplained.text) == (409, True)
     assert closed.status_code == 303
@@ -272,3 +281,35 @@ def test_bulk_close_from_the_queue_page_closes_the_ticked_cases_with_a_reason(
     with read_only(bench.container.sessions) as session:
         reasons = set(session.scalars(select(Case.close_reason)))
     assert reasons == {"false_positive"}
+
+
+def test_leads_keep_saved_replies_and_analysts_read_them(database_url: str, tmp_path: Path) -> None:
+    """A lead adds, changes and deletes a reply (audited); an analyst may only read."""
+    with served_workbench(database_url, tmp_path) as bench:
+        analyst_in(bench.container, "ana", "analyst_basic", "triage")
+        analyst_in(bench.container, "lee", "lead", "triage")
+        with signed_in(bench.base_url, "lee") as (lead, csrf):
+            added = lead.post(
+                "/replies",
+                data={"csrf_token": csrf, "title": "Opt-in", "body": "Send opt-in proof."},
+            )
+            twice = lead.post(
+                "/replies", data={"csrf_token": csrf, "title": "Opt-in", "body": "again"}
+            )
+            with read_only(bench.container.sessions) as session:
+                (reply,) = case_notes.saved_replies(session)
+            changed = lead.post(
+                f"/replies/{reply.id}",
+                data={"csrf_token": csrf, "title": "Opt-in", "body": "Send records."},
+            )
+        with signed_in(bench.base_url, "ana") as (analyst, analyst_csrf):
+            shown = analyst.get("/replies")
+            refused = analyst.post(f"/replies/{reply.id}/delete", data={"csrf_token": analyst_csrf})
+    assert (added.status_code, changed.status_code) == (303, 303)
+    assert (twice.status_code, "already titled" in twice.text) == (409, True)
+    assert "Send records." in shown.text
+    assert "<form" not in shown.text.split("<h1>Saved replies</h1>")[1]
+    assert refused.status_code == 403
+    with read_only(bench.container.sessions) as session:
+        tags = set(session.scalars(select(AuditEntry.tag).where(AuditEntry.actor == "lee")))
+    assert {"case:saved_reply:create", "case:saved_reply:update"} <= tags

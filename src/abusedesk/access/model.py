@@ -44,7 +44,7 @@ CASE_WORK_ADVANCED: Final = _permission(
     "case.work_advanced", "work cases in advanced queues (rings, linked accounts, appeals)"
 )
 CASE_ASSIGN: Final = _permission(
-    "case.assign", "assign cases to others, transfer them between queues, bulk close them"
+    "case.assign", "assign cases to others, take over a case someone holds, bulk close cases"
 )
 EVIDENCE_VIEW_RAW: Final = _permission(
     "evidence.view_raw", "see and download raw evidence (every view is audited)", read_only=True
@@ -77,6 +77,9 @@ QUEUE_ADMIN: Final = _permission(
     "queue.admin", "create and change queues, their members, SLAs and calendars"
 )
 ROUTING_ADMIN: Final = _permission("routing.admin", "edit and reorder routing rules")
+REPLY_ADMIN: Final = _permission(
+    "reply.admin", "write, change and retire the saved replies analysts use in notes"
+)
 USER_ADMIN: Final = _permission("user.admin", "create, disable and unlock users; change roles")
 AUDIT_VIEW: Final = _permission("audit.view", "read the audit log", read_only=True)
 REPORT_VIEW: Final = _permission(
@@ -135,6 +138,7 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
             (
                 *_ADVANCED,
                 CASE_ASSIGN,
+                REPLY_ADMIN,
                 ESCALATION_HANDLE,
                 ACTION_APPROVE,
                 QA_REVIEW,
@@ -165,6 +169,7 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
                 USER_ADMIN,
                 QUEUE_ADMIN,
                 ROUTING_ADMIN,
+                REPLY_ADMIN,
                 AUDIT_VIEW,
                 METRICS_VIEW,
                 INSIGHT_VIEW,

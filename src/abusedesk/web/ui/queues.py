@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from abusedesk.access.errors import PermissionDenied
-from abusedesk.access.model import CASE_VIEW, CASE_WORK, CASE_WORK_ADVANCED
+from abusedesk.access.model import CASE_ASSIGN, CASE_VIEW, CASE_WORK, CASE_WORK_ADVANCED
 from abusedesk.cases.routing import Tier
 from abusedesk.cases.states import CloseReason
 from abusedesk.core.clock import utcnow
@@ -71,7 +71,7 @@ def _queue_page(
     with read_only(container.sessions) as session:
         queue = queues.queue_by_id(session, queue_id)
         cases = case_views.queue_cases(session, queue_id)
-    may_close = principal.user.may(CASE_WORK) and (
+    may_close = principal.user.may(CASE_ASSIGN) and (
         queue.tier != Tier.ADVANCED or principal.user.may(CASE_WORK_ADVANCED)
     )
     return private_page(
@@ -104,7 +104,7 @@ async def bulk_close(
     queue_id: int = Path(ge=1, le=MAX_ID),
     close_reason: str = Form(max_length=40),
     reason: str = Form(max_length=2000),
-    principal: Principal = Depends(require_permission(CASE_WORK)),
+    principal: Principal = Depends(require_permission(CASE_ASSIGN)),
 ) -> Response:
     """Close the ticked cases of a queue as duplicate, false positive or no action."""
     form = await request.form()
