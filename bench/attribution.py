@@ -10,7 +10,9 @@ precision at high confidence and overall, coverage, calibration per confidence l
 breakdowns per evidence and report kind, and every wrong attribution with its reason.
 
 **throughput** times the resolver alone, in batches of the pipeline's size on one core,
-against a generated inventory at scale (see ``bench/attribution_scale.py``).
+against a generated inventory at scale (see ``bench/attribution_scale.py``): once asking
+SQL for everything, once through the in-memory inventory copy the pipeline uses, with the
+copy's reading time and memory.
 
 Without ``--database-url`` the bench runs on SQLite; a PostgreSQL URL names a server on
 which the bench makes a database of its own (and drops it afterwards).

@@ -16,8 +16,10 @@ from abusedesk.parsing.registry import ParserRegistry, default_registry
 from abusedesk.pipeline.embedded import EmbeddedEngine
 from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.storage import audit
 from abusedesk.storage.db import make_engine, make_session_factory
 from abusedesk.storage.evidence import FilesystemEvidenceStore
+from abusedesk.storage.inventory_cache import InventoryCache
 from abusedesk.storage.reports import SqlReportRepository
 
 
@@ -50,6 +52,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         echo=settings.database.echo,
     )
     sessions = make_session_factory(engine)
+    audit.use_partitions(sessions, settings.audit.partitions)
     reports = SqlReportRepository(
         FilesystemEvidenceStore(settings.storage.evidence_dir),
         inline_max_bytes=settings.storage.inline_max_bytes,
@@ -63,6 +66,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         max_attempts=jobs.max_attempts,
         backoff_base_seconds=jobs.backoff_base_seconds,
         parser_health=ParserHealthWatch(sessions),
+        inventory=InventoryCache(min_reload_seconds=settings.inventory.cache_min_reload_seconds),
     )
     embedded = EmbeddedEngine(
         sessions,
@@ -72,6 +76,8 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         lease_seconds=jobs.lease_seconds,
         sweep_interval_seconds=jobs.sweep_interval_seconds,
         send_log_retention_days=settings.inventory.send_log_retention_days,
+        retention=settings.retention.policy(),
+        purge_batch_size=settings.retention.purge_batch_size,
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)
     intake = ReportIntake(

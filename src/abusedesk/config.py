@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from abusedesk.privacy.model import EvidenceClass, RetentionPolicy
+
 
 class DatabaseSettings(BaseModel):
     """Where the database lives and how connections behave."""
@@ -152,6 +154,70 @@ class InventorySettings(BaseModel):
     # One PUT /api/v1/inventory/{table} takes at most this many rows and bytes (413 beyond).
     api_max_rows: int = Field(default=5000, ge=1)
     api_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Each process keeps an in-memory copy of the inventory for attribution. After the
+    # inventory changes, it asks SQL for up to this many seconds before reading the copy
+    # again (reading 100,000 accounts' inventory costs about 4 s of CPU).
+    cache_min_reload_seconds: float = Field(default=120.0, ge=0)
+
+
+class AccessSettings(BaseModel):
+    """Signing in to the workbench: sessions, cookies, passwords and login throttling."""
+
+    # A session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_lifetime_hours: int = Field(default=12, ge=1)
+    # The session cookie is Secure (sent over HTTPS only). Allow plain HTTP only for a
+    # workbench on this machine, such as `make run` on http://127.0.0.1.
+    allow_plain_http: bool = False
+    password_min_length: int = Field(default=12, ge=8)
+    # argon2id cost; hashes made under other values are redone at the next sign-in.
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_parallelism: int = Field(default=4, ge=1)
+    # An account locks after this many failures within the window, for lock_minutes,
+    # doubling with each lock in a row up to max_lock_minutes.
+    max_failures: int = Field(default=5, ge=1)
+    failure_window_minutes: int = Field(default=15, ge=1)
+    lock_minutes: int = Field(default=15, ge=1)
+    max_lock_minutes: int = Field(default=24 * 60, ge=1)
+    # One client address is refused for a while after this many failures within the window,
+    # whichever usernames it tried.
+    address_max_failures: int = Field(default=20, ge=1)
+
+
+class AuditSettings(BaseModel):
+    """The audit log's hash chains (docs/audit.md)."""
+
+    # Rows are chained per partition (subject hash modulo this): writers on different
+    # partitions never wait for each other. Changing it later is safe: rows keep their
+    # partition, only subjects written afterwards may move to another chain.
+    partitions: int = Field(default=16, ge=1, le=65536)
+
+
+class RetentionSettings(BaseModel):
+    """How long each evidence class is kept, and erasure (docs/privacy.md)."""
+
+    # Days after a report arrived; 0 keeps that class for ever.
+    raw_report_days: int = Field(default=180, ge=0)
+    message_body_days: int = Field(default=90, ge=0)
+    recipient_address_days: int = Field(default=30, ge=0)
+    reporter_contact_days: int = Field(default=365, ge=0)
+    # Items each periodic sweep purges per class; the next sweep takes the rest.
+    purge_batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Keys the hash an erasure request keeps instead of the address; `privacy erase`
+    # refuses to run without it. Keep it as long as the requests must be checkable.
+    erasure_key: SecretStr | None = None
+
+    def policy(self) -> RetentionPolicy:
+        """Return the retention policy these settings describe."""
+        return RetentionPolicy(
+            days={
+                EvidenceClass.RAW_REPORT: self.raw_report_days,
+                EvidenceClass.MESSAGE_BODY: self.message_body_days,
+                EvidenceClass.RECIPIENT_ADDRESS: self.recipient_address_days,
+                EvidenceClass.REPORTER_CONTACT: self.reporter_contact_days,
+            }
+        )
 
 
 class Settings(BaseSettings):
@@ -160,6 +226,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ABUSEDESK_", env_nested_delimiter="__", extra="ignore"
     )
+
+    access: AccessSettings = Field(default_factory=AccessSettings)
 
     environment: Literal["development", "production"] = "development"
     log_level: str = "INFO"
@@ -173,3 +241,5 @@ class Settings(BaseSettings):
     sns: SnsSettings = Field(default_factory=SnsSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 
 class Confidence:
@@ -60,8 +60,11 @@ class EventFacts:
     category: str = ""
 
 
-@dataclass(frozen=True)
-class SentMessage:
+# The inventory's answers are named tuples, not dataclasses: a batch builds thousands of
+# them, and a tuple is built several times faster.
+
+
+class SentMessage(NamedTuple):
     """A send-log entry: which account and resource sent a message, when and how."""
 
     account_id: int
@@ -72,8 +75,7 @@ class SentMessage:
     source_ip: str | None = None
 
 
-@dataclass(frozen=True)
-class KeyHolding:
+class KeyHolding(NamedTuple):
     """A resource named by a lookup key (a domain, a Feedback-ID, a number ...)."""
 
     kind: str
@@ -90,8 +92,7 @@ class KeyHolding:
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
 
 
-@dataclass(frozen=True)
-class IpInterval:
+class IpInterval(NamedTuple):
     """Who held an IP during [valid_from, valid_to): one account, or a pool."""
 
     ip: str

@@ -19,10 +19,11 @@ The decision, per event:
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from ipaddress import ip_address, ip_network
+from typing import NamedTuple
 
 from abusedesk.attribution.keys import KeyKind, normal_key
 from abusedesk.attribution.model import (
@@ -125,42 +126,54 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True)
 class Finding:
-    """What one resolver says: the accounts a value points at, and how strongly."""
+    """What one resolver says: the accounts a value points at, and how strongly.
 
-    method: str
-    level: int
-    # account id -> resource id (None when the evidence names no particular resource)
-    holders: Mapping[int, int | None]
-    # Says what the value is and where it was found, with {account} and {resource}
-    # filled in once the batch's names are known.
-    text: str
-    # A value many accounts hold (a shared pool) whose holders were only checked for the
-    # accounts other findings name: it never names an account by itself.
-    shared: bool = False
+    A plain class with slots, its family and uniqueness worked out once: the decision
+    reads them many times per event.
+    """
 
-    @property
-    def family(self) -> str:
-        """Return the family of evidence the finding belongs to."""
-        return _FAMILY[self.method]
+    __slots__ = ("family", "holders", "level", "method", "shared", "text", "unique")
 
-    @property
-    def unique(self) -> bool:
-        """Tell whether the finding names exactly one account."""
-        return len(self.holders) == 1 and not self.shared
+    def __init__(
+        self,
+        method: str,
+        level: int,
+        holders: Mapping[int, int | None],
+        text: str,
+        shared: bool = False,
+    ) -> None:
+        """Record a finding; *shared* marks a value many accounts hold (a shared pool)."""
+        self.method = method
+        self.level = level
+        # account id -> resource id (None when the evidence names no particular resource)
+        self.holders = holders
+        # Says what the value is and where it was found, with {account} and {resource}
+        # filled in once the batch's names are known.
+        self.text = text
+        # A shared value's holders were only checked for the accounts other findings
+        # name: it never names an account by itself.
+        self.shared = shared
+        # The family of evidence the finding belongs to.
+        self.family = _FAMILY[method]
+        # Whether the finding names exactly one account.
+        self.unique = len(holders) == 1 and not shared
 
 
-@dataclass
 class _Event:
-    facts: EventFacts
-    findings: list[Finding] = field(default_factory=list)
-    misses: list[str] = field(default_factory=list)
-    # When the reported message was sent, once the send log says so.
-    sent_at: datetime | None = None
+    __slots__ = ("facts", "findings", "indicators", "misses", "occurred_at", "sent_at")
+
+    def __init__(self, facts: EventFacts) -> None:
+        self.facts = facts
+        self.indicators = facts.indicators
+        self.occurred_at = facts.occurred_at
+        self.findings: list[Finding] = []
+        self.misses: list[str] = []
+        # When the reported message was sent, once the send log says so.
+        self.sent_at: datetime | None = None
 
     def values(self, kind: str) -> tuple[str, ...]:
-        return self.facts.indicators.get(kind, ())
+        return self.indicators.get(kind, ())
 
 
 def attribute_events(events: Sequence[EventFacts], lookup: InventoryLookup) -> list[Attribution]:
@@ -174,7 +187,8 @@ def attribute_events(events: Sequence[EventFacts], lookup: InventoryLookup) -> l
     _by_pool(work, pools, lookup)
     decisions = [_decide(event, i in foreign) for i, event in enumerate(work)]
     names = _names(decisions, lookup)
-    return [_attribution(decision, names) for decision in decisions]
+    say = _sayer(names)
+    return [_attribution(decision, names, say) for decision in decisions]
 
 
 # --- resolvers --------------------------------------------------------------------------------
@@ -184,10 +198,19 @@ def _by_send_log(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     """Our own ids: provider message id, Message-ID, and the VERP local part of the envelope."""
     provider_ids: set[str] = set()
     message_ids: set[str] = set()
+    asking: list[_Event] = []
     for event in work:
-        provider_ids.update(event.values("provider_message_id"))
+        indicators = event.indicators
+        if not (
+            "provider_message_id" in indicators
+            or "message_id" in indicators
+            or "envelope_sender" in indicators
+        ):
+            continue
+        asking.append(event)
+        provider_ids.update(indicators.get("provider_message_id", ()))
         provider_ids.update(_verp_ids(event))
-        message_ids.update(m.strip().strip("<>") for m in event.values("message_id"))
+        message_ids.update(m.strip().strip("<>") for m in indicators.get("message_id", ()))
     if not provider_ids and not message_ids:
         return
     sent = lookup.sent_messages(provider_message_ids=provider_ids, message_ids=message_ids)
@@ -196,7 +219,7 @@ def _by_send_log(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     for s in sent:
         if s.message_id_header:
             by_message_id[s.message_id_header].append(s)
-    for event in work:
+    for event in asking:
         found = [
             (method, value, [by_provider_id[value]])
             for method, values in (
@@ -235,7 +258,7 @@ def _send_log_text(method: str, value: str, sent_at: datetime) -> str:
         Method.ENVELOPE_SENDER: f"The envelope sender's VERP id {value}",
         Method.MESSAGE_ID: f"Message-ID <{value}>",
     }[method]
-    return f"{label} is in the send log of account {{account}}{{resource}} at {sent_at:%Y-%m-%dT%H:%MZ}"
+    return f"{label} is in the send log of account {{account}}{{resource}} at {_minute(sent_at)}"
 
 
 def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
@@ -244,14 +267,23 @@ def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     keys: set[tuple[str, str]] = set()
     for event in work:
         asks: list[tuple[str, str, str, int, str]] = []
-        for indicator, raws in event.facts.indicators.items():
+        for indicator, raws in event.indicators.items():
+            lookups = _LOOKUPS.get(indicator)
+            if lookups is None:
+                continue
             values = [_host(v) for v in raws] if indicator == "url" else raws
-            for key_kind, method, level in _LOOKUPS.get(indicator, ()):
+            for key_kind, method, level in lookups:
                 for raw in values:
                     value = normal_key(key_kind, raw)
-                    names = _parents(value) if key_kind == KeyKind.DOMAIN else [value]
-                    asks += [(key_kind, name, method, level, raw) for name in names if name]
-        keys.update((kind, value) for kind, value, *_ in asks)
+                    if not value:
+                        continue
+                    if key_kind == KeyKind.DOMAIN:
+                        for name in _parents(value):
+                            asks.append((key_kind, name, method, level, raw))
+                            keys.add((key_kind, name))
+                    else:
+                        asks.append((key_kind, value, method, level, raw))
+                        keys.add((key_kind, value))
         wanted.append(asks)
     if not keys:
         return
@@ -259,10 +291,17 @@ def _by_keys(work: Sequence[_Event], lookup: InventoryLookup) -> None:
     for holding in lookup.key_holdings(keys):
         holdings[(holding.kind, holding.value)].append(holding)
     for event, asks in zip(work, wanted, strict=True):
-        at = event.sent_at or event.facts.occurred_at
+        if not asks:
+            continue
+        at = event.sent_at or event.occurred_at
         seen: set[tuple[str, int]] = set()
         for kind, value, method, level, raw in asks:
-            held = [h for h in holdings.get((kind, value), ()) if h.held_at(at)]
+            found = holdings.get((kind, value))
+            if not found:
+                continue
+            held = [
+                h for h in found if h.valid_from <= at and (h.valid_to is None or at < h.valid_to)
+            ]
             if not held:
                 continue
             holders = {h.account_id: h.resource_id for h in held}
@@ -323,7 +362,7 @@ def _by_ip(
     pools: dict[int, list[tuple[str, str]]] = defaultdict(list)
     foreign: set[int] = set()
     for position, event in enumerate(work):
-        at = event.sent_at or event.facts.occurred_at
+        at = event.sent_at or event.occurred_at
         for raw in event.values("source_ip"):
             ip = _canonical(raw)
             if ip is None:
@@ -333,19 +372,20 @@ def _by_ip(
                     foreign.add(position)
                     event.misses.append(f"source IP {ip} is not in our address space")
                 continue
-            held = [i for i in intervals[ip] if i.held_at(at)]
+            held = [
+                i
+                for i in intervals[ip]
+                if i.valid_from <= at and (i.valid_to is None or at < i.valid_to)
+            ]
             if not held:
-                event.misses.append(
-                    f"source IP {ip} was allocated to nobody at {at:%Y-%m-%dT%H:%MZ}"
-                )
+                event.misses.append(f"source IP {ip} was allocated to nobody at {_minute(at)}")
             elif not held[0].shared and held[0].account_id is not None:
                 event.findings.append(
                     Finding(
                         Method.DEDICATED_IP,
                         MEDIUM,
                         {held[0].account_id: None},
-                        f"Source IP {ip} was dedicated to account {{account}} "
-                        f"at {at:%Y-%m-%dT%H:%MZ}",
+                        f"Source IP {ip} was dedicated to account {{account}} at {_minute(at)}",
                     )
                 )
             elif held[0].pool_name:
@@ -369,7 +409,7 @@ def _by_pool(
             members[holding.value].append(holding)
     for position, pairs in pools.items():
         event = work[position]
-        at = event.sent_at or event.facts.occurred_at
+        at = event.sent_at or event.occurred_at
         asked = {a for f in event.findings for a in f.holders}
         for ip, name in pairs:
             if not asked:
@@ -387,7 +427,7 @@ def _by_pool(
                     Method.SHARED_POOL,
                     MEDIUM,
                     holders,
-                    f"Source IP {ip} was in shared pool {name} at {at:%Y-%m-%dT%H:%MZ}, "
+                    f"Source IP {ip} was in shared pool {name} at {_minute(at)}, "
                     "which account {account} sent through",
                     shared=True,
                 )
@@ -406,7 +446,7 @@ def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
         hashes = [*event.values("recipient_hash"), *event.values("complainant_hash")]
         if not hashes:
             continue
-        at = event.sent_at or event.facts.occurred_at
+        at = event.sent_at or event.occurred_at
         probes[position] = [
             SendProbe(h, at - RECIPIENT_WINDOW_BEFORE, at + RECIPIENT_WINDOW_AFTER)
             for h in dict.fromkeys(hashes)
@@ -421,7 +461,7 @@ def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
             event.misses.append("the recipient got nothing from us in the week before")
             continue
         ips = {_canonical(v) for v in event.values("source_ip")}
-        at = event.sent_at or event.facts.occurred_at
+        at = event.sent_at or event.occurred_at
         same_ip = [
             e for e in entries if e.source_ip in ips and abs(e.sent_at - at) <= SAME_MESSAGE_SLACK
         ]
@@ -436,7 +476,7 @@ def _by_recipient(work: Sequence[_Event], lookup: InventoryLookup) -> None:
                 holders,
                 f"The send log shows mail to the recipient{via} from "
                 + ("account {account}" if len(holders) == 1 else f"{len(holders)} accounts")
-                + f", last at {latest:%Y-%m-%dT%H:%MZ}",
+                + f", last at {_minute(latest)}",
             )
         )
 
@@ -448,8 +488,7 @@ def _settled_by_one(event: _Event) -> bool:
 # --- the decision ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Decision:
+class _Decision(NamedTuple):
     account_id: int | None
     resource_id: int | None
     finding: Finding | None
@@ -534,6 +573,8 @@ def _candidates(
 
 def _ranked(by_account: Mapping[int, list[Finding]]) -> list[int]:
     """Return the accounts strongest first: those a finding names alone, then the others."""
+    if len(by_account) == 1:
+        return list(by_account)
     named = [a for a, mine in by_account.items() if any(f.unique for f in mine)]
     others = [a for a in by_account if a not in named]
     named.sort(key=lambda a: _strength(by_account[a]), reverse=True)
@@ -549,6 +590,8 @@ def _strength(mine: Sequence[Finding]) -> tuple[int, int, int]:
 
 def _best(mine: Sequence[Finding]) -> Finding:
     """Return the finding that speaks most for one account: unique, strong, early method."""
+    if len(mine) == 1:
+        return mine[0]
     return min(mine, key=lambda f: (not f.unique, -f.level, _METHOD_ORDER[f.method]))
 
 
@@ -581,8 +624,7 @@ def _names(decisions: Sequence[_Decision], lookup: InventoryLookup) -> Names:
     return Names(accounts, resources)
 
 
-def _attribution(d: _Decision, names: Names) -> Attribution:
-    say = _sayer(names)
+def _attribution(d: _Decision, names: Names, say: Callable[[Finding, int], str]) -> Attribution:
     candidates = tuple(
         Candidate(account, resource, f.method, Confidence.BY_RANK[f.level if f.unique else LOW])
         for account, resource, f in d.candidates
@@ -620,11 +662,14 @@ def _attribution(d: _Decision, names: Names) -> Attribution:
 
 
 def _sayer(names: Names) -> Callable[[Finding, int], str]:
+    accounts, resources = names.accounts, names.resources
+
     def say(finding: Finding, account: int) -> str:
         resource = finding.holders.get(account)
-        kind_value = names.resources.get(resource) if resource is not None else None
+        kind_value = resources.get(resource) if resource is not None else None
+        shown = accounts.get(account)
         return finding.text.format(
-            account=names.accounts.get(account, f"#{account}"),
+            account=f"#{account}" if shown is None else shown,
             resource=f" ({kind_value[0].replace('_', ' ')} {kind_value[1]})" if kind_value else "",
             resource_value=kind_value[1] if kind_value else "?",
         )
@@ -641,6 +686,14 @@ def _conflict(say: Callable[[Finding, int], str], finding: Finding) -> str:
 
 
 # --- small helpers ---------------------------------------------------------------------------------
+
+
+def _minute(at: datetime) -> str:
+    """Return *at* to the minute as sentences write it: ``2026-11-02T10:14Z``."""
+    # isoformat is several times faster than strftime; it pads years below 1000.
+    if at.year >= 1000:
+        return at.isoformat()[:16] + "Z"
+    return f"{at:%Y-%m-%dT%H:%M}Z"
 
 
 def _parents(domain: str | None) -> list[str]:
@@ -664,8 +717,17 @@ def _host(url: str) -> str:
 
 @lru_cache(maxsize=65_536)
 def _canonical(value: str) -> str | None:
+    value = value.strip()
+    # Most IPs arrive as canonical dotted quads already: checked here in a fraction of
+    # what parsing costs.
+    parts = value.split(".")
+    if len(parts) == 4 and all(
+        p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") and int(p) < 256
+        for p in parts
+    ):
+        return value
     try:
-        return str(ip_address(value.strip()))
+        return str(ip_address(value))
     except ValueError:
         return None
 
@@ -680,6 +742,7 @@ _LOCAL_NETWORKS = tuple(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=65_536)
 def _is_public(ip: str) -> bool:
     """Tell whether *ip* can be a sender's address on the internet (not a private hop)."""
     address = ip_address(ip)

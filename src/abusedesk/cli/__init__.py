@@ -3,17 +3,22 @@
 import typer
 
 from abusedesk.cli import (
+    audit,
     database,
     demo,
     imap,
     ingest,
     inventory,
     parsers,
+    privacy,
     quarantine,
+    queues,
+    search,
     serve,
     token,
     unattributed,
     unknown,
+    user,
     worker,
 )
 
@@ -34,9 +39,16 @@ app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)
 app.command("run", help="Same as serve.")(serve.serve)
 app.add_typer(token.app, name="token")
+app.add_typer(user.app, name="user")
 app.add_typer(demo.app, name="demo")
 app.add_typer(imap.app, name="imap")
 app.add_typer(inventory.app, name="inventory")
+app.add_typer(privacy.app, name="privacy")
+app.add_typer(audit.app, name="audit")
+app.add_typer(search.app, name="search")
+app.add_typer(queues.queue_app, name="queue")
+app.add_typer(queues.routing_app, name="routing")
+app.add_typer(queues.calendar_app, name="calendar")
 
 
 def main() -> None:

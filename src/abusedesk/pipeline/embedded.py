@@ -8,10 +8,14 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.core.clock import utcnow
+from abusedesk.pipeline.casework import tend_cases
 from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.privacy.model import RetentionPolicy
+from abusedesk.storage.audit import anchor_if_moved
 from abusedesk.storage.cases import accounts_awaiting_aggregation
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.inventory_store import prune_send_log, retention_cutoff
+from abusedesk.storage.privacy import purge_once
 from abusedesk.storage.reports import SqlReportRepository
 
 log = structlog.get_logger(__name__)
@@ -36,7 +40,12 @@ class EmbeddedEngine:
         sweep_interval_seconds: float = 30,
         batch_size: int = 100,
         send_log_retention_days: int = 0,
+        retention: RetentionPolicy | None = None,
+        purge_batch_size: int = 500,
     ) -> None:
+        # With a policy, each sweep also purges one batch of evidence past its period.
+        self.retention = retention
+        self.purge_batch_size = purge_batch_size
         self.sessions = sessions
         self.reports = reports
         self.processor = processor
@@ -112,6 +121,16 @@ class EmbeddedEngine:
                 pruned = prune_send_log(session, cutoff, max_batches=1)
             if pruned:
                 log.info("send_log_pruned", rows=pruned)
+        if self.retention is not None:
+            purge_once(
+                self.sessions,
+                self.reports.evidence,
+                self.retention,
+                limit=self.purge_batch_size,
+                now=now,
+            )
+        tend_cases(self.sessions)
+        anchor_if_moved(self.sessions, now=now)
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():

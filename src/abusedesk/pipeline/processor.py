@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.attribution.model import EventFacts
+from abusedesk.attribution.ports import InventoryLookup
 from abusedesk.attribution.resolver import attribute_events
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound, TransientError
@@ -36,6 +37,7 @@ from abusedesk.storage.cases import fold_account_events
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.events import EventRecord, event_rows, upsert_event_rows
 from abusedesk.storage.inventory import SqlInventoryLookup
+from abusedesk.storage.inventory_cache import InventoryCache
 from abusedesk.storage.reports import (
     SETTLED_STATUSES,
     ParsedOutcome,
@@ -81,6 +83,7 @@ class ReportProcessor:
         max_attempts: int = 5,
         backoff_base_seconds: float = 2.0,
         parser_health: ParserHealthWatch | None = None,
+        inventory: InventoryCache | None = None,
     ) -> None:
         self.sessions = sessions
         self.reports = reports
@@ -88,6 +91,7 @@ class ReportProcessor:
         self.max_attempts = max_attempts
         self.backoff_base_seconds = backoff_base_seconds
         self.parser_health = parser_health
+        self.inventory = inventory
 
     def process_report(self, report_id: int) -> ReportOutcome:
         """Parse, enrich, attribute and store one report; quarantine or reschedule it on failure.
@@ -119,6 +123,12 @@ class ReportProcessor:
                     log.exception("report_processing_failed", report_id=report_id)
         self._check_parser_health()
         return outcomes
+
+    def _lookup(self, session: Session) -> InventoryLookup:
+        """Return the inventory lookup for one read-only attribution transaction."""
+        if self.inventory is None:
+            return SqlInventoryLookup(session)
+        return self.inventory.lookup(session)
 
     def _check_parser_health(self) -> None:
         if self.parser_health is None:
@@ -156,7 +166,7 @@ class ReportProcessor:
             return outcomes
         with read_only(self.sessions) as session:
             attributed = _attribute(
-                SqlInventoryLookup(session),
+                self._lookup(session),
                 [(drafts, summary.received_at) for summary, _, drafts in parsed],
             )
         stored = [(outcome, rs) for (_, outcome, _), rs in zip(parsed, attributed, strict=True)]
@@ -182,9 +192,7 @@ class ReportProcessor:
         stage = "attribute"
         try:
             with read_only(self.sessions) as session:
-                (records,) = _attribute(
-                    SqlInventoryLookup(session), [(drafts, summary.received_at)]
-                )
+                (records,) = _attribute(self._lookup(session), [(drafts, summary.received_at)])
             stage = "store"
             with unit_of_work(self.sessions) as session:
                 self._store(session, [(outcome, records)])
@@ -320,7 +328,7 @@ class ReportProcessor:
 
 
 def _attribute(
-    lookup: SqlInventoryLookup, reports: Sequence[tuple[list[EventDraft], datetime]]
+    lookup: InventoryLookup, reports: Sequence[tuple[list[EventDraft], datetime]]
 ) -> list[list[EventRecord]]:
     """Attribute the events of several reports in one pass; return each report's records.
 

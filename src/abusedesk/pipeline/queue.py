@@ -82,9 +82,12 @@ from sqlalchemy.engine import make_url
 
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
+from abusedesk.pipeline.casework import tend_cases
+from abusedesk.storage.audit import anchor_if_moved
 from abusedesk.storage.cases import accounts_awaiting_aggregation
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.inventory_store import prune_send_log, retention_cutoff
+from abusedesk.storage.privacy import purge_once
 from abusedesk.storage.reports import ReportStatus
 
 if TYPE_CHECKING:
@@ -379,6 +382,17 @@ async def sweep_once(app: App, container: "Container") -> SweepOutcome:
     pruned = await asyncio.to_thread(_prune_send_log, container)
     if pruned:
         log.info("send_log_pruned", rows=pruned)
+    # One batch per evidence class a sweep: evidence past its retention goes gradually.
+    retention = container.settings.retention
+    await asyncio.to_thread(
+        purge_once,
+        container.sessions,
+        container.reports.evidence,
+        retention.policy(),
+        limit=retention.purge_batch_size,
+    )
+    await asyncio.to_thread(tend_cases, container.sessions)
+    await asyncio.to_thread(anchor_if_moved, container.sessions, now=utcnow())
     outcome = SweepOutcome(reports, accounts, stalled, released)
     if reports or accounts or stalled or released:
         log.info(

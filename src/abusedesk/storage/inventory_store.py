@@ -9,8 +9,15 @@ nothing. A row naming an account, pool or resource that does not exist is reject
 a row error; the other rows of its chunk are written.
 
 Writing a resource rewrites its lookup keys (``resource_keys``) from
-``attribution.keys.resource_keys``: the keys of the chunk's resources are deleted and
-inserted again, so that a changed DKIM selector or Feedback-ID replaces the old one.
+``attribution.keys.resource_keys``: the keys of the chunk's new and changed resources are
+deleted and inserted again, so that a changed DKIM selector or Feedback-ID replaces the
+old one.
+
+Every write to accounts (their external ids), pools, resources, keys and IP allocations
+bumps the inventory generation in the same transaction (database triggers, migration
+0007), whoever writes: each process's in-memory copy of the inventory
+(``storage.inventory_cache``) is read again after it. Rows that change nothing are not
+written, so importing the same file twice leaves every copy as it is.
 
 The caller owns the transaction.
 """
@@ -374,7 +381,10 @@ def _write_resources(session: Session, chunk: list[NumberedRecord], outcome: Ups
             )
         )
     ids = _write(session, _RESOURCES, prepared, outcome)
-    _rewrite_keys(session, [values for _, values in prepared], ids)
+    # An unchanged resource keeps its keys: rewriting them would change nothing but the
+    # inventory generation, and make every process read its inventory copy again.
+    changed = [values for line, values in prepared if outcome.results[line] != RowResult.UNCHANGED]
+    _rewrite_keys(session, changed, ids)
 
 
 def _rewrite_keys(

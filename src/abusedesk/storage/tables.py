@@ -159,6 +159,19 @@ class IpAllocation(Base):
     valid_to: Mapped[datetime | None]
 
 
+class InventoryGeneration(Base):
+    """One row whose number changes with every write to the inventory attribution reads.
+
+    Triggers on accounts, ip_pools, resources, resource_keys and ip_allocations bump it in
+    the writing transaction (migration 0007), so that in-process copies know when to reload.
+    """
+
+    __tablename__ = "inventory_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class SendLogEntry(Base):
     """One message the provider sent: the strongest evidence for attribution."""
 
@@ -216,6 +229,13 @@ class Report(Base):
         Index("ix_reports_status_next_attempt_at", "status", "next_attempt_at"),
         # Parser health counts reports by arrival over recent windows.
         Index("ix_reports_received_at", "received_at"),
+        # Reports whose raw evidence is still kept: what the retention purge walks.
+        Index(
+            "ix_reports_raw_retained",
+            "received_at",
+            sqlite_where=text("raw_purged_at IS NULL"),
+            postgresql_where=text("raw_purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -239,6 +259,10 @@ class Report(Base):
     error_class: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
+    # When the raw bytes (and the envelope's sender fields) were removed, and why:
+    # ``retention`` or ``erasure``. The row, its counts and its events stay.
+    raw_purged_at: Mapped[datetime | None]
+    raw_purge_reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class Event(Base):
@@ -290,6 +314,29 @@ class Event(Base):
     # Set once aggregation has seen the event (folded into a case, or judged no casework).
     aggregated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Evidence classes removed from indicators and details (``message_body`` ...), and
+    # ``erasure``, each with when: ``{"recipient_address": "2026-01-31T00:00:00+00:00"}``.
+    purged_classes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class EventIndicator(Base):
+    """An event's indicator, normalised, so that search finds events by exact value."""
+
+    __tablename__ = "event_indicators"
+    __table_args__ = (Index("ix_event_indicators_lookup", "key", "value"),)
+
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
+class EventText(Base):
+    """The words an event is found by in free-text search (full-text indexed, see search.py)."""
+
+    __tablename__ = "event_texts"
+
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
 
 
 class Case(Base):
@@ -320,6 +367,149 @@ class Case(Base):
     last_seen_at: Mapped[datetime | None]
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # --- casework: where the case waits, who holds it, its clocks (see storage/casework.py)
+    queue_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("queues.id"))
+    assignee_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime | None]
+    routing_version: Mapped[int | None]
+    routing_reason: Mapped[str | None] = mapped_column(Text)
+    priority_factors: Mapped[list[Any]] = mapped_column(default=list)
+    close_reason: Mapped[str | None] = mapped_column(String(30))
+    state_changed_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    sla_state: Mapped[str] = mapped_column(String(20), default="ok")
+    snoozed_until: Mapped[datetime | None]
+    snoozed_for_reply: Mapped[bool] = mapped_column(default=False)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"))
+
+
+Index("ix_cases_queue_work", Case.queue_id, Case.status, Case.assignee_id, Case.priority)
+
+
+# --- casework: queues, calendars, routing, history, notes, escalations ----------------
+
+
+class CalendarRow(Base):
+    """A business-hours calendar in its JSON form (``cases.calendars.BusinessCalendar``)."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class QueueRow(Base):
+    """Where cases wait: tier, department, SLA targets on a calendar (none: around the clock)."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(30))
+    description: Mapped[str] = mapped_column(Text, default="")
+    calendar_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("calendars.id"))
+    response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+    warning_percent: Mapped[int] = mapped_column(default=75)
+    created_at: Mapped[datetime]
+    archived_at: Mapped[datetime | None]
+
+
+class QueueMember(Base):
+    """A user who works a queue."""
+
+    __tablename__ = "queue_members"
+
+    queue_id: Mapped[int] = mapped_column(BigId, ForeignKey("queues.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), primary_key=True)
+    added_at: Mapped[datetime]
+
+
+class RoutingVersion(Base):
+    """One version of the routing rules (``cases.routing.RuleSet``); the newest one routes."""
+
+    __tablename__ = "routing_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class CaseHistoryEntry(Base):
+    """One step in a case's life: a transition, assignment, transfer, snooze, merge ...
+
+    The case page's timeline and the SLA pauses are read from here; the audit log holds
+    the same steps, hash-chained, for proof.
+    """
+
+    __tablename__ = "case_history"
+    __table_args__ = (Index("ix_case_history_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseNote(Base):
+    """An analyst's note on a case, with the users it mentions."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+
+
+class EscalationRow(Base):
+    """A case escalated to a department or a manager, tracked to its own resolution."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_state", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    raised_by: Mapped[str] = mapped_column(String(200))
+    raised_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class SavedReply(Base):
+    """A reply text analysts reuse in notes and notices."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    category_group: Mapped[str | None] = mapped_column(String(40))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
 
 
 class Signal(Base):
@@ -343,6 +533,56 @@ class Signal(Base):
 # --- access and audit ---------------------------------------------------------------
 
 
+class User(Base):
+    """A person who signs in to the workbench; only an argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    # Login throttling: failures in the current window, the lock they led to, locks in a row.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    failures_started_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    lockouts: Mapped[int] = mapped_column(default=0)
+
+
+class WebSession(Base):
+    """A browser session; its id is the SHA-256 of the cookie's random token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    csrf_secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins from one client address, whichever usernames were tried."""
+
+    __tablename__ = "login_throttles"
+
+    client_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    lockouts: Mapped[int] = mapped_column(default=0)
+
+
 class ApiToken(Base):
     """A service token; only its SHA-256 is stored."""
 
@@ -362,7 +602,11 @@ class AuditEntry(Base):
     """An append-only record of who changed what, when and why."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_subject", "subject_type", "subject_id"),
+        # One row per place in a chain: two writers racing for a place fail, never fork.
+        Index("ix_audit_log_partition_no_seq", "partition_no", "seq", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     occurred_at: Mapped[datetime]
@@ -373,6 +617,61 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
+    # The hash chain (core/audit_chain.py, docs/audit.md): chain, place, links.
+    partition_no: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """Every audit chain's head at a moment, chained to the anchor before (append-only)."""
+
+    __tablename__ = "audit_anchors"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchorHead(Base):
+    """One chain's head (seq and row hash) as an anchor recorded it (append-only)."""
+
+    __tablename__ = "audit_anchor_heads"
+
+    anchor_seq: Mapped[int] = mapped_column(ForeignKey("audit_anchors.seq"), primary_key=True)
+    partition_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- privacy ------------------------------------------------------------------------
+
+
+class ErasureRequest(Base):
+    """An erasure of one address: who asked, when, why, what was found; never the address,
+    only its keyed hash."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RetentionMark(Base):
+    """How far the retention purge has walked the events for one evidence class: every
+    event up to ``last_event_id`` has had that class removed."""
+
+    __tablename__ = "retention_marks"
+
+    evidence_class: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
 
 
 def table_of(model: type[Base]) -> Table:

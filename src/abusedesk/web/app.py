@@ -1,19 +1,48 @@
 """The FastAPI application: routes, error handling and the headers every answer carries."""
 
 from pathlib import Path
+from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import abusedesk
 from abusedesk.bootstrap import Container
-from abusedesk.web.api import health, inventory, metrics, reports, root, sns, unattributed
-from abusedesk.web.errors import install_error_handlers, unexpected_error_response
-from abusedesk.web.ui import home, report_form
+from abusedesk.web.api import (
+    health,
+    inventory,
+    metrics,
+    reports,
+    root,
+    search,
+    sns,
+    unattributed,
+)
+from abusedesk.web.auth import SESSION_COOKIE, SignInRequired
+from abusedesk.web.errors import (
+    error_response,
+    install_error_handlers,
+    unexpected_error_response,
+)
+from abusedesk.web.ui import (
+    admin,
+    cases,
+    evidence,
+    home,
+    inbox,
+    login,
+    mentions,
+    queues,
+    replies,
+    report_form,
+)
+from abusedesk.web.ui import escalations as escalation_pages
+from abusedesk.web.ui import search as search_page
 from abusedesk.web.ui.rendering import make_templates
 
 log = structlog.get_logger(__name__)
@@ -21,10 +50,15 @@ log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 SECURITY_HEADERS = {
-    # Nothing is loaded from anywhere but this origin; no page may be framed.
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    # Nothing is loaded from anywhere but this origin (so no inline script runs), forms post
+    # only here, and no page may be framed.
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Nothing leaves for other sites; same-origin (not no-referrer) so that browsers still
+    # send a real Origin with our own forms, which the CSRF check compares.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -43,6 +77,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.templates = make_templates()
     install_error_handlers(app)
+    app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
@@ -51,10 +86,43 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(sns.router)
     app.include_router(unattributed.router)
+    app.include_router(search.router)
     app.include_router(inventory.router)
     app.include_router(home.router)
+    app.include_router(login.router)
     app.include_router(report_form.router)
+    app.include_router(queues.router)
+    app.include_router(cases.router)
+    app.include_router(evidence.router)
+    app.include_router(search_page.router)
+    app.include_router(admin.router)
+    app.include_router(inbox.router)
+    app.include_router(escalation_pages.router)
+    app.include_router(mentions.router)
+    app.include_router(replies.router)
     return app
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    """Send an anonymous browser to the sign-in form, and back to the page afterwards.
+
+    Only a page can be returned to: a form posted without a session is answered 401,
+    since repeating a post after signing in is the user's decision, not ours.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return error_response(
+            request,
+            401,
+            "sign_in_required",
+            "You are not signed in, or your session has ended, so nothing was done. "
+            "Sign in again, then repeat what you were doing.",
+        )
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = f"/login?next={quote(here, safe='/')}"
+    if request.headers.get("hx-request") == "true":
+        # htmx would swap the sign-in page into a fragment; ask it to load the page instead.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 class SecurityHeadersMiddleware:
@@ -69,6 +137,8 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        cookies = Headers(scope=scope).get("cookie", "")
+        signed_in = f"{SESSION_COOKIE}=" in cookies and not scope["path"].startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -77,6 +147,9 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if signed_in:
+                    # What a signed-in user sees stays out of shared and browser caches.
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         try:
