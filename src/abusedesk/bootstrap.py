@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cryptography import x509
 from sqlalchemy import Engine
@@ -67,6 +68,8 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         backoff_base_seconds=jobs.backoff_base_seconds,
         parser_health=ParserHealthWatch(sessions),
         inventory=InventoryCache(min_reload_seconds=settings.inventory.cache_min_reload_seconds),
+        case_groups=settings.cases.groups(),
+        reopen_grace=timedelta(days=settings.cases.reopen_grace_days),
     )
     embedded = EmbeddedEngine(
         sessions,

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from abusedesk.cases.policy import CaseGroups
 from abusedesk.privacy.model import EvidenceClass, RetentionPolicy
 
 
@@ -145,6 +146,20 @@ class ImapSettings(BaseModel):
     timeout_seconds: float = Field(default=60.0, gt=0)
 
 
+class CaseSettings(BaseModel):
+    """How events fold into cases."""
+
+    # A case resolved or closed this many days ago or less reopens on new events.
+    reopen_grace_days: int = Field(default=7, ge=0, le=365)
+    # Changes to the default category groups: event category -> group, or null for no
+    # casework. JSON, e.g. ``{"fraud": "fraud", "auth_failure": null}``.
+    category_groups: dict[str, str | None] = Field(default_factory=dict)
+
+    def groups(self) -> CaseGroups:
+        """Return the case groups these settings describe."""
+        return CaseGroups(self.category_groups)
+
+
 class InventorySettings(BaseModel):
     """Keeping the provider's inventory: the upsert API's bounds and send-log retention."""
 
@@ -241,5 +256,6 @@ class Settings(BaseSettings):
     sns: SnsSettings = Field(default_factory=SnsSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    cases: CaseSettings = Field(default_factory=CaseSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from abusedesk.bootstrap import Container
+from abusedesk.bootstrap import Container, build
+from abusedesk.config import CaseSettings, Settings
 from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import Incoming
 from abusedesk.parsing.registry import ParserRegistry
@@ -363,3 +364,30 @@ def test_a_bug_quarantines_the_report_with_where_it_happened(container: Containe
         "builtins.KeyError",
     )
     assert (outcome.reason or "").startswith("internal_error at registry.py:")
+
+
+def test_configured_case_groups_and_grace_period_decide_the_fold(settings: Settings) -> None:
+    """Fraud gets cases of its own, and with no grace a closed case is never reopened."""
+    configured = settings.model_copy(
+        update={"cases": CaseSettings(category_groups={"fraud": "fraud"}, reopen_grace_days=0)}
+    )
+    container = build(configured)
+    try:
+        mails = _sent(container, 3)
+        fraud = arf_report(
+            message_id=mails[0].message_id, from_domain=DOMAIN, serial=1, feedback_type="fraud"
+        )
+        _ingest(container, [fraud])
+        with unit_of_work(container.sessions) as session:
+            session.execute(
+                update(Case).values(status="closed", closed_at=utcnow(), close_reason="no_action")
+            )
+        again = arf_report(
+            message_id=mails[1].message_id, from_domain=DOMAIN, serial=2, feedback_type="fraud"
+        )
+        _ingest(container, [again])
+        with unit_of_work(container.sessions) as session:
+            cases = sorted(session.execute(select(Case.category_group, Case.status)).all())
+    finally:
+        container.close()
+    assert [tuple(c) for c in cases] == [("fraud", "closed"), ("fraud", "new")]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.attribution.model import EventFacts
 from abusedesk.attribution.ports import InventoryLookup
 from abusedesk.attribution.resolver import attribute_events
+from abusedesk.cases.policy import CaseGroups
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import NotFound, TransientError
 from abusedesk.parsing.errors import ParseError, UnknownReportFormat
@@ -33,7 +34,7 @@ from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.enrich import enrich
 from abusedesk.pipeline.parser_health import ParserHealthWatch
-from abusedesk.storage.cases import fold_account_events
+from abusedesk.storage.cases import DEFAULT_GROUPS, DEFAULT_REOPEN_GRACE, fold_account_events
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.events import EventRecord, event_rows, upsert_event_rows
 from abusedesk.storage.inventory import SqlInventoryLookup
@@ -84,6 +85,8 @@ class ReportProcessor:
         backoff_base_seconds: float = 2.0,
         parser_health: ParserHealthWatch | None = None,
         inventory: InventoryCache | None = None,
+        case_groups: CaseGroups = DEFAULT_GROUPS,
+        reopen_grace: timedelta = DEFAULT_REOPEN_GRACE,
     ) -> None:
         self.sessions = sessions
         self.reports = reports
@@ -92,6 +95,8 @@ class ReportProcessor:
         self.backoff_base_seconds = backoff_base_seconds
         self.parser_health = parser_health
         self.inventory = inventory
+        self.case_groups = case_groups
+        self.reopen_grace = reopen_grace
 
     def process_report(self, report_id: int) -> ReportOutcome:
         """Parse, enrich, attribute and store one report; quarantine or reschedule it on failure.
@@ -303,7 +308,13 @@ class ReportProcessor:
     def aggregate_account(self, account_id: int) -> list[int]:
         """Fold one account's new events into its cases (the aggregate and policy stages)."""
         with unit_of_work(self.sessions) as session:
-            return fold_account_events(session, account_id, now=utcnow())
+            return fold_account_events(
+                session,
+                account_id,
+                now=utcnow(),
+                grace=self.reopen_grace,
+                groups=self.case_groups,
+            )
 
     def aggregate_accounts(self, account_ids: Sequence[int]) -> None:
         """Fold several accounts' new events in one transaction, in account order.
@@ -315,7 +326,13 @@ class ReportProcessor:
             with unit_of_work(self.sessions) as session:
                 now = utcnow()
                 for account_id in sorted(account_ids):
-                    fold_account_events(session, account_id, now=now)
+                    fold_account_events(
+                        session,
+                        account_id,
+                        now=now,
+                        grace=self.reopen_grace,
+                        groups=self.case_groups,
+                    )
         except Exception:
             # The batch's boundary: found again one account at a time.
             log.warning("aggregation_batch_failed", accounts=len(account_ids), exc_info=True)

@@ -12,7 +12,7 @@ from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.cases.aggregation import CaseKey, CaseStanding, FoldOutcome, decide_fold
-from abusedesk.cases.policy import category_group
+from abusedesk.cases.policy import CaseGroups
 from abusedesk.cases.priority import PriorityFacts, case_priority
 from abusedesk.cases.routing import CaseFacts
 from abusedesk.cases.states import CaseState
@@ -25,6 +25,7 @@ EVENTS = table_of(Event)
 ACTOR = "system:aggregate"
 # A case closed this recently reopens when new events for it arrive.
 DEFAULT_REOPEN_GRACE = timedelta(days=7)
+DEFAULT_GROUPS = CaseGroups()
 # Cases whose earlier outcome counts as an action against the account.
 _ACTIONED = (CaseState.ACTIONED, CaseState.RESOLVED)
 
@@ -35,6 +36,7 @@ def fold_account_events(
     *,
     now: datetime,
     grace: timedelta = DEFAULT_REOPEN_GRACE,
+    groups: CaseGroups = DEFAULT_GROUPS,
 ) -> list[int]:
     """Fold the account's unfolded events into cases; return the cases touched.
 
@@ -49,7 +51,7 @@ def fold_account_events(
     ).all()
     by_group: dict[str, list[int]] = {}
     for event_id, category, _, _ in pending:
-        group = category_group(category)
+        group = groups.group_of(category)
         if group is not None:
             by_group.setdefault(group, []).append(event_id)
 
@@ -63,7 +65,7 @@ def fold_account_events(
             mine = [(row.service, row.reporter) for row in pending if row.id in folded]
             _route_new_case(session, case_id, group, mine, now=now)
         touched.append(case_id)
-    no_casework = [row.id for row in pending if category_group(row.category) is None]
+    no_casework = [row.id for row in pending if groups.group_of(row.category) is None]
     _update_events(session, no_casework, aggregated_at=now)
     return touched
 
