@@ -85,7 +85,7 @@ def add_note(session: Session, case_id: int, body: str, *, author: str, now: dat
         raise InvalidNote("a note needs some words")
     if len(text) > MAX_NOTE:
         raise InvalidNote(f"a note holds at most {MAX_NOTE} characters, this one {len(text)}")
-    case = casework._case(session, case_id, for_update=True)  # the case lock
+    case = casework.lock_case(session, case_id)
     candidates = mentioned_names(text)
     known = set(
         session.scalars(

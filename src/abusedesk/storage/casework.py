@@ -537,6 +537,12 @@ def sweep_sla(session: Session, *, now: datetime, limit: int = 1000) -> list[int
 # --- helpers ------------------------------------------------------------------------
 
 
+def lock_case(session: Session, case_id: int) -> Case:
+    """Return case *case_id*, locked until the transaction ends (PostgreSQL; SQLite
+    serialises writers anyway), or raise NotFound."""
+    return _case(session, case_id, for_update=True)
+
+
 def _case(session: Session, case_id: int, *, for_update: bool = False) -> Case:
     statement = select(Case).where(Case.id == case_id)
     if for_update and session.get_bind().dialect.name == "postgresql":

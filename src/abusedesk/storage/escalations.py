@@ -97,7 +97,7 @@ def escalate(
     to ``escalated`` unless it is there already; a case that may not (resolved, closed)
     refuses the escalation. Return the escalation's id.
     """
-    case_row = casework._case(session, case_id, for_update=True)  # the case lock
+    case_row = casework.lock_case(session, case_id)
     if target.kind == TargetKind.MANAGER:
         _active_user(session, target.name, "the manager")
     planned = raise_escalation(
@@ -274,7 +274,7 @@ def _change(
     case_id = _row(session, escalation_id).case_id
     # The case is locked before the escalation, as `escalate` does, so that two
     # escalations of one case ending at once agree on which one was the last.
-    case_row = casework._case(session, case_id, for_update=True)  # the case lock
+    case_row = casework.lock_case(session, case_id)
     row = _row(session, escalation_id, for_update=True)
     current = _domain(row, now)
     moved = current.move(state, at=now, by=actor, note=(note or "")[:MAX_TEXT])
