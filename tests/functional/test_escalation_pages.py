@@ -5,7 +5,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from abusedesk.storage import case_notes, escalations
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import AuditEntry, Case, EscalationRow
 from tests.support.access import create_user, csrf_of, sign_in
-from tests.support.workbench import analyst_in, complaint_case, served_workbench
+from tests.support.workbench import Workbench, analyst_in, complaint_case
 
 
 @contextmanager
@@ -77,41 +76,38 @@ def _raise(container: Container, case_id: int, target: EscalationTarget, *, ago:
         )
 
 
-def test_an_escalation_is_raised_handled_and_resolved_through_the_pages(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_an_escalation_is_raised_handled_and_resolved_through_the_pages(bench: Workbench) -> None:
     """The case goes escalated and back; every step is audited under its actor."""
-    with served_workbench(database_url, tmp_path) as bench:
-        analyst_in(bench.container, "ana", "analyst_basic", "triage")
-        create_user(bench.container, "lee", "lead")
-        case_id = complaint_case(bench.container)
-        with (
-            signed_in(bench.base_url, "ana") as (analyst, analyst_csrf),
-            signed_in(bench.base_url, "lee") as (lead, lead_csrf),
-        ):
-            raised = analyst.post(
-                f"/cases/{case_id}/escalations",
-                data={
-                    "csrf_token": analyst_csrf,
-                    "target_kind": "department",
-                    "target": "legal",
-                    "reason": "a court order <b>names</b> them",
-                    "response_hours": "4",
-                },
-            )
-            status_raised = _status(bench.container, case_id)
-            escalation_id, _, _ = _escalation(bench.container, case_id)
-            listed = lead.get("/escalations")
-            acknowledged = lead.post(
-                f"/escalations/{escalation_id}/acknowledge",
-                data={"csrf_token": lead_csrf, "back": "/escalations?mine=1"},
-            )
-            mine = lead.get(acknowledged.headers["location"])
-            resolved = lead.post(
-                f"/escalations/{escalation_id}/end",
-                data={"csrf_token": lead_csrf, "outcome": "resolved", "note": "legal replied"},
-            )
-            after = lead.get("/escalations")
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    create_user(bench.container, "lee", "lead")
+    case_id = complaint_case(bench.container)
+    with (
+        signed_in(bench.base_url, "ana") as (analyst, analyst_csrf),
+        signed_in(bench.base_url, "lee") as (lead, lead_csrf),
+    ):
+        raised = analyst.post(
+            f"/cases/{case_id}/escalations",
+            data={
+                "csrf_token": analyst_csrf,
+                "target_kind": "department",
+                "target": "legal",
+                "reason": "a court order <b>names</b> them",
+                "response_hours": "4",
+            },
+        )
+        status_raised = _status(bench.container, case_id)
+        escalation_id, _, _ = _escalation(bench.container, case_id)
+        listed = lead.get("/escalations")
+        acknowledged = lead.post(
+            f"/escalations/{escalation_id}/acknowledge",
+            data={"csrf_token": lead_csrf, "back": "/escalations?mine=1"},
+        )
+        mine = lead.get(acknowledged.headers["location"])
+        resolved = lead.post(
+            f"/escalations/{escalation_id}/end",
+            data={"csrf_token": lead_csrf, "outcome": "resolved", "note": "legal replied"},
+        )
+        after = lead.get("/escalations")
 
     assert (raised.status_code, raised.headers["location"]) == (
         303,
@@ -140,28 +136,25 @@ def test_an_escalation_is_raised_handled_and_resolved_through_the_pages(
     ]
 
 
-def test_a_refused_escalation_shows_the_case_page_with_the_reason(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_a_refused_escalation_shows_the_case_page_with_the_reason(bench: Workbench) -> None:
     """An unknown department or a manager who is no user changes nothing."""
-    with served_workbench(database_url, tmp_path) as bench:
-        analyst_in(bench.container, "ana", "analyst_basic", "triage")
-        case_id = complaint_case(bench.container)
-        with signed_in(bench.base_url, "ana") as (client, csrf):
-            form = {"csrf_token": csrf, "reason": "help", "response_hours": "4"}
-            department = client.post(
-                f"/cases/{case_id}/escalations",
-                data={**form, "target_kind": "department", "target": "<i>marketing</i>"},
-            )
-            manager = client.post(
-                f"/cases/{case_id}/escalations",
-                data={**form, "target_kind": "manager", "target": "nobody"},
-            )
-            forged = client.post(
-                f"/cases/{case_id}/escalations",
-                data={"target_kind": "department", "target": "legal", "reason": "x",
-                      "response_hours": "4"},
-            )  # fmt: skip
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as (client, csrf):
+        form = {"csrf_token": csrf, "reason": "help", "response_hours": "4"}
+        department = client.post(
+            f"/cases/{case_id}/escalations",
+            data={**form, "target_kind": "department", "target": "<i>marketing</i>"},
+        )
+        manager = client.post(
+            f"/cases/{case_id}/escalations",
+            data={**form, "target_kind": "manager", "target": "nobody"},
+        )
+        forged = client.post(
+            f"/cases/{case_id}/escalations",
+            data={"target_kind": "department", "target": "legal", "reason": "x",
+                  "response_hours": "4"},
+        )  # fmt: skip
 
     assert department.status_code == 409
     assert "unknown department &#39;&lt;i&gt;marketing&lt;/i&gt;&#39;" in department.text
@@ -175,42 +168,39 @@ def test_a_refused_escalation_shows_the_case_page_with_the_reason(
     assert _escalation_tags(bench.container, case_id) == []
 
 
-def test_handling_needs_the_permission_the_token_and_a_note(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_handling_needs_the_permission_the_token_and_a_note(bench: Workbench) -> None:
     """Analysts may not handle; a post without token is refused; ending needs a note."""
-    with served_workbench(database_url, tmp_path) as bench:
-        analyst_in(bench.container, "ana", "analyst_basic", "triage")
-        create_user(bench.container, "lee", "lead")
-        case_id = complaint_case(bench.container)
-        escalation_id = _raise(
-            bench.container, case_id, EscalationTarget("department", "legal"), ago=timedelta(0)
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    create_user(bench.container, "lee", "lead")
+    case_id = complaint_case(bench.container)
+    escalation_id = _raise(
+        bench.container, case_id, EscalationTarget("department", "legal"), ago=timedelta(0)
+    )
+    with (
+        signed_in(bench.base_url, "ana") as (analyst, analyst_csrf),
+        signed_in(bench.base_url, "lee") as (lead, lead_csrf),
+    ):
+        seen = analyst.get("/escalations")
+        refused = analyst.post(
+            f"/escalations/{escalation_id}/acknowledge", data={"csrf_token": analyst_csrf}
         )
-        with (
-            signed_in(bench.base_url, "ana") as (analyst, analyst_csrf),
-            signed_in(bench.base_url, "lee") as (lead, lead_csrf),
-        ):
-            seen = analyst.get("/escalations")
-            refused = analyst.post(
-                f"/escalations/{escalation_id}/acknowledge", data={"csrf_token": analyst_csrf}
-            )
-            forged = lead.post(f"/escalations/{escalation_id}/acknowledge")
-            early = lead.post(
-                f"/escalations/{escalation_id}/end",
-                data={"csrf_token": lead_csrf, "outcome": "resolved", "note": "done"},
-            )
-            silent = lead.post(
-                f"/escalations/{escalation_id}/end",
-                data={"csrf_token": lead_csrf, "outcome": "declined", "note": " "},
-            )
-            reassigned = lead.post(
-                f"/escalations/{escalation_id}/reassign",
-                data={"csrf_token": lead_csrf, "owner": "ana", "reason": "her case"},
-            )
-            withdrawn = lead.post(
-                f"/escalations/{escalation_id}/end",
-                data={"csrf_token": lead_csrf, "outcome": "withdrawn", "note": "not needed"},
-            )
+        forged = lead.post(f"/escalations/{escalation_id}/acknowledge")
+        early = lead.post(
+            f"/escalations/{escalation_id}/end",
+            data={"csrf_token": lead_csrf, "outcome": "resolved", "note": "done"},
+        )
+        silent = lead.post(
+            f"/escalations/{escalation_id}/end",
+            data={"csrf_token": lead_csrf, "outcome": "declined", "note": " "},
+        )
+        reassigned = lead.post(
+            f"/escalations/{escalation_id}/reassign",
+            data={"csrf_token": lead_csrf, "owner": "ana", "reason": "her case"},
+        )
+        withdrawn = lead.post(
+            f"/escalations/{escalation_id}/end",
+            data={"csrf_token": lead_csrf, "outcome": "withdrawn", "note": "not needed"},
+        )
 
     assert (seen.status_code, f"/escalations/{escalation_id}/" in seen.text) == (200, False)
     assert (refused.status_code, forged.status_code) == (403, 403)
@@ -224,21 +214,18 @@ def test_handling_needs_the_permission_the_token_and_a_note(
     assert _status(bench.container, case_id) == "investigating"
 
 
-def test_the_view_puts_overdue_escalations_first_and_filters_by_target(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_the_view_puts_overdue_escalations_first_and_filters_by_target(bench: Workbench) -> None:
     """An overdue escalation leads and is flagged; the department filter keeps its own."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "lee", "lead")
-        case_id = complaint_case(bench.container)
-        legal = EscalationTarget("department", "legal")
-        security = EscalationTarget("department", "security")
-        fresh = _raise(bench.container, case_id, legal, ago=timedelta(0))
-        overdue = _raise(bench.container, case_id, security, ago=timedelta(days=3))
-        with signed_in(bench.base_url, "lee") as (client, _):
-            everything = client.get("/escalations")
-            to_legal = client.get("/escalations", params={"department": "legal"})
-            bad = client.get("/escalations", params={"department": "nowhere"})
+    create_user(bench.container, "lee", "lead")
+    case_id = complaint_case(bench.container)
+    legal = EscalationTarget("department", "legal")
+    security = EscalationTarget("department", "security")
+    fresh = _raise(bench.container, case_id, legal, ago=timedelta(0))
+    overdue = _raise(bench.container, case_id, security, ago=timedelta(days=3))
+    with signed_in(bench.base_url, "lee") as (client, _):
+        everything = client.get("/escalations")
+        to_legal = client.get("/escalations", params={"department": "legal"})
+        bad = client.get("/escalations", params={"department": "nowhere"})
 
     assert _listed_escalations(everything) == [overdue, fresh]
     assert f'<tr id="escalation-{overdue}" class="is-overdue">' in everything.text
@@ -247,29 +234,26 @@ def test_the_view_puts_overdue_escalations_first_and_filters_by_target(
     assert (bad.status_code, "unknown department" in bad.text) == (422, True)
 
 
-def test_the_mentions_page_lists_my_notes_newest_first_a_page_at_a_time(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_the_mentions_page_lists_my_notes_newest_first_a_page_at_a_time(bench: Workbench) -> None:
     """Notes naming me link to their case; others' mentions are not shown; text is escaped."""
-    with served_workbench(database_url, tmp_path) as bench:
-        analyst_in(bench.container, "ana", "analyst_basic", "triage")
-        create_user(bench.container, "ben", "analyst_basic")
-        case_id = complaint_case(bench.container)
-        with unit_of_work(bench.container.sessions) as session:
-            notes = [
-                case_notes.add_note(session, case_id, body, author="ben", now=utcnow())
-                for body in (
-                    "@ana first look",
-                    "@ben only",
-                    "@ana <script>alert(1)</script> second",
-                )
-            ]
-        with signed_in(bench.base_url, "ana") as (client, _):
-            first = client.get("/mentions", params={"limit": 1})
-            link = re.search(r'href="([^"]+)" rel="next"', first.text)
-            assert link is not None
-            second = client.get(link.group(1).replace("&amp;", "&"))
-            everything = client.get("/mentions")
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    create_user(bench.container, "ben", "analyst_basic")
+    case_id = complaint_case(bench.container)
+    with unit_of_work(bench.container.sessions) as session:
+        notes = [
+            case_notes.add_note(session, case_id, body, author="ben", now=utcnow())
+            for body in (
+                "@ana first look",
+                "@ben only",
+                "@ana <script>alert(1)</script> second",
+            )
+        ]
+    with signed_in(bench.base_url, "ana") as (client, _):
+        first = client.get("/mentions", params={"limit": 1})
+        link = re.search(r'href="([^"]+)" rel="next"', first.text)
+        assert link is not None
+        second = client.get(link.group(1).replace("&amp;", "&"))
+        everything = client.get("/mentions")
 
     ids = [int(i) for i in re.findall(r'<li id="note-(\d+)">', everything.text)]
     assert ids == [notes[2].id, notes[0].id]

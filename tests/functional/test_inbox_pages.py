@@ -4,7 +4,6 @@ analyst's decisions on it (attribute, dismiss, restore) with their refusals."""
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from abusedesk.storage.tables import AuditEntry, Event
 from tests.factories.inventory import make_account
 from tests.support.access import create_user, csrf_of, sign_in
 from tests.support.unattributed import ingest, stranger_report, suggested_event, waiting
-from tests.support.workbench import DOMAIN, served_workbench
+from tests.support.workbench import DOMAIN, Workbench
 
 HOSTILE_REPORTER = '<script>alert("r")</script>.example'
 
@@ -55,16 +54,15 @@ def _audit_tags(container: Container, event_id: int) -> list[tuple[str, str]]:
     return [(row.tag, row.actor) for row in rows]
 
 
-def test_the_inbox_counts_lists_and_pages_waiting_events(database_url: str, tmp_path: Path) -> None:
+def test_the_inbox_counts_lists_and_pages_waiting_events(bench: Workbench) -> None:
     """Counts by category and guess; events with why they wait; a full page links the next."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        ids = waiting(bench.container, 3)
-        with signed_in(bench.base_url, "ana") as (client, _):
-            first = client.get("/unattributed", params={"limit": 2})
-            link = re.search(r'href="([^"]+)" rel="next"', first.text)
-            assert link is not None
-            second = client.get(link.group(1).replace("&amp;", "&"))
+    create_user(bench.container, "ana", "analyst_basic")
+    ids = waiting(bench.container, 3)
+    with signed_in(bench.base_url, "ana") as (client, _):
+        first = client.get("/unattributed", params={"limit": 2})
+        link = re.search(r'href="([^"]+)" rel="next"', first.text)
+        assert link is not None
+        second = client.get(link.group(1).replace("&amp;", "&"))
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.headers["cache-control"] == "no-store"
@@ -76,22 +74,21 @@ def test_the_inbox_counts_lists_and_pages_waiting_events(database_url: str, tmp_
 
 
 def test_the_inbox_filters_by_category_and_reporter_and_escapes_what_it_shows(
-    database_url: str, tmp_path: Path
+    bench: Workbench,
 ) -> None:
     """Only matching events are listed; a hostile reporter name is shown as text."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        (spam,) = waiting(bench.container, 1)
-        (fraud_report,) = ingest(bench.container, [stranger_report(7, feedback_type="fraud")])
-        (hostile_report,) = ingest(bench.container, [stranger_report(8, reporter=HOSTILE_REPORTER)])
-        with read_only(bench.container.sessions) as session:
-            fraud = session.scalar(select(Event.id).where(Event.report_id == fraud_report))
-            hostile = session.scalar(select(Event.id).where(Event.report_id == hostile_report))
-            fraud_category = session.scalar(select(Event.category).where(Event.id == fraud))
-        with signed_in(bench.base_url, "ana") as (client, _):
-            by_category = client.get("/unattributed", params={"category": fraud_category})
-            by_reporter = client.get("/unattributed", params={"reporter": HOSTILE_REPORTER})
-            everything = client.get("/unattributed")
+    create_user(bench.container, "ana", "analyst_basic")
+    (spam,) = waiting(bench.container, 1)
+    (fraud_report,) = ingest(bench.container, [stranger_report(7, feedback_type="fraud")])
+    (hostile_report,) = ingest(bench.container, [stranger_report(8, reporter=HOSTILE_REPORTER)])
+    with read_only(bench.container.sessions) as session:
+        fraud = session.scalar(select(Event.id).where(Event.report_id == fraud_report))
+        hostile = session.scalar(select(Event.id).where(Event.report_id == hostile_report))
+        fraud_category = session.scalar(select(Event.category).where(Event.id == fraud))
+    with signed_in(bench.base_url, "ana") as (client, _):
+        by_category = client.get("/unattributed", params={"category": fraud_category})
+        by_reporter = client.get("/unattributed", params={"reporter": HOSTILE_REPORTER})
+        everything = client.get("/unattributed")
 
     assert _listed(by_category) == [fraud]
     assert _listed(by_reporter) == [hostile]
@@ -100,28 +97,25 @@ def test_the_inbox_filters_by_category_and_reporter_and_escapes_what_it_shows(
     assert "&lt;script&gt;alert(&#34;r&#34;)&lt;/script&gt;.example" in everything.text
 
 
-def test_an_analyst_attributes_an_event_using_the_suggestion(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_an_analyst_attributes_an_event_using_the_suggestion(bench: Workbench) -> None:
     """The form is filled from the suggestion; posting it attributes, audits and folds the event."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        account_id, resource_id = _account(bench.container)
-        event_id = suggested_event(bench.container, account_id, resource_id)
-        with signed_in(bench.base_url, "ana") as (client, csrf):
-            page = client.get(f"/unattributed/{event_id}")
-            done = client.post(
-                f"/unattributed/{event_id}/attribute",
-                data={
-                    "csrf_token": csrf,
-                    "account": "4411",
-                    "resource_kind": "identity_domain",
-                    "resource_value": DOMAIN,
-                    "reason": "the customer confirmed the campaign",
-                },
-            )
-            after = client.get(done.headers["location"])
-            inbox_after = client.get("/unattributed")
+    create_user(bench.container, "ana", "analyst_basic")
+    account_id, resource_id = _account(bench.container)
+    event_id = suggested_event(bench.container, account_id, resource_id)
+    with signed_in(bench.base_url, "ana") as (client, csrf):
+        page = client.get(f"/unattributed/{event_id}")
+        done = client.post(
+            f"/unattributed/{event_id}/attribute",
+            data={
+                "csrf_token": csrf,
+                "account": "4411",
+                "resource_kind": "identity_domain",
+                "resource_value": DOMAIN,
+                "reason": "the customer confirmed the campaign",
+            },
+        )
+        after = client.get(done.headers["location"])
+        inbox_after = client.get("/unattributed")
 
     assert page.status_code == 200
     assert 'id="attr-account" name="account" value="4411"' in page.text
@@ -140,25 +134,22 @@ def test_an_analyst_attributes_an_event_using_the_suggestion(
     assert _audit_tags(bench.container, event_id) == [("attribution:event:attribute", "ana")]
 
 
-def test_a_dismissed_event_leaves_the_inbox_and_a_restored_one_returns(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_a_dismissed_event_leaves_the_inbox_and_a_restored_one_returns(bench: Workbench) -> None:
     """Dismiss and restore each need a reason, are audited and move the event."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        (event_id,) = waiting(bench.container, 1)
-        with signed_in(bench.base_url, "ana") as (client, csrf):
-            dismissed = client.post(
-                f"/unattributed/{event_id}/dismiss",
-                data={"csrf_token": csrf, "reason": "spoofed brand"},
-            )
-            page = client.get(dismissed.headers["location"])
-            inbox_dismissed = client.get("/unattributed")
-            restored = client.post(
-                f"/unattributed/{event_id}/restore",
-                data={"csrf_token": csrf, "reason": "it was ours after all"},
-            )
-            inbox_restored = client.get("/unattributed")
+    create_user(bench.container, "ana", "analyst_basic")
+    (event_id,) = waiting(bench.container, 1)
+    with signed_in(bench.base_url, "ana") as (client, csrf):
+        dismissed = client.post(
+            f"/unattributed/{event_id}/dismiss",
+            data={"csrf_token": csrf, "reason": "spoofed brand"},
+        )
+        page = client.get(dismissed.headers["location"])
+        inbox_dismissed = client.get("/unattributed")
+        restored = client.post(
+            f"/unattributed/{event_id}/restore",
+            data={"csrf_token": csrf, "reason": "it was ours after all"},
+        )
+        inbox_restored = client.get("/unattributed")
 
     assert (dismissed.status_code, restored.status_code) == (303, 303)
     assert "spoofed brand" in page.text
@@ -172,38 +163,35 @@ def test_a_dismissed_event_leaves_the_inbox_and_a_restored_one_returns(
     ]
 
 
-def test_refused_decisions_show_the_event_again_with_the_reason(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_refused_decisions_show_the_event_again_with_the_reason(bench: Workbench) -> None:
     """An unknown account or resource is 422, an event in the wrong state 409; nothing changes."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        _account(bench.container)
-        (event_id,) = waiting(bench.container, 1)
-        with signed_in(bench.base_url, "ana") as (client, csrf):
-            unknown = client.post(
-                f"/unattributed/{event_id}/attribute",
-                data={"csrf_token": csrf, "account": "<b>9999</b>", "reason": "a guess"},
-            )
-            no_resource = client.post(
-                f"/unattributed/{event_id}/attribute",
-                data={
-                    "csrf_token": csrf,
-                    "account": "4411",
-                    "resource_kind": "identity_domain",
-                    "resource_value": "elsewhere.example",
-                    "reason": "a guess",
-                },
-            )
-            no_reason = client.post(
-                f"/unattributed/{event_id}/dismiss", data={"csrf_token": csrf, "reason": " "}
-            )
-            not_dismissed = client.post(
-                f"/unattributed/{event_id}/restore", data={"csrf_token": csrf, "reason": "why"}
-            )
-            missing = client.post(
-                "/unattributed/999999/dismiss", data={"csrf_token": csrf, "reason": "why"}
-            )
+    create_user(bench.container, "ana", "analyst_basic")
+    _account(bench.container)
+    (event_id,) = waiting(bench.container, 1)
+    with signed_in(bench.base_url, "ana") as (client, csrf):
+        unknown = client.post(
+            f"/unattributed/{event_id}/attribute",
+            data={"csrf_token": csrf, "account": "<b>9999</b>", "reason": "a guess"},
+        )
+        no_resource = client.post(
+            f"/unattributed/{event_id}/attribute",
+            data={
+                "csrf_token": csrf,
+                "account": "4411",
+                "resource_kind": "identity_domain",
+                "resource_value": "elsewhere.example",
+                "reason": "a guess",
+            },
+        )
+        no_reason = client.post(
+            f"/unattributed/{event_id}/dismiss", data={"csrf_token": csrf, "reason": " "}
+        )
+        not_dismissed = client.post(
+            f"/unattributed/{event_id}/restore", data={"csrf_token": csrf, "reason": "why"}
+        )
+        missing = client.post(
+            "/unattributed/999999/dismiss", data={"csrf_token": csrf, "reason": "why"}
+        )
 
     assert unknown.status_code == 422
     assert "no account has the external id &#39;&lt;b&gt;9999&lt;/b&gt;&#39;" in unknown.text
@@ -218,27 +206,24 @@ def test_refused_decisions_show_the_event_again_with_the_reason(
     assert _audit_tags(bench.container, event_id) == []
 
 
-def test_deciding_needs_the_permission_and_the_form_token(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_deciding_needs_the_permission_and_the_form_token(bench: Workbench) -> None:
     """An auditor reads the inbox but may not decide; a post without CSRF token is refused."""
-    with served_workbench(database_url, tmp_path) as bench:
-        create_user(bench.container, "ana", "analyst_basic")
-        create_user(bench.container, "aud", "auditor")
-        (event_id,) = waiting(bench.container, 1)
-        with (
-            signed_in(bench.base_url, "aud") as (auditor, auditor_csrf),
-            signed_in(bench.base_url, "ana") as (analyst, _),
-        ):
-            listed = auditor.get("/unattributed")
-            page = auditor.get(f"/unattributed/{event_id}")
-            refused = auditor.post(
-                f"/unattributed/{event_id}/dismiss",
-                data={"csrf_token": auditor_csrf, "reason": "not ours"},
-            )
-            forged = analyst.post(f"/unattributed/{event_id}/dismiss", data={"reason": "not ours"})
-        with httpx.Client(base_url=bench.base_url) as anonymous:
-            sent_away = anonymous.get("/unattributed")
+    create_user(bench.container, "ana", "analyst_basic")
+    create_user(bench.container, "aud", "auditor")
+    (event_id,) = waiting(bench.container, 1)
+    with (
+        signed_in(bench.base_url, "aud") as (auditor, auditor_csrf),
+        signed_in(bench.base_url, "ana") as (analyst, _),
+    ):
+        listed = auditor.get("/unattributed")
+        page = auditor.get(f"/unattributed/{event_id}")
+        refused = auditor.post(
+            f"/unattributed/{event_id}/dismiss",
+            data={"csrf_token": auditor_csrf, "reason": "not ours"},
+        )
+        forged = analyst.post(f"/unattributed/{event_id}/dismiss", data={"reason": "not ours"})
+    with httpx.Client(base_url=bench.base_url) as anonymous:
+        sent_away = anonymous.get("/unattributed")
 
     assert (listed.status_code, _listed(listed)) == (200, [event_id])
     assert (page.status_code, 'id="dismiss-event"' in page.text) == (200, False)

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from abusedesk.bootstrap import Container, build
@@ -63,3 +64,10 @@ def complaint_case(container: Container, *, serial: int = 1, raw: bytes | None =
         case_id = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
     assert case_id is not None, "the complaint made no case"
     return case_id
+
+
+@pytest.fixture
+def bench(database_url: str, tmp_path: Path) -> Iterator[Workbench]:
+    """Serve the workbench until the test, database checks included, is over."""
+    with served_workbench(database_url, tmp_path) as served:
+        yield served
