@@ -4,23 +4,18 @@ SHELL := /bin/bash
 UV ?= uv
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
-VENDOR := src/abusedesk/web/static/vendor
 
 .PHONY: help
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: install
-install: ## Create the virtual environment and fetch the web assets from the lock files
+install: ## Create the virtual environment from the lock file
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
 	$(UV) sync --frozen --compile-bytecode
 	@# Every abusedesk process (the CLI tests start hundreds) then reads compiled modules
 	@# instead of compiling them again where the environment forbids writing bytecode.
 	$(UV) run --frozen python -m compileall -q src
-	@# The pages' scripts come from npm at install time, never from a CDN at run time.
-	npm ci --no-audit --no-fund --silent
-	mkdir -p $(VENDOR)
-	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 
 .PHONY: run
 run: install ## Set up the SQLite database, seed the demo provider once, start abusedesk
