@@ -93,9 +93,12 @@ class HostileContentGuard:
         assert not problems, f"hostile content is live {context}: {problems}"
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running on
+# the main thread while it lives, and tests elsewhere call asyncio.run(). Test order is
+# shuffled by module, so a module's browser tests run together and then it stops.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """Start Playwright once per test run, or skip when Chromium is not installed."""
+    """Start Playwright for one test module, or skip when Chromium is not installed."""
     if not CHROMIUM.exists():
         if os.environ.get(REQUIRE_VARIABLE):
             pytest.fail(f"{CHROMIUM} is missing and {REQUIRE_VARIABLE} is set")
@@ -104,9 +107,9 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """Return one headless Chromium for the test run."""
+    """Return one headless Chromium for a test module."""
     launched = playwright_driver.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
     )
