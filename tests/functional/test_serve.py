@@ -219,7 +219,7 @@ def test_serve_prints_where_to_go(serve_database: str, tmp_path: Path) -> None:
         "fbl@ (any domain), dmarc@ (any domain)",
         f"  database:  {display_url(serve_database)}",
         "  API:       get a service token with `abusedesk token create NAME --scope ...`",
-        "  people:    sign-in and the analyst workbench come later",
+        f"  people:    sign in at {served.web_url}/login (`abusedesk user create NAME --role ROLE`)",
     ]
     assert [line for line in expected if line not in printed.splitlines()] == []
 

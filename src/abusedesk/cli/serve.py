@@ -173,7 +173,7 @@ def _print_banner(
             "start at least one"
         )
     _say("  API:       get a service token with `abusedesk token create NAME --scope ...`")
-    _say("  people:    sign-in and the analyst workbench come later")
+    _say(f"  people:    sign in at {base}/login (`abusedesk user create NAME --role ROLE`)")
     _say("Press Ctrl+C to stop.")
 
 
