@@ -1,37 +1,17 @@
 """An admin changes a routing rule in a real headless Chromium, and the next case follows it."""
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page
 
 from abusedesk.access.model import ADMIN
-from abusedesk.bootstrap import Container, build
+from abusedesk.bootstrap import Container
 from abusedesk.core.clock import utcnow
 from abusedesk.storage import queues
 from abusedesk.storage.db import unit_of_work
-from abusedesk.web.app import create_app
-from tests.support.access import PASSWORD, access_settings, create_user
+from tests.support.access import PASSWORD, create_user
 from tests.support.browser import HostileContentGuard, hostile_payloads
-from tests.support.web import serving
 from tests.support.workbench import complaint_case
-
-
-@pytest.fixture
-def container(database_url: str, tmp_path: Path) -> Iterator[Container]:
-    """Return the container with a Secure session cookie, as in production."""
-    built = build(access_settings(database_url, tmp_path, allow_plain_http=False))
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def site(container: Container) -> Iterator[str]:
-    """Serve the app on 127.0.0.1."""
-    with serving(create_app(container)) as base_url:
-        yield base_url
 
 
 def test_an_admin_sends_spam_to_a_new_queue_and_the_next_case_lands_there(

@@ -1,32 +1,11 @@
 """Signing in and out in a real headless Chromium, with the cookie settings used in production."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import Page
 
 from abusedesk.access.model import LEAD
-from abusedesk.bootstrap import Container, build
-from abusedesk.web.app import create_app
-from tests.support.access import PASSWORD, access_settings, create_user
+from abusedesk.bootstrap import Container
+from tests.support.access import PASSWORD, create_user
 from tests.support.browser import HostileContentGuard
-from tests.support.web import serving
-
-
-@pytest.fixture
-def container(database_url: str, tmp_path: Path) -> Iterator[Container]:
-    """Return the container with a Secure session cookie, as in production."""
-    built = build(access_settings(database_url, tmp_path, allow_plain_http=False))
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def site(container: Container) -> Iterator[str]:
-    """Serve the app on 127.0.0.1."""
-    with serving(create_app(container)) as base_url:
-        yield base_url
 
 
 def test_sign_in_lands_on_the_page_asked_for_and_sign_out_ends_it(
