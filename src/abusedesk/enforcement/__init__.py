@@ -1,0 +1,1 @@
+"""The enforcement ladder: standings, actions, policy, approvals and appeals, in plain Python."""

@@ -1,0 +1,1 @@
+"""Customer notices: redacted evidence, signed portal links and reply addresses, in plain Python."""
