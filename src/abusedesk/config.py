@@ -36,6 +36,10 @@ class WebSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, "*" for any): the client address that sign-in throttling and
+    # the report form's rate limit count is the one such a proxy saw.
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class SmtpSettings(BaseModel):

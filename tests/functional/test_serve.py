@@ -1,6 +1,7 @@
 """`abusedesk serve` as a real process: it checks, starts, takes a report, and stops cleanly."""
 
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -81,14 +82,15 @@ def environment(database_url: str, tmp_path: Path, web_port: int, smtp_port: int
 
 
 @contextmanager
-def serving(database_url: str, tmp_path: Path) -> Iterator[Served]:
-    """Start `abusedesk serve` and wait until /health answers; kill it if a test leaves it."""
+def serving(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Served]:
+    """Start `abusedesk serve` (with *settings* as extra environment) and wait until /health
+    answers; kill it if a test leaves it."""
     web_port, smtp_port = free_port(), free_port()
     output, errors = tmp_path / "serve.out", tmp_path / "serve.err"
     with output.open("wb") as out, errors.open("wb") as err:
         process = subprocess.Popen(
             abusedesk_command("serve"),
-            env=environment(database_url, tmp_path, web_port, smtp_port),
+            env={**environment(database_url, tmp_path, web_port, smtp_port), **settings},
             cwd=tmp_path,
             stdout=out,
             stderr=err,
@@ -257,3 +259,37 @@ def test_database_url_is_shown_without_its_password() -> None:
     shown = display_url("postgresql://abuse:s3cret@db.internal.example:5432/abusedesk")
 
     assert shown == "postgresql://abuse:***@db.internal.example:5432/abusedesk"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer"),
+    [("127.0.0.1", "203.0.113.9"), ("192.0.2.1", "127.0.0.1")],
+    ids=["behind-a-trusted-proxy", "forwarded-header-not-believed"],
+)
+def test_the_client_address_is_the_one_a_trusted_proxy_forwards(
+    serve_database: str, tmp_path: Path, trusted: str, peer: str
+) -> None:
+    """Behind a trusted proxy, rate limits and sign-in throttling count the real client."""
+    with serving(serve_database, tmp_path, ABUSEDESK_WEB__FORWARDED_ALLOW_IPS=trusted) as served:
+        with httpx.Client(base_url=served.web_url, timeout=10) as http:
+            form = http.get("/report").text
+            token = re.search(r'name="token" value="([^"]+)"', form)
+            assert token is not None
+            posted = http.post(
+                "/report",
+                data={
+                    "token": token.group(1),
+                    "category": "spam",
+                    "sender": "offers@news.example.com",
+                    "text": "Buy now",
+                    "reporter": "",
+                },
+                headers={"X-Forwarded-For": "203.0.113.9"},
+            )
+        stop(served, signal.SIGTERM)
+    assert posted.status_code == 200
+    engine = make_engine(serve_database)
+    with engine.connect() as connection:
+        envelope = connection.execute(select(Report.envelope)).scalar_one()
+    engine.dispose()
+    assert envelope["peer"] == peer

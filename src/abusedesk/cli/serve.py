@@ -59,6 +59,8 @@ def _serve(container: Container) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.web.forwarded_allow_ips,
             lifespan="off",
             ws="none",
             timeout_graceful_shutdown=WEB_GRACE_SECONDS,
