@@ -140,7 +140,7 @@ def test_an_edit_made_from_an_older_routing_version_is_refused(container: Contai
     ):
         queues.save_rules(session, {**PHISHING_TO_TIER2, "version": 2}, actor="bob", now=MONDAY)
     with read_only(container.sessions) as session:
-        assert [r.version for r in queues.rule_versions(session)] == [2, 1]
+        assert [saved.rules.version for saved in queues.rule_versions(session)] == [2, 1]
 
 
 def test_rules_naming_an_unknown_queue_are_refused(container: Container) -> None:

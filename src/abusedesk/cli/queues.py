@@ -152,10 +152,12 @@ def routing_history(limit: int = typer.Option(20, min=1)) -> None:
     """List the routing versions, newest first, with who wrote each and why."""
     with open_container() as container, read_only(container.sessions) as session:
         versions = stored.rule_versions(session, limit=limit)
-    table = Table("version", "author", "rules", "default", "note")
-    for rules in versions:
+    table = Table("version", "saved", "author", "rules", "default", "note")
+    for saved in versions:
+        rules = saved.rules
         table.add_row(
             str(rules.version),
+            f"{saved.saved_at:%Y-%m-%d %H:%M}",
             plain(rules.author),
             str(len(rules.rules)),
             plain(rules.default_queue),

@@ -405,9 +405,19 @@ def save_rules(session: Session, data: dict[str, Any], *, actor: str, now: datet
     return rules
 
 
-def rule_versions(session: Session, *, limit: int = 50) -> list[RuleSet]:
+@dataclass(frozen=True)
+class SavedRules:
+    """One stored routing version and when it was saved."""
+
+    rules: RuleSet
+    saved_at: datetime
+
+
+def rule_versions(session: Session, *, limit: int = 50) -> list[SavedRules]:
     """Return the newest routing versions, newest first."""
-    rows = session.scalars(
-        select(RoutingVersion.definition).order_by(RoutingVersion.version.desc()).limit(limit)
+    rows = session.execute(
+        select(RoutingVersion.definition, RoutingVersion.created_at)
+        .order_by(RoutingVersion.version.desc())
+        .limit(limit)
     )
-    return [RuleSet.from_dict(definition) for definition in rows]
+    return [SavedRules(RuleSet.from_dict(definition), at) for definition, at in rows]

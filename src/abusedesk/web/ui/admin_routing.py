@@ -7,11 +7,9 @@ saved a newer version is refused with a clear message instead of overwriting it.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -21,7 +19,6 @@ from abusedesk.cases.routing import FIELDS, OPERATORS, CaseFacts, RoutingDecisio
 from abusedesk.core.clock import utcnow
 from abusedesk.storage import queues
 from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import RoutingVersion
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
 from abusedesk.web.ui.admin_common import admin_pages, transact
@@ -38,16 +35,6 @@ DONE = {
     "queue": "The rule sends its cases to the new queue from now on.",
 }
 STALE = "version: the rules changed meanwhile"
-
-
-@dataclass(frozen=True)
-class VersionLine:
-    """One routing version as the history shows it."""
-
-    version: int
-    author: str
-    note: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -242,19 +229,7 @@ def _show(
     with read_only(container.sessions) as session:
         rules = queues.current_rules(session)
         queue_names = [queue.name for queue in queues.queues(session)]
-        history = [
-            VersionLine(*row)
-            for row in session.execute(
-                select(
-                    RoutingVersion.version,
-                    RoutingVersion.author,
-                    RoutingVersion.note,
-                    RoutingVersion.created_at,
-                )
-                .order_by(RoutingVersion.version.desc())
-                .limit(HISTORY)
-            )
-        ]
+        history = queues.rule_versions(session, limit=HISTORY)
     decision: RoutingDecision | None = route(facts, rules) if facts is not None else None
     return private_page(
         request,
