@@ -512,6 +512,60 @@ class SavedReply(Base):
     updated_at: Mapped[datetime]
 
 
+# --- enforcement: policy versions and actions (see storage/enforcement.py) -------------
+
+
+class EnforcementPolicyRow(Base):
+    """One version of the enforcement policy (``enforcement.policy.Policy``); the newest rules."""
+
+    __tablename__ = "enforcement_policies"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class EnforcementAction(Base):
+    """An action on an account or one of its resources, from proposal to execution.
+
+    State: proposed, approved, executed, failed, rejected or reversed. The action cites
+    the policy version and the evidence it rests on, and who proposed, approved and
+    executed it; a reversal is a new action pointing at the one it undoes.
+    """
+
+    __tablename__ = "enforcement_actions"
+    __table_args__ = (Index("ix_enforcement_actions_account_state", "account_id", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    resource_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("resources.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    proposed_action: Mapped[str] = mapped_column(String(30))
+    cause: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))
+    policy_version: Mapped[int]
+    policy_reason: Mapped[str] = mapped_column(Text)
+    needs_approval: Mapped[bool]
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
+    rejected_by: Mapped[str | None] = mapped_column(String(200))
+    rejected_at: Mapped[datetime | None]
+    executed_by: Mapped[str | None] = mapped_column(String(200))
+    executed_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    reverses_action_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("enforcement_actions.id")
+    )
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+
+
 class Signal(Base):
     """Something a monitor or health check raised about a subject, with its figures."""
 

@@ -1,0 +1,649 @@
+"""Enforcement as stored: the versioned policy and every action from proposal to execution.
+
+The rules (the ladder, the policy, who may approve) live in ``abusedesk.enforcement``;
+this module keeps the policy versions and the actions, runs approved actions through a
+connector and audits every step. An action moves through these states::
+
+    proposed -> approved -> executed            (reversed, once its opposite executed)
+    proposed -> executed                        (when the policy needs no second approver)
+    proposed | approved -> failed -> executed   (the connector raised; a retry succeeded)
+    proposed | approved | failed -> rejected
+
+Every step writes an audit row tagged ``enforcement:action:<verb>`` about the action
+and, when the action belongs to a case, a step of kind ``action`` in the case's history.
+A connector failure is recorded, never raised: the caller's transaction commits the
+failed state and the attempt count, and nothing is marked executed that was not.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from abusedesk.core.clock import utcnow
+from abusedesk.core.errors import AbuseDeskError, NotFound
+from abusedesk.enforcement.approvals import check_approver, check_executable
+from abusedesk.enforcement.errors import InvalidPolicy, ReasonRequired
+from abusedesk.enforcement.ladder import (
+    ACCOUNT_ACTIONS,
+    check_action,
+    is_account_action,
+    opposite,
+    plan_account_action,
+)
+from abusedesk.enforcement.policy import PastAction, Policy, required_action
+from abusedesk.storage import audit, case_history
+from abusedesk.storage.dialect import insert_for, lock_account
+from abusedesk.storage.tables import (
+    Account,
+    Case,
+    EnforcementAction,
+    EnforcementPolicyRow,
+    Resource,
+    table_of,
+)
+
+ACTION_STEP: Final = "action"
+MAX_FAILURE: Final = 2000
+EVIDENCE_KEYS: Final = ("case_ids", "event_ids", "figures")
+
+
+class ActionState:
+    """The states of a stored action."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+    ALL = (PROPOSED, APPROVED, EXECUTED, FAILED, REJECTED, REVERSED)
+    # States from which an action may still be executed or rejected.
+    PENDING = frozenset({PROPOSED, APPROVED, FAILED})
+
+
+class ActionStateConflict(AbuseDeskError):
+    """Raise when a step does not fit the action's state (e.g. approving an executed action)."""
+
+
+class InvalidEvidence(AbuseDeskError):
+    """Raise when an action's evidence is not {case_ids, event_ids, figures} of the right kinds."""
+
+
+class Connector(Protocol):
+    """What runs an action at the provider: raises on failure, returns None on success.
+
+    The idempotency key is the same on every attempt of one action, so the receiver can
+    tell a retry from a new call.
+    """
+
+    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
+        """Carry out *action* on the account, or raise."""
+
+
+class LocalConnector:
+    """The embedded default: the account's standing in our inventory is the provider's state.
+
+    ``apply`` reaches nothing outside; `execute` writes the standing locally.
+    """
+
+    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
+        """Accept *action*: there is no provider to tell."""
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """A stored action as the case page and the API show it."""
+
+    id: int
+    account_id: int
+    resource_id: int | None
+    action: str
+    proposed_action: str
+    cause: str
+    state: str
+    policy_version: int
+    policy_reason: str
+    needs_approval: bool
+    evidence: dict[str, Any]
+    reason: str
+    proposed_by: str
+    proposed_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    rejected_by: str | None
+    rejected_at: datetime | None
+    executed_by: str | None
+    executed_at: datetime | None
+    failure: str | None
+    attempts: int
+    reverses_action_id: int | None
+    case_id: int | None
+
+    @property
+    def escalated(self) -> bool:
+        """Tell whether the policy turned the proposed action into a stronger one."""
+        return self.action != self.proposed_action
+
+    @property
+    def idempotency_key(self) -> str:
+        """Return the key every attempt of this action sends to the connector."""
+        return f"enforcement-action-{self.id}"
+
+
+# --- policy -------------------------------------------------------------------------
+
+
+DEFAULT_POLICY: Final = Policy(version=1, author="abusedesk", note="the default policy")
+
+
+def current_policy(session: Session) -> Policy:
+    """Return the policy in force: the newest version (installing the default if none)."""
+    definition = session.scalar(
+        select(EnforcementPolicyRow.definition)
+        .order_by(EnforcementPolicyRow.version.desc())
+        .limit(1)
+    )
+    if definition is None:
+        definition = install_default_policy(session)
+    return Policy.from_dict(definition)
+
+
+def install_default_policy(session: Session) -> dict[str, Any]:
+    """Write policy version 1 (the documented defaults) unless it exists; return it."""
+    definition = DEFAULT_POLICY.to_dict()
+    session.execute(
+        insert_for(session, EnforcementPolicyRow)
+        .values(
+            version=1,
+            definition=definition,
+            author=DEFAULT_POLICY.author,
+            note=DEFAULT_POLICY.note,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+    return definition
+
+
+def save_policy(session: Session, data: Mapping[str, Any], *, actor: str, now: datetime) -> Policy:
+    """Validate *data* as the next policy version and store it; return the new policy.
+
+    The version is always the next one: an edit made from an older version is refused
+    rather than silently overwriting a newer one. The note must say what changed.
+    """
+    current = current_policy(session)
+    given = data.get("version")
+    if given is not None and given != current.version + 1:
+        raise InvalidPolicy(
+            [f"version: the policy changed meanwhile (now version {current.version}); reload it"]
+        )
+    policy = Policy.from_dict({**data, "author": actor, "version": current.version + 1})
+    if not policy.note.strip():
+        raise InvalidPolicy(["note: say what this version changes"])
+    session.execute(
+        insert(table_of(EnforcementPolicyRow)).values(
+            version=policy.version,
+            definition=policy.to_dict(),
+            author=policy.author,
+            note=policy.note,
+            created_at=now,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag="enforcement:policy:save",
+        subject_type="enforcement_policy",
+        subject_id=policy.version,
+        at=now,
+        before=current.to_dict(),
+        after=policy.to_dict(),
+        reason=policy.note,
+    )
+    return policy
+
+
+def policy_versions(session: Session, *, limit: int = 50) -> list[Policy]:
+    """Return the newest policy versions, newest first."""
+    current_policy(session)
+    rows = session.scalars(
+        select(EnforcementPolicyRow.definition)
+        .order_by(EnforcementPolicyRow.version.desc())
+        .limit(limit)
+    )
+    return [Policy.from_dict(definition) for definition in rows]
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+def propose(
+    session: Session,
+    account_id: int,
+    action: str,
+    *,
+    cause: str,
+    reason: str,
+    evidence: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    case_id: int | None = None,
+    resource_id: int | None = None,
+) -> ActionRecord:
+    """Propose *action* on the account (or one of its resources) for *cause*; return it.
+
+    The policy in force decides the action actually proposed: a repeat offence escalates
+    it (e.g. a second review for the same cause within 90 days becomes a pause), and the
+    sentence saying so is kept on the action. The ladder checks the result against the
+    account's standing now; `execute` checks again when it runs.
+    """
+    policy = current_policy(session)
+    account = _account(session, account_id)
+    history = _past_actions(session, account_id)
+    requirement = required_action(
+        policy, account.standing, history, check_action(action), cause=cause, at=now
+    )
+    return _insert(
+        session,
+        account,
+        requirement.action,
+        proposed_action=action,
+        cause=cause.strip(),
+        reason=reason,
+        evidence=evidence,
+        policy=policy,
+        policy_reason=requirement.why,
+        actor=actor,
+        now=now,
+        case_id=case_id,
+        resource_id=resource_id,
+        reverses=None,
+    )
+
+
+def approve(session: Session, action_id: int, *, approver: str, now: datetime) -> ActionRecord:
+    """Approve a proposed action; the approver must not be its proposer (SelfApproval)."""
+    row = _lock(session, action_id)
+    _require_state(row, {ActionState.PROPOSED}, "approve")
+    name = check_approver(proposed_by=row.proposed_by, approver=approver)
+    _set(session, row.id, state=ActionState.APPROVED, approved_by=name, approved_at=now)
+    _step(session, row, "approve", actor=name, now=now, before=row.state, after="approved")
+    return action_record(session, row.id)
+
+
+def reject(
+    session: Session, action_id: int, *, reason: str, actor: str, now: datetime
+) -> ActionRecord:
+    """Reject an action that has not run (proposed, approved or failed), saying why."""
+    row = _lock(session, action_id)
+    _require_state(row, ActionState.PENDING, "reject")
+    why = _words(reason, "rejecting an action")
+    _set(session, row.id, state=ActionState.REJECTED, rejected_by=actor, rejected_at=now)
+    _step(session, row, "reject", actor=actor, now=now, before=row.state, after="rejected", why=why)
+    return action_record(session, row.id)
+
+
+def execute(
+    session: Session, action_id: int, connector: Connector, *, actor: str, now: datetime
+) -> ActionRecord:
+    """Run an action through *connector*; return it executed, or failed when the connector raised.
+
+    Only an approved action runs, or a proposed one the policy lets run without a second
+    approver (ApprovalRequired otherwise); a failed one may be retried. The ladder is
+    checked against the account's standing at this moment. On success an account action
+    moves the account's standing and a reversal marks the action it undoes reversed. A
+    connector error is recorded (state failed, the attempt counted, the error's text)
+    and not raised, so that the caller's transaction keeps the record.
+    """
+    row = _lock(session, action_id)
+    _require_state(row, ActionState.PENDING, "execute")
+    check_executable(row.action, needs_approval=row.needs_approval, approved_by=row.approved_by)
+    lock_account(session, row.account_id)
+    account = _account(session, row.account_id)
+    move = None
+    if is_account_action(row.action):
+        move = plan_account_action(account.standing, row.action, reason=row.reason)
+    attempts = row.attempts + 1
+    try:
+        connector.apply(account.external_id, row.action, f"enforcement-action-{row.id}")
+    except Exception as error:  # any connector error is recorded, not raised
+        failure = f"{type(error).__name__}: {error}"[:MAX_FAILURE]
+        _set(session, row.id, state=ActionState.FAILED, failure=failure, attempts=attempts)
+        _step(
+            session,
+            row,
+            "fail",
+            actor=actor,
+            now=now,
+            before=row.state,
+            after="failed",
+            why=f"attempt {attempts} failed: {failure}",
+        )
+        return action_record(session, row.id)
+    if move is not None:
+        session.execute(
+            update(table_of(Account))
+            .where(Account.id == row.account_id)
+            .values(standing=move.target)
+        )
+    _set(
+        session,
+        row.id,
+        state=ActionState.EXECUTED,
+        executed_by=actor,
+        executed_at=now,
+        failure=None,
+        attempts=attempts,
+    )
+    words = move.describe() if move is not None else f"{row.action} on resource {row.resource_id}"
+    _step(
+        session,
+        row,
+        "execute",
+        actor=actor,
+        now=now,
+        before=row.state,
+        after="executed",
+        why=words,
+        extra={
+            "standing_before": account.standing,
+            "standing_after": None if move is None else move.target,
+        },
+    )
+    if row.reverses_action_id is not None:
+        original = _lock(session, row.reverses_action_id)
+        _set(session, original.id, state=ActionState.REVERSED)
+        _step(
+            session,
+            original,
+            "reversed",
+            actor=actor,
+            now=now,
+            before=original.state,
+            after="reversed",
+            why=f"undone by action {row.id} ({row.action})",
+        )
+    return action_record(session, row.id)
+
+
+def reverse(
+    session: Session, action_id: int, *, reason: str, actor: str, now: datetime
+) -> ActionRecord:
+    """Propose the opposite of an executed action, linked to it, with its own reason.
+
+    The reversal is an action like any other: it needs approval when the policy says
+    so, and the original is marked reversed only once the reversal has executed.
+    ``reinstate`` has no single opposite (NoOpposite).
+    """
+    original = _lock(session, action_id)
+    _require_state(original, {ActionState.EXECUTED}, "reverse")
+    undo = opposite(original.action)
+    pending = session.scalar(
+        select(EnforcementAction.id).where(
+            EnforcementAction.reverses_action_id == original.id,
+            EnforcementAction.state.in_(sorted(ActionState.PENDING)),
+        )
+    )
+    if pending is not None:
+        raise ActionStateConflict(
+            f"action {original.id} already has a pending reversal, action {pending};"
+            " approve, execute or reject that one"
+        )
+    policy = current_policy(session)
+    account = _account(session, original.account_id)
+    why = f"policy v{policy.version}: reversal of action {original.id} ({original.action})"
+    if undo in ACCOUNT_ACTIONS:
+        plan_account_action(account.standing, undo, reason=why)
+    return _insert(
+        session,
+        account,
+        undo,
+        proposed_action=undo,
+        cause=original.cause,
+        reason=reason,
+        evidence=original.evidence,
+        policy=policy,
+        policy_reason=why,
+        actor=actor,
+        now=now,
+        case_id=original.case_id,
+        resource_id=original.resource_id,
+        reverses=original.id,
+    )
+
+
+def action_record(session: Session, action_id: int) -> ActionRecord:
+    """Return action *action_id*, or raise NotFound."""
+    row = session.execute(
+        select(table_of(EnforcementAction)).where(EnforcementAction.id == action_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no enforcement action {action_id}")
+    return ActionRecord(**row._asdict())
+
+
+def account_actions(session: Session, account_id: int) -> list[ActionRecord]:
+    """Return the actions on account *account_id*, oldest first."""
+    rows = session.execute(
+        select(table_of(EnforcementAction))
+        .where(EnforcementAction.account_id == account_id)
+        .order_by(EnforcementAction.id)
+    ).all()
+    return [ActionRecord(**row._asdict()) for row in rows]
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _insert(
+    session: Session,
+    account: Account,
+    action: str,
+    *,
+    proposed_action: str,
+    cause: str,
+    reason: str,
+    evidence: Mapping[str, Any],
+    policy: Policy,
+    policy_reason: str,
+    actor: str,
+    now: datetime,
+    case_id: int | None,
+    resource_id: int | None,
+    reverses: int | None,
+) -> ActionRecord:
+    why = _words(reason, f"proposing {action}")
+    proposer = _words(actor, "an action's proposer")
+    kept = _evidence(evidence)
+    _check_target(session, account.id, action, resource_id)
+    if case_id is not None:
+        owner = session.scalar(select(Case.account_id).where(Case.id == case_id))
+        if owner is None:
+            raise NotFound(f"no case {case_id}")
+        if owner != account.id:
+            raise InvalidEvidence(f"case {case_id} is about another account, not {account.id}")
+    action_id = session.execute(
+        insert(table_of(EnforcementAction))
+        .values(
+            account_id=account.id,
+            resource_id=resource_id,
+            action=action,
+            proposed_action=proposed_action,
+            cause=cause,
+            state=ActionState.PROPOSED,
+            policy_version=policy.version,
+            policy_reason=policy_reason,
+            needs_approval=policy.needs_approval(action, account.standing),
+            evidence=kept,
+            reason=why,
+            proposed_by=proposer,
+            proposed_at=now,
+            attempts=0,
+            reverses_action_id=reverses,
+            case_id=case_id,
+        )
+        .returning(EnforcementAction.id)
+    ).scalar_one()
+    record = action_record(session, int(action_id))
+    verb = "propose" if reverses is None else "reverse"
+    _step(
+        session,
+        record,
+        verb,
+        actor=proposer,
+        now=now,
+        before=None,
+        after=ActionState.PROPOSED,
+        why=f"{why} ({policy_reason})",
+        extra={
+            "action": action,
+            "proposed_action": proposed_action,
+            "cause": cause,
+            "policy_version": policy.version,
+            "evidence": kept,
+            "reverses_action_id": reverses,
+        },
+    )
+    return record
+
+
+def _check_target(session: Session, account_id: int, action: str, resource_id: int | None) -> None:
+    if is_account_action(action):
+        if resource_id is not None:
+            raise InvalidEvidence(f"{action} acts on the account; name no resource")
+        return
+    if resource_id is None:
+        raise InvalidEvidence(f"{action} acts on one resource; name it")
+    owner = session.scalar(select(Resource.account_id).where(Resource.id == resource_id))
+    if owner is None:
+        raise NotFound(f"no resource {resource_id}")
+    if owner != account_id:
+        raise InvalidEvidence(f"resource {resource_id} belongs to another account")
+
+
+def _evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(evidence, Mapping):
+        raise InvalidEvidence("give evidence as {case_ids, event_ids, figures}")
+    unknown = sorted(set(evidence) - set(EVIDENCE_KEYS))
+    if unknown:
+        raise InvalidEvidence(
+            f"unknown evidence {', '.join(map(str, unknown))}; give {', '.join(EVIDENCE_KEYS)}"
+        )
+    kept: dict[str, Any] = {}
+    for key in ("case_ids", "event_ids"):
+        ids = evidence.get(key, [])
+        if not isinstance(ids, Sequence) or isinstance(ids, str | bytes):
+            raise InvalidEvidence(f"evidence {key}: give a list of ids")
+        if any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids):
+            raise InvalidEvidence(f"evidence {key}: ids are whole numbers from 1 up")
+        kept[key] = sorted(set(ids))
+    figures = evidence.get("figures", {})
+    if not isinstance(figures, Mapping) or not all(isinstance(k, str) for k in figures):
+        raise InvalidEvidence("evidence figures: give {name: number or text}")
+    bad = [
+        k for k, v in figures.items() if isinstance(v, bool) or not isinstance(v, int | float | str)
+    ]
+    if bad:
+        raise InvalidEvidence(f"evidence figures {', '.join(sorted(bad))}: give a number or text")
+    kept["figures"] = dict(figures)
+    if not kept["case_ids"] and not kept["event_ids"] and not kept["figures"]:
+        raise InvalidEvidence("an action rests on evidence: give cases, events or figures")
+    return kept
+
+
+def _past_actions(session: Session, account_id: int) -> list[PastAction]:
+    rows = session.execute(
+        select(EnforcementAction.action, EnforcementAction.cause, EnforcementAction.executed_at)
+        .where(
+            EnforcementAction.account_id == account_id,
+            EnforcementAction.state.in_([ActionState.EXECUTED, ActionState.REVERSED]),
+            EnforcementAction.executed_at.is_not(None),
+        )
+        .order_by(EnforcementAction.executed_at)
+    ).all()
+    return [PastAction(action, cause, at) for action, cause, at in rows if at is not None]
+
+
+def _account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    session.refresh(account)
+    return account
+
+
+def _lock(session: Session, action_id: int) -> ActionRecord:
+    statement = select(EnforcementAction.id).where(EnforcementAction.id == action_id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    if session.scalar(statement) is None:
+        raise NotFound(f"no enforcement action {action_id}")
+    return action_record(session, action_id)
+
+
+def _require_state(row: ActionRecord, allowed: set[str] | frozenset[str], verb: str) -> None:
+    if row.state not in allowed:
+        raise ActionStateConflict(
+            f"cannot {verb} action {row.id}: it is {row.state};"
+            f" {verb} needs it {' or '.join(sorted(allowed))}"
+        )
+
+
+def _set(session: Session, action_id: int, **values: Any) -> None:
+    session.execute(
+        update(table_of(EnforcementAction))
+        .where(EnforcementAction.id == action_id)
+        .values(**values)
+    )
+
+
+def _words(text: str, what: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise ReasonRequired(f"{what} needs words")
+    return cleaned
+
+
+def _step(
+    session: Session,
+    row: ActionRecord,
+    verb: str,
+    *,
+    actor: str,
+    now: datetime,
+    before: str | None,
+    after: str,
+    why: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    tag = f"enforcement:action:{verb}"
+    audit.record(
+        session,
+        actor=actor,
+        tag=tag,
+        subject_type="enforcement_action",
+        subject_id=row.id,
+        at=now,
+        before=None if before is None else {"state": before},
+        after={"state": after, "action": row.action, "account_id": row.account_id, **(extra or {})},
+        reason=why,
+    )
+    if row.case_id is not None:
+        case_history.record(
+            session,
+            row.case_id,
+            ACTION_STEP,
+            actor=actor,
+            at=now,
+            from_value=before,
+            to_value=f"{row.action} {after}",
+            reason=why,
+            tag=tag,
+            before=None if before is None else {"action_id": row.id, "state": before},
+            after={"action_id": row.id, "action": row.action, "state": after},
+        )

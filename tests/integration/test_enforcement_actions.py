@@ -1,0 +1,450 @@
+"""Enforcement actions as stored: proposal, approval, execution through a connector, reversal."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from abusedesk.bootstrap import Container
+from abusedesk.enforcement.errors import (
+    ActionNotAllowed,
+    ApprovalRequired,
+    InvalidPolicy,
+    NoOpposite,
+    SelfApproval,
+)
+from abusedesk.storage import enforcement
+from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.enforcement import (
+    ActionState,
+    ActionStateConflict,
+    InvalidEvidence,
+    LocalConnector,
+)
+from abusedesk.storage.tables import Account, AuditEntry
+from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account
+
+DAY = timedelta(days=1)
+FIGURES = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
+
+
+class FailingConnector:
+    """A connector whose provider is down: every call raises, and is counted."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
+        """Count the call and fail it."""
+        self.calls.append((account_external_id, action, idempotency_key))
+        raise ConnectionError("provider unreachable")
+
+
+class RecordingConnector:
+    """A connector that accepts every call and keeps what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
+        """Keep the call."""
+        self.calls.append((account_external_id, action, idempotency_key))
+
+
+def _standing(container: Container, account_id: int) -> str:
+    with unit_of_work(container.sessions) as session:
+        return str(session.scalar(select(Account.standing).where(Account.id == account_id)))
+
+
+def _action_tags(container: Container, action_id: int) -> list[str]:
+    with unit_of_work(container.sessions) as session:
+        return list(
+            session.scalars(
+                select(AuditEntry.tag)
+                .where(
+                    AuditEntry.subject_type == "enforcement_action",
+                    AuditEntry.subject_id == str(action_id),
+                )
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+def test_propose_approve_execute_moves_the_standing(container: Container) -> None:
+    """A pause proposed by one analyst, approved by another, executed: the account is paused."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        case_id = make_case(session, account_id)
+        proposed = enforcement.propose(
+            session,
+            account_id,
+            "pause",
+            cause="complaint_rate",
+            reason="complaint rate 0.62% over 12,400 messages",
+            evidence={"case_ids": [case_id], **FIGURES},
+            case_id=case_id,
+            actor="ana",
+            now=MONDAY,
+        )
+    with unit_of_work(container.sessions) as session:
+        approved = enforcement.approve(session, proposed.id, approver="ben", now=MONDAY + DAY)
+        connector = RecordingConnector()
+        done = enforcement.execute(
+            session, proposed.id, connector, actor="ben", now=MONDAY + 2 * DAY
+        )
+        steps = kinds(session, case_id)
+        case_tags = audit_tags(session, case_id)
+    assert (proposed.state, proposed.policy_version, proposed.evidence["case_ids"]) == (
+        "proposed",
+        1,
+        [case_id],
+    )
+    assert (approved.state, approved.approved_by) == ("approved", "ben")
+    assert (done.state, done.executed_by, done.attempts, done.failure) == (
+        "executed",
+        "ben",
+        1,
+        None,
+    )
+    assert connector.calls == [("acct-1", "pause", done.idempotency_key)]
+    assert _standing(container, account_id) == "paused"
+    assert steps.count("action") == 3
+    assert case_tags[-3:] == [
+        "enforcement:action:propose",
+        "enforcement:action:approve",
+        "enforcement:action:execute",
+    ]
+    assert _action_tags(container, proposed.id) == case_tags[-3:]
+
+
+def test_self_approval_is_refused(container: Container) -> None:
+    """The proposer cannot approve their own action; it stays proposed."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        action = enforcement.propose(
+            session,
+            account_id,
+            "suspend",
+            cause="phishing",
+            reason="hosted phishing kit",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+    with pytest.raises(SelfApproval), unit_of_work(container.sessions) as session:
+        enforcement.approve(session, action.id, approver=" ana ", now=MONDAY)
+    with unit_of_work(container.sessions) as session:
+        assert enforcement.action_record(session, action.id).state == "proposed"
+
+
+def test_suspend_without_approval_cannot_execute(container: Container) -> None:
+    """Suspend always needs a second approver: executing it unapproved is refused."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        action = enforcement.propose(
+            session,
+            account_id,
+            "suspend",
+            cause="phishing",
+            reason="hosted phishing kit",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+    assert action.needs_approval
+    with pytest.raises(ApprovalRequired), unit_of_work(container.sessions) as session:
+        enforcement.execute(session, action.id, LocalConnector(), actor="ana", now=MONDAY)
+    with unit_of_work(container.sessions) as session:
+        assert enforcement.action_record(session, action.id).state == "proposed"
+    assert _standing(container, account_id) == "healthy"
+
+
+def test_connector_failure_leaves_the_action_failed_and_a_retry_succeeds(
+    container: Container,
+) -> None:
+    """A raising connector: failed, attempt counted, standing unchanged; the retry executes."""
+    down = FailingConnector()
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        action = enforcement.propose(
+            session,
+            account_id,
+            "throttle",
+            cause="bounce_rate",
+            reason="bounces at 7%",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+    with unit_of_work(container.sessions) as session:
+        failed = enforcement.execute(session, action.id, down, actor="ana", now=MONDAY)
+    assert (failed.state, failed.attempts, failed.executed_at) == ("failed", 1, None)
+    assert failed.failure == "ConnectionError: provider unreachable"
+    assert _standing(container, account_id) == "healthy"
+    up = RecordingConnector()
+    with unit_of_work(container.sessions) as session:
+        done = enforcement.execute(session, action.id, up, actor="ana", now=MONDAY + DAY)
+    assert (done.state, done.attempts, done.failure) == ("executed", 2, None)
+    assert down.calls[0][2] == up.calls[0][2] == done.idempotency_key
+    assert _standing(container, account_id) == "throttled"
+    assert _action_tags(container, action.id) == [
+        "enforcement:action:propose",
+        "enforcement:action:fail",
+        "enforcement:action:execute",
+    ]
+    with pytest.raises(ActionStateConflict), unit_of_work(container.sessions) as session:
+        enforcement.execute(session, action.id, up, actor="ana", now=MONDAY + DAY)
+
+
+def test_reverse_proposes_the_opposite_and_marks_the_original_when_it_runs(
+    container: Container,
+) -> None:
+    """Reversing an executed pause proposes resume; executed, the pause reads reversed."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        pause = enforcement.propose(
+            session,
+            account_id,
+            "pause",
+            cause="complaint_rate",
+            reason="complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        enforcement.execute(session, pause.id, LocalConnector(), actor="ana", now=MONDAY)
+    with unit_of_work(container.sessions) as session:
+        undo = enforcement.reverse(
+            session,
+            pause.id,
+            reason="the complaints were a list import",
+            actor="ben",
+            now=MONDAY + DAY,
+        )
+        with pytest.raises(ActionStateConflict):
+            enforcement.reverse(session, pause.id, reason="again", actor="ben", now=MONDAY + DAY)
+    assert (undo.action, undo.reverses_action_id, undo.state) == ("resume", pause.id, "proposed")
+    with unit_of_work(container.sessions) as session:
+        enforcement.execute(session, undo.id, LocalConnector(), actor="ben", now=MONDAY + DAY)
+        original = enforcement.action_record(session, pause.id)
+    assert original.state == ActionState.REVERSED
+    assert _standing(container, account_id) == "throttled"
+    assert _action_tags(container, undo.id)[0] == "enforcement:action:reverse"
+    assert _action_tags(container, pause.id)[-1] == "enforcement:action:reversed"
+
+
+def test_reinstate_has_no_single_opposite(container: Container) -> None:
+    """Reversing a reinstatement is refused with NoOpposite."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        warn = enforcement.propose(
+            session,
+            account_id,
+            "warn",
+            cause="spam",
+            reason="first complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        enforcement.execute(session, warn.id, LocalConnector(), actor="ana", now=MONDAY)
+        back = enforcement.propose(
+            session,
+            account_id,
+            "reinstate",
+            cause="spam",
+            reason="fixed",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY + DAY,
+        )
+        enforcement.execute(session, back.id, LocalConnector(), actor="ana", now=MONDAY + DAY)
+        with pytest.raises(NoOpposite):
+            enforcement.reverse(session, back.id, reason="oops", actor="ben", now=MONDAY + DAY)
+
+
+def test_repeat_review_escalates_to_pause(container: Container) -> None:
+    """A second review for the same cause within 90 days becomes a pause, saying why."""
+    local = LocalConnector()
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        first = enforcement.propose(
+            session,
+            account_id,
+            "review",
+            cause="complaint_rate",
+            reason="0.12% complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        enforcement.execute(session, first.id, local, actor="ana", now=MONDAY)
+        ended = enforcement.reverse(
+            session, first.id, reason="rate back under 0.1%", actor="ana", now=MONDAY + 14 * DAY
+        )
+        enforcement.execute(session, ended.id, local, actor="ana", now=MONDAY + 14 * DAY)
+        other = enforcement.propose(
+            session,
+            account_id,
+            "review",
+            cause="bounce_rate",
+            reason="bounces at 6%",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY + 30 * DAY,
+        )
+        second = enforcement.propose(
+            session,
+            account_id,
+            "review",
+            cause="complaint_rate",
+            reason="0.15% complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY + 30 * DAY,
+        )
+    assert (first.action, first.escalated) == ("review", False)
+    assert (other.action, other.escalated) == ("review", False)
+    assert (second.proposed_action, second.action, second.escalated) == ("review", "pause", True)
+    assert second.policy_reason == (
+        "policy v1: a repeat review for complaint_rate within 90 days (last on 2026-11-02)"
+        " requires pause"
+    )
+
+
+def test_the_ladder_is_checked_at_proposal_and_at_execution(container: Container) -> None:
+    """A move the standing forbids is refused when proposed and when it would run."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        with pytest.raises(ActionNotAllowed):
+            enforcement.propose(
+                session,
+                account_id,
+                "resume",
+                cause="spam",
+                reason="no pause to lift",
+                evidence=FIGURES,
+                actor="ana",
+                now=MONDAY,
+            )
+        warn = enforcement.propose(
+            session,
+            account_id,
+            "warn",
+            cause="spam",
+            reason="complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        pause = enforcement.propose(
+            session,
+            account_id,
+            "pause",
+            cause="spam",
+            reason="complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        enforcement.execute(session, pause.id, LocalConnector(), actor="ana", now=MONDAY)
+        with pytest.raises(ActionNotAllowed):
+            enforcement.execute(session, warn.id, LocalConnector(), actor="ana", now=MONDAY)
+
+
+def test_bad_evidence_and_targets_are_refused(container: Container) -> None:
+    """Evidence of the wrong shape, or a resource action without a resource, is refused."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        for evidence in ({}, {"cases": [1]}, {"case_ids": ["one"]}, {"figures": {"rate": True}}):
+            with pytest.raises(InvalidEvidence):
+                enforcement.propose(
+                    session,
+                    account_id,
+                    "warn",
+                    cause="spam",
+                    reason="complaints",
+                    evidence=evidence,
+                    actor="ana",
+                    now=MONDAY,
+                )
+        with pytest.raises(InvalidEvidence):
+            enforcement.propose(
+                session,
+                account_id,
+                "block_domain",
+                cause="spam",
+                reason="complaints",
+                evidence=FIGURES,
+                actor="ana",
+                now=MONDAY,
+            )
+
+
+def test_rejected_action_cannot_run(container: Container) -> None:
+    """A rejected action is closed: executing or approving it is refused."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        action = enforcement.propose(
+            session,
+            account_id,
+            "terminate",
+            cause="fraud",
+            reason="stolen card",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        rejected = enforcement.reject(
+            session, action.id, reason="card was not stolen", actor="ben", now=MONDAY
+        )
+        with pytest.raises(ActionStateConflict):
+            enforcement.approve(session, action.id, approver="ben", now=MONDAY)
+    assert (rejected.state, rejected.rejected_by) == ("rejected", "ben")
+    assert _action_tags(container, action.id) == [
+        "enforcement:action:propose",
+        "enforcement:action:reject",
+    ]
+
+
+def test_policy_versions(container: Container) -> None:
+    """The default is version 1; saving writes the next version, which then decides."""
+    with unit_of_work(container.sessions) as session:
+        first = enforcement.current_policy(session)
+        second = enforcement.save_policy(
+            session,
+            {
+                "note": "throttle needs approval",
+                "approval_required": ["suspend", "terminate", "throttle"],
+            },
+            actor="mara",
+            now=MONDAY,
+        )
+        with pytest.raises(InvalidPolicy, match="changed meanwhile"):
+            enforcement.save_policy(
+                session, {"version": 2, "note": "stale"}, actor="mara", now=MONDAY
+            )
+        with pytest.raises(InvalidPolicy, match="add back suspend"):
+            enforcement.save_policy(
+                session, {"note": "lax", "approval_required": []}, actor="mara", now=MONDAY
+            )
+        versions = [p.version for p in enforcement.policy_versions(session)]
+        account_id = new_account(session)
+        throttle = enforcement.propose(
+            session,
+            account_id,
+            "throttle",
+            cause="spam",
+            reason="complaints",
+            evidence=FIGURES,
+            actor="ana",
+            now=MONDAY,
+        )
+        saved = session.scalars(
+            select(AuditEntry.tag).where(AuditEntry.subject_type == "enforcement_policy")
+        ).all()
+    assert (first.version, first.author) == (1, "abusedesk")
+    assert (second.version, second.author) == (2, "mara")
+    assert versions == [2, 1]
+    assert (throttle.policy_version, throttle.needs_approval) == (2, True)
+    assert saved == ["enforcement:policy:save"]
