@@ -38,7 +38,7 @@ def test_an_analyst_pulls_the_next_case_works_it_and_resolves_it(bench: Workbenc
     case_id = complaint_case(bench.container)
     with signed_in(bench.base_url, "ana") as (client, csrf):
         listed = client.get("/queues")
-        pulled = client.post("/work/next", data={"csrf_token": csrf})
+        pulled = client.post("/next-case", data={"csrf_token": csrf})
         page = client.get(pulled.headers["location"])
         moved = client.post(
             f"/cases/{case_id}/move",
@@ -49,7 +49,7 @@ def test_an_analyst_pulls_the_next_case_works_it_and_resolves_it(bench: Workbenc
             data={"csrf_token": csrf, "target": "resolved", "reason": "customer fixed it"},
         )
         final = client.get(f"/cases/{case_id}")
-        empty = client.post("/work/next", data={"csrf_token": csrf})
+        empty = client.post("/next-case", data={"csrf_token": csrf})
 
     assert listed.status_code == 200
     assert re.search(
@@ -61,7 +61,7 @@ def test_an_analyst_pulls_the_next_case_works_it_and_resolves_it(bench: Workbenc
     assert "resolved" in final.text
     assert "customer fixed it" in final.text
     assert final.headers["cache-control"] == "no-store"
-    assert empty.headers["location"] == "/work?notice=empty"
+    assert empty.headers["location"] == "/my-work?notice=empty"
     with read_only(bench.container.sessions) as session:
         case = session.get(Case, case_id)
         assert case is not None

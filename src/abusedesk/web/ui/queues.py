@@ -158,7 +158,7 @@ class NothingChosen(AbuseDeskError):
     """Raise when a bulk action names no case of the queue."""
 
 
-@router.get("/work")
+@router.get("/my-work")
 def my_work(
     request: Request,
     notice: str | None = None,
@@ -169,7 +169,7 @@ def my_work(
     with read_only(container.sessions) as session:
         cases = case_views.assigned_to(session, principal.user.user_id)
     return private_page(
-        request, "workbench/work.html", {"cases": cases, "notice": NOTICES.get(notice or "")}
+        request, "workbench/my_work.html", {"cases": cases, "notice": NOTICES.get(notice or "")}
     )
 
 
@@ -185,7 +185,7 @@ def overdue(
     return private_page(request, "workbench/breaches.html", {"cases": cases})
 
 
-@router.post("/work/next")
+@router.post("/next-case")
 async def next_case(
     request: Request, principal: Principal = Depends(require_permission(CASE_WORK))
 ) -> Response:
@@ -203,4 +203,4 @@ async def next_case(
     outcome = await run_in_threadpool(pull)
     if isinstance(outcome, int):
         return RedirectResponse(f"/cases/{outcome}", status_code=303)
-    return RedirectResponse(f"/work?notice={outcome}", status_code=303)
+    return RedirectResponse(f"/my-work?notice={outcome}", status_code=303)
