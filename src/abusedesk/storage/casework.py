@@ -544,13 +544,13 @@ def lock_case(session: Session, case_id: int) -> Case:
 
 
 def _case(session: Session, case_id: int, *, for_update: bool = False) -> Case:
-    statement = select(Case).where(Case.id == case_id)
+    # Casework writes with Core UPDATEs: reload the row's current values in the same query.
+    statement = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
     if for_update and session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
     case = session.execute(statement).scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case {case_id}")
-    session.refresh(case)
     return case
 
 
