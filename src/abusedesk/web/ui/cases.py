@@ -23,6 +23,7 @@ from abusedesk.access.model import (
     CASE_WORK,
     CASE_WORK_ADVANCED,
     ESCALATION_CREATE,
+    User,
 )
 from abusedesk.cases.routing import Department, Tier
 from abusedesk.cases.states import CaseState, CloseReason, allowed_targets
@@ -95,7 +96,9 @@ def show_case(
             "close_reasons": [r for r in CloseReason.ALL if r != CloseReason.MERGED],
             "queues": [q.name for q in all_queues if q.name != detail.case.queue],
             "may_work": user.may(CASE_WORK)
-            and _tier_allows(user.may, detail.case.queue, all_queues),
+            and may_work_tier(
+                user, next((q.tier for q in all_queues if q.name == detail.case.queue), None)
+            ),
             "may_assign": user.may(CASE_ASSIGN),
             "is_mine": detail.case.assignee == user.username,
             "timeline": timeline(detail.history, notes),
@@ -110,11 +113,18 @@ def show_case(
     )
 
 
-def _tier_allows(
-    may: Callable[[str], bool], queue: str | None, known: list[queues.QueueRecord]
-) -> bool:
-    tier = next((q.tier for q in known if q.name == queue), Tier.BASIC)
-    return tier != Tier.ADVANCED or may(CASE_WORK_ADVANCED)
+def may_work_tier(user: User, tier: str | None) -> bool:
+    """Tell whether *user* may act on cases of a queue of *tier*: advanced needs its permission."""
+    return tier != Tier.ADVANCED or user.may(CASE_WORK_ADVANCED)
+
+
+def require_case_tier(session: Session, user: User, case_id: int) -> None:
+    """Refuse acting on a case of an advanced-tier queue to users without the permission."""
+    tier = session.scalar(
+        select(QueueRow.tier).join(Case, Case.queue_id == QueueRow.id).where(Case.id == case_id)
+    )
+    if not may_work_tier(user, tier):
+        raise PermissionDenied(CASE_WORK_ADVANCED)
 
 
 async def _act(
@@ -130,7 +140,7 @@ async def _act(
     def run() -> str | None:
         try:
             with unit_of_work(container.sessions) as session:
-                _check_may_work(session, principal, case_id)
+                require_case_tier(session, principal.user, case_id)
                 action(session)
         except PermissionDenied:
             raise
@@ -144,14 +154,6 @@ async def _act(
     return await run_in_threadpool(
         show_case, request, principal, case_id, problem=problem, status_code=409
     )
-
-
-def _check_may_work(session: Session, principal: Principal, case_id: int) -> None:
-    tier = session.scalar(
-        select(QueueRow.tier).join(Case, Case.queue_id == QueueRow.id).where(Case.id == case_id)
-    )
-    if tier == Tier.ADVANCED and not principal.user.may(CASE_WORK_ADVANCED):
-        raise PermissionDenied(CASE_WORK_ADVANCED)
 
 
 @router.post("/cases/{case_id}/move")

@@ -14,7 +14,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -22,19 +21,17 @@ from starlette.responses import RedirectResponse, Response
 from abusedesk.access.errors import PermissionDenied
 from abusedesk.access.model import (
     CASE_VIEW,
-    CASE_WORK_ADVANCED,
     ESCALATION_CREATE,
     ESCALATION_HANDLE,
 )
 from abusedesk.cases.errors import InvalidEscalation
 from abusedesk.cases.escalations import EscalationState, EscalationTarget, TargetKind
-from abusedesk.cases.routing import Department, Tier
+from abusedesk.cases.routing import Department
 from abusedesk.cases.sla import MAX_TARGET
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.storage import escalations
 from abusedesk.storage.db import read_only, unit_of_work
-from abusedesk.storage.tables import Case, QueueRow
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
 from abusedesk.web.errors import http_error_for
@@ -252,7 +249,7 @@ async def escalate_case(
     def run() -> str | None:
         try:
             with unit_of_work(container.sessions) as session:
-                _check_tier(session, case_id, user.may)
+                case_pages.require_case_tier(session, user, case_id)
                 escalations.escalate(
                     session,
                     case_id,
@@ -275,15 +272,6 @@ async def escalate_case(
     return await run_in_threadpool(
         lambda: case_pages.show_case(request, principal, case_id, problem=problem, status_code=409)
     )
-
-
-def _check_tier(session: Session, case_id: int, may: Callable[[str], bool]) -> None:
-    """Refuse a case in an advanced-tier queue to users without the advanced permission."""
-    tier = session.scalar(
-        select(QueueRow.tier).join(Case, Case.queue_id == QueueRow.id).where(Case.id == case_id)
-    )
-    if tier == Tier.ADVANCED and not may(CASE_WORK_ADVANCED):
-        raise PermissionDenied(CASE_WORK_ADVANCED)
 
 
 def _filters_of(back: str) -> dict[str, str]:

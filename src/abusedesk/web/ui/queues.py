@@ -9,7 +9,6 @@ from starlette.responses import RedirectResponse, Response
 
 from abusedesk.access.errors import PermissionDenied
 from abusedesk.access.model import CASE_ASSIGN, CASE_VIEW, CASE_WORK, CASE_WORK_ADVANCED
-from abusedesk.cases.routing import Tier
 from abusedesk.cases.states import CloseReason
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
@@ -19,6 +18,7 @@ from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import Case
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
+from abusedesk.web.ui.cases import may_work_tier
 from abusedesk.web.ui.rendering import private_page
 
 router = APIRouter(include_in_schema=False)
@@ -71,9 +71,7 @@ def _queue_page(
     with read_only(container.sessions) as session:
         queue = queues.queue_by_id(session, queue_id)
         cases = case_views.queue_cases(session, queue_id)
-    may_close = principal.user.may(CASE_ASSIGN) and (
-        queue.tier != Tier.ADVANCED or principal.user.may(CASE_WORK_ADVANCED)
-    )
+    may_close = principal.user.may(CASE_ASSIGN) and may_work_tier(principal.user, queue.tier)
     return private_page(
         request,
         "workbench/queue.html",
@@ -142,7 +140,7 @@ def _close_ticked(
     reason: str,
 ) -> int:
     queue = queues.queue_by_id(session, queue_id)
-    if queue.tier == Tier.ADVANCED and not principal.user.may(CASE_WORK_ADVANCED):
+    if not may_work_tier(principal.user, queue.tier):
         raise PermissionDenied(CASE_WORK_ADVANCED)
     mine = session.scalars(select(Case.id).where(Case.id.in_(case_ids), Case.queue_id == queue_id))
     chosen = sorted(mine)
