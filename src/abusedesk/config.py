@@ -239,6 +239,74 @@ class RetentionSettings(BaseModel):
         )
 
 
+class ConnectorSettings(BaseModel):
+    """How enforcement reaches the provider's control plane (docs/connector.md)."""
+
+    # ``local`` writes the account's standing in our inventory only (the embedded
+    # default); ``webhook`` also POSTs each action and suppression list, signed, to ``url``.
+    kind: Literal["local", "webhook"] = "local"
+    url: str = ""
+    # Shared HMAC secrets, newest first; two while rotating. Each at least 32 characters.
+    secrets: list[SecretStr] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # Retries with exponential backoff and jitter; after max_attempts the call is
+    # dead-lettered (never marked executed).
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base_seconds: float = Field(default=30.0, gt=0)
+    backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    # Addresses (as hashes) per suppression-list call.
+    suppression_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+
+class NoticeSettings(BaseModel):
+    """Customer notices, reply addresses and the customer portal (docs/notices.md)."""
+
+    from_address: str = "Abuse Desk <abuse-desk@abusedesk.localhost>"
+    # Replies come back to <reply_mailbox>+<case>.<key id>.<mac>@<reply_domain>; the SMTP
+    # intake takes every address of that shape, whatever its domain.
+    reply_mailbox: str = "case"
+    reply_domain: str = "abusedesk.localhost"
+    # Keys for portal links and reply addresses: key id -> secret (32+ characters); the
+    # current key signs, the others still verify. When empty, development mode keeps a
+    # generated keyring in ``keys_file``; production refuses to start.
+    link_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    link_key_id: str = ""
+    keys_file: Path = Path("var/keys/notices.json")
+    # Keys the hash that stands in for complainant addresses in what customers see.
+    redaction_key: SecretStr | None = None
+    # How reporters appear to customers: in full, their organisation only, or not at all.
+    reporter_policy: Literal["show", "organisation", "hide"] = "organisation"
+    # Send reporters an acknowledgement when their report opens a case.
+    acknowledge_reporters: bool = False
+    portal_base_url: str = "http://127.0.0.1:8000"
+    portal_link_days: int = Field(default=30, ge=1, le=365)
+    # ``outbox`` writes each message as an .eml file in outbox_dir (embedded mode);
+    # ``smtp`` hands it to the relay at smtp_host:smtp_port.
+    delivery: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: Path = Path("var/outbox")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base_seconds: float = Field(default=60.0, gt=0)
+    backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    # Appeals: the form's attachment limits.
+    appeal_max_attachments: int = Field(default=5, ge=0, le=20)
+    appeal_max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    appeal_attachment_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "text/plain",
+            "text/csv",
+        ]
+    )
+
+
 class Settings(BaseSettings):
     """Every setting abusedesk reads."""
 
@@ -263,3 +331,5 @@ class Settings(BaseSettings):
     cases: CaseSettings = Field(default_factory=CaseSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    connector: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    notices: NoticeSettings = Field(default_factory=NoticeSettings)

@@ -1,0 +1,1 @@
+"""Connectors to the provider's control plane: local (our inventory) and the signed webhook."""

@@ -1,0 +1,1 @@
+"""Customer messages at the edge: sandboxed templates, keys, and delivery by SMTP or outbox folder."""

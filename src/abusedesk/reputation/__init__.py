@@ -1,0 +1,1 @@
+"""Sending reputation: rates over a representative volume, and the words that quote them."""
