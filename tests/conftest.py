@@ -59,6 +59,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database={"url": database_url},
         storage={"evidence_dir": tmp_path / "evidence", "inline_max_bytes": 64 * 1024},
         smtp={"enabled": False},
+        notices={"keys_file": tmp_path / "keys.json", "outbox_dir": tmp_path / "outbox"},
     )
 
 

@@ -9,14 +9,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import Settings, SnsSettings
+from abusedesk.connectors import Connector, build_connector
 from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import ReportIntake
 from abusedesk.intake.sns import CertificateSource, SnsVerifier, load_certificate
 from abusedesk.logging import configure_logging
+from abusedesk.messaging.delivery import Mailer, build_mailer
+from abusedesk.messaging.keys import NoticeContext, notice_context
 from abusedesk.parsing.registry import ParserRegistry, default_registry
 from abusedesk.pipeline.embedded import EmbeddedEngine
+from abusedesk.pipeline.enforcement import enforcement_tender, notify_customer
+from abusedesk.pipeline.notices import notices_tender
 from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.pipeline.replies import CustomerReplies
 from abusedesk.storage import audit
 from abusedesk.storage.db import make_engine, make_session_factory
 from abusedesk.storage.evidence import FilesystemEvidenceStore
@@ -37,6 +43,10 @@ class Container:
     intake: ReportIntake
     embedded: EmbeddedEngine
     sns_verifier: SnsVerifier
+    # The provider's control plane, and what customer notices are made and sent with.
+    connector: Connector
+    notices: NoticeContext
+    mailer: Mailer
 
     def close(self) -> None:
         """Release database connections."""
@@ -60,6 +70,9 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
     )
     parsers = default_registry()
     jobs = settings.jobs
+    connector = build_connector(settings.connector)
+    notices = notice_context(settings)
+    mailer = build_mailer(settings.notices)
     processor = ReportProcessor(
         sessions,
         reports,
@@ -70,6 +83,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         inventory=InventoryCache(min_reload_seconds=settings.inventory.cache_min_reload_seconds),
         case_groups=settings.cases.groups(),
         reopen_grace=timedelta(days=settings.cases.reopen_grace_days),
+        replies=CustomerReplies(sessions, reports, notices),
     )
     embedded = EmbeddedEngine(
         sessions,
@@ -81,6 +95,10 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         send_log_retention_days=settings.inventory.send_log_retention_days,
         retention=settings.retention.policy(),
         purge_batch_size=settings.retention.purge_batch_size,
+        tenders=[
+            enforcement_tender(sessions, connector, settings, notify=notify_customer(notices)),
+            notices_tender(sessions, mailer, notices),
+        ],
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)
     intake = ReportIntake(
@@ -89,7 +107,18 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
     # Built here so that a CA file that cannot be read stops the start, not the first message.
     sns_verifier = build_sns_verifier(settings.sns)
     return Container(
-        settings, engine, sessions, reports, parsers, processor, intake, embedded, sns_verifier
+        settings,
+        engine,
+        sessions,
+        reports,
+        parsers,
+        processor,
+        intake,
+        embedded,
+        sns_verifier,
+        connector,
+        notices,
+        mailer,
     )
 
 

@@ -16,6 +16,7 @@ from abusedesk.enforcement.errors import (
 from abusedesk.storage import enforcement
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import (
+    ActionCall,
     ActionState,
     ActionStateConflict,
     InvalidEvidence,
@@ -28,27 +29,24 @@ DAY = timedelta(days=1)
 FIGURES = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
 
 
-class FailingConnector:
-    """A connector whose provider is down: every call raises, and is counted."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str]] = []
-
-    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
-        """Count the call and fail it."""
-        self.calls.append((account_external_id, action, idempotency_key))
-        raise ConnectionError("provider unreachable")
-
-
-class RecordingConnector:
+class RecordingConnector(LocalConnector):
     """A connector that accepts every call and keeps what it was asked."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
+    def apply(self, call: ActionCall) -> None:
         """Keep the call."""
-        self.calls.append((account_external_id, action, idempotency_key))
+        self.calls.append((call.account_external_id, call.action, call.idempotency_key))
+
+
+class FailingConnector(RecordingConnector):
+    """A connector whose provider is down: every call raises, and is counted."""
+
+    def apply(self, call: ActionCall) -> None:
+        """Count the call and fail it."""
+        super().apply(call)
+        raise ConnectionError("provider unreachable")
 
 
 def _standing(container: Container, account_id: int) -> str:

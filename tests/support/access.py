@@ -30,6 +30,7 @@ def access_settings(database_url: str, tmp_path: Path, **access: Any) -> Setting
         database={"url": database_url},
         storage={"evidence_dir": tmp_path / "evidence"},
         smtp={"enabled": False},
+        notices={"keys_file": tmp_path / "keys.json", "outbox_dir": tmp_path / "outbox"},
         access={**FAST_HASHING, "allow_plain_http": True, **access},
     )
 

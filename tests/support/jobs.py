@@ -37,6 +37,7 @@ def job_engine_container(database_url: str, directory: Path, **jobs: Any) -> Con
             database={"url": database_url},
             storage={"evidence_dir": directory / "evidence"},
             smtp={"enabled": False},
+            notices={"keys_file": directory / "keys.json", "outbox_dir": directory / "outbox"},
             jobs={"backend": "procrastinate", **jobs},
         )
     )

@@ -130,6 +130,7 @@ def _start_smtp(container: Container) -> SmtpIntakeServer:
             line_length_limit=settings.smtp.line_length_limit,
             max_connections=settings.smtp.max_connections,
             max_connections_per_peer=settings.smtp.max_connections_per_peer,
+            reply_mailbox=settings.notices.reply_mailbox,
         )
         smtp.start()
     except ValueError as exc:

@@ -64,11 +64,14 @@ class RecipientPolicy:
     """Decide which recipients the intake accepts.
 
     ``abuse@`` accepts that local part at any domain; ``abuse@example.net`` accepts
-    exactly that address. Both compare without regard to case.
+    exactly that address. Both compare without regard to case. With a *reply_mailbox*
+    (``case``), every ``case+<token>@<any domain>`` is taken too: customers' replies to
+    notices, whose token the pipeline checks (pipeline/replies.py).
     """
 
-    def __init__(self, entries: Sequence[str]) -> None:
+    def __init__(self, entries: Sequence[str], *, reply_mailbox: str = "") -> None:
         self.entries = tuple(entries)
+        self.reply_prefix = f"{reply_mailbox.strip().lower()}+" if reply_mailbox.strip() else ""
         self._local_parts: set[str] = set()
         self._addresses: set[str] = set()
         for entry in entries:
@@ -90,6 +93,8 @@ class RecipientPolicy:
         local, at, domain = normalised.rpartition("@")
         if not at or not local or not domain:
             return False
+        if self.reply_prefix and local.startswith(self.reply_prefix):
+            return len(local) > len(self.reply_prefix)
         return normalised in self._addresses or local in self._local_parts
 
 
@@ -281,9 +286,10 @@ class SmtpIntakeServer:
         line_length_limit: int = LINE_LENGTH_LIMIT,
         max_connections: int = MAX_CONNECTIONS,
         max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
+        reply_mailbox: str = "",
     ) -> None:
         self.host = host
-        self.recipients = RecipientPolicy(recipients)
+        self.recipients = RecipientPolicy(recipients, reply_mailbox=reply_mailbox)
         self.handler = IntakeHandler(
             intake,
             self.recipients,

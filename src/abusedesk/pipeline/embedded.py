@@ -1,8 +1,8 @@
 """The embedded job engine: worker threads inside the ``serve`` process, on any database."""
 
 import threading
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +42,11 @@ class EmbeddedEngine:
         send_log_retention_days: int = 0,
         retention: RetentionPolicy | None = None,
         purge_batch_size: int = 500,
+        tenders: Sequence[Callable[[datetime], object]] = (),
     ) -> None:
+        # Further periodic work (e.g. enforcement retries and suppression pushes), each
+        # called with the sweep's time; one that raises is logged and the others still run.
+        self.tenders = list(tenders)
         # With a policy, each sweep also purges one batch of evidence past its period.
         self.retention = retention
         self.purge_batch_size = purge_batch_size
@@ -130,7 +134,16 @@ class EmbeddedEngine:
                 now=now,
             )
         tend_cases(self.sessions)
+        self.run_tenders(now)
         anchor_if_moved(self.sessions, now=now)
+
+    def run_tenders(self, now: datetime) -> None:
+        """Run each further sweep step at *now*; one that raises is logged, the rest still run."""
+        for tend in self.tenders:
+            try:
+                tend(now)
+            except Exception:
+                log.exception("sweep_tender_failed", tender=getattr(tend, "__name__", repr(tend)))
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():

@@ -34,6 +34,7 @@ from abusedesk.parsing.model import EventDraft
 from abusedesk.parsing.registry import ParserRegistry
 from abusedesk.pipeline.enrich import enrich
 from abusedesk.pipeline.parser_health import ParserHealthWatch
+from abusedesk.pipeline.replies import REPLY_FORMAT, CustomerReplies
 from abusedesk.storage.cases import DEFAULT_GROUPS, DEFAULT_REOPEN_GRACE, fold_account_events
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.events import EventRecord, event_rows, upsert_event_rows
@@ -87,8 +88,11 @@ class ReportProcessor:
         inventory: InventoryCache | None = None,
         case_groups: CaseGroups = DEFAULT_GROUPS,
         reopen_grace: timedelta = DEFAULT_REOPEN_GRACE,
+        replies: CustomerReplies | None = None,
     ) -> None:
         self.sessions = sessions
+        # Customers' replies to notices are taken before parsing (pipeline/replies.py).
+        self.replies = replies
         self.reports = reports
         self.parsers = parsers
         self.max_attempts = max_attempts
@@ -162,7 +166,12 @@ class ReportProcessor:
             if summary.status in SETTLED_STATUSES:
                 outcomes[report_id] = ReportOutcome(report_id, summary.status)
                 continue
-            result = self._parse(report_id, read_raw())
+            raw = read_raw()
+            reply = self._take_reply(summary, raw)
+            if reply is not None:
+                outcomes[report_id] = reply
+                continue
+            result = self._parse(report_id, raw)
             if isinstance(result, ReportOutcome):
                 outcomes[report_id] = result
             else:
@@ -190,6 +199,9 @@ class ReportProcessor:
             if summary.status in SETTLED_STATUSES:
                 return ReportOutcome(report_id, summary.status)
             raw = self.reports.raw(session, report_id)
+        reply = self._take_reply(summary, raw)
+        if reply is not None:
+            return reply
         result = self._parse(report_id, raw)
         if isinstance(result, ReportOutcome):
             return result
@@ -205,6 +217,18 @@ class ReportProcessor:
             # The stage runner's boundary: every failure is settled on the report, never lost.
             return self._settle_failure(report_id, stage, exc, report_format=outcome.report_format)
         return ReportOutcome(report_id, ReportStatus.DONE, _accounts(records))
+
+    def _take_reply(self, summary: ReportSummary, raw: bytes) -> ReportOutcome | None:
+        """Store a customer's reply on its case instead of parsing it; None if it is no reply."""
+        if self.replies is None:
+            return None
+        try:
+            taken = self.replies.take(summary, raw)
+        except Exception as exc:
+            # The stage runner's boundary: a refused reply address is quarantined with its
+            # reason; a database failure is retried like any other.
+            return self._settle_failure(summary.report_id, "reply", exc, report_format=REPLY_FORMAT)
+        return None if taken is None else ReportOutcome(summary.report_id, ReportStatus.DONE)
 
     def _parse(
         self, report_id: int, raw: bytes

@@ -392,6 +392,8 @@ async def sweep_once(app: App, container: "Container") -> SweepOutcome:
         limit=retention.purge_batch_size,
     )
     await asyncio.to_thread(tend_cases, container.sessions)
+    # The same further steps as the embedded sweep (enforcement retries, deliveries).
+    await asyncio.to_thread(container.embedded.run_tenders, utcnow())
     await asyncio.to_thread(anchor_if_moved, container.sessions, now=utcnow())
     outcome = SweepOutcome(reports, accounts, stalled, released)
     if reports or accounts or stalled or released:

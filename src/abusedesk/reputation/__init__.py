@@ -1,1 +1,1 @@
-"""Sending reputation: rates over a representative volume, and the words that quote them."""
+"""Reputation figures: an account's complaint and bounce rates over representative windows."""

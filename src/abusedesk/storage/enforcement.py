@@ -12,30 +12,44 @@ connector and audits every step. An action moves through these states::
 Every step writes an audit row tagged ``enforcement:action:<verb>`` about the action
 and, when the action belongs to a case, a step of kind ``action`` in the case's history.
 A connector failure is recorded, never raised: the caller's transaction commits the
-failed state and the attempt count, and nothing is marked executed that was not.
+failed state, the attempt count and the next attempt's time (`due_actions`,
+`retry_action`), or, once the attempts are used up, the dead-letter time
+(`dead_letters`, `retry_dead`); nothing is marked executed that was not. An executed
+action also leaves its mark where it acts: the account's standing (and, for a
+reinstatement, ``accounts.metrics_since``), the resource's ``blocked_at``, or the
+account's suppression list (`storage.suppressions`).
 """
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from secrets import token_urlsafe
+from typing import Any, Final
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+# ActionCall, Connector and LocalConnector are named here too, where actions are run.
+from abusedesk.connectors.calls import ActionCall as ActionCall  # noqa: PLC0414
+from abusedesk.connectors.calls import Connector as Connector  # noqa: PLC0414
+from abusedesk.connectors.calls import ResourceRef
+from abusedesk.connectors.local import LocalConnector as LocalConnector  # noqa: PLC0414
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.enforcement.approvals import check_approver, check_executable
 from abusedesk.enforcement.errors import InvalidPolicy, ReasonRequired
 from abusedesk.enforcement.ladder import (
     ACCOUNT_ACTIONS,
+    ResourceAction,
     check_action,
     is_account_action,
     opposite,
     plan_account_action,
 )
 from abusedesk.enforcement.policy import PastAction, Policy, required_action
-from abusedesk.storage import audit, case_history
+from abusedesk.enforcement.signing import RetryPolicy, next_attempt_at
+from abusedesk.storage import audit, case_history, suppressions
 from abusedesk.storage.dialect import insert_for, lock_account
 from abusedesk.storage.tables import (
     Account,
@@ -47,6 +61,7 @@ from abusedesk.storage.tables import (
 )
 
 ACTION_STEP: Final = "action"
+RETRY_ACTOR: Final = "system:connector"
 MAX_FAILURE: Final = 2000
 EVIDENCE_KEYS: Final = ("case_ids", "event_ids", "figures")
 
@@ -72,27 +87,6 @@ class ActionStateConflict(AbuseDeskError):
 
 class InvalidEvidence(AbuseDeskError):
     """Raise when an action's evidence is not {case_ids, event_ids, figures} of the right kinds."""
-
-
-class Connector(Protocol):
-    """What runs an action at the provider: raises on failure, returns None on success.
-
-    The idempotency key is the same on every attempt of one action, so the receiver can
-    tell a retry from a new call.
-    """
-
-    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
-        """Carry out *action* on the account, or raise."""
-
-
-class LocalConnector:
-    """The embedded default: the account's standing in our inventory is the provider's state.
-
-    ``apply`` reaches nothing outside; `execute` writes the standing locally.
-    """
-
-    def apply(self, account_external_id: str, action: str, idempotency_key: str) -> None:
-        """Accept *action*: there is no provider to tell."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +117,14 @@ class ActionRecord:
     attempts: int
     reverses_action_id: int | None
     case_id: int | None
+    next_attempt_at: datetime | None = None
+    dead_at: datetime | None = None
+    call_key: str | None = None
+
+    @property
+    def dead(self) -> bool:
+        """Tell whether the connector's retries are used up (a dead letter)."""
+        return self.dead_at is not None
 
     @property
     def escalated(self) -> bool:
@@ -131,12 +133,18 @@ class ActionRecord:
 
     @property
     def idempotency_key(self) -> str:
-        """Return the key every attempt of this action sends to the connector."""
-        return f"enforcement-action-{self.id}"
+        """Return the key every attempt of this action sends to the connector.
+
+        Random per action (kept in ``call_key``), so that two databases, or one rebuilt,
+        never send a receiver the same key for different actions.
+        """
+        return self.call_key or f"enforcement-action-{self.id}"
 
 
 # --- policy -------------------------------------------------------------------------
 
+
+_RNG = random.SystemRandom()
 
 DEFAULT_POLICY: Final = Policy(version=1, author="abusedesk", note="the default policy")
 
@@ -283,22 +291,39 @@ def reject(
     row = _lock(session, action_id)
     _require_state(row, ActionState.PENDING, "reject")
     why = _words(reason, "rejecting an action")
-    _set(session, row.id, state=ActionState.REJECTED, rejected_by=actor, rejected_at=now)
+    _set(
+        session,
+        row.id,
+        state=ActionState.REJECTED,
+        rejected_by=actor,
+        rejected_at=now,
+        next_attempt_at=None,
+    )
     _step(session, row, "reject", actor=actor, now=now, before=row.state, after="rejected", why=why)
     return action_record(session, row.id)
 
 
 def execute(
-    session: Session, action_id: int, connector: Connector, *, actor: str, now: datetime
+    session: Session,
+    action_id: int,
+    connector: Connector,
+    *,
+    actor: str,
+    now: datetime,
+    retry: RetryPolicy | None = None,
+    rng: random.Random | None = None,
 ) -> ActionRecord:
     """Run an action through *connector*; return it executed, or failed when the connector raised.
 
     Only an approved action runs, or a proposed one the policy lets run without a second
-    approver (ApprovalRequired otherwise); a failed one may be retried. The ladder is
-    checked against the account's standing at this moment. On success an account action
-    moves the account's standing and a reversal marks the action it undoes reversed. A
-    connector error is recorded (state failed, the attempt counted, the error's text)
-    and not raised, so that the caller's transaction keeps the record.
+    approver (ApprovalRequired otherwise); a failed one may be retried, a dead-lettered
+    one too (by hand). The ladder is checked against the account's standing at this
+    moment. On success an account action moves the account's standing (a reinstatement
+    also restarts its metrics window), a resource action is recorded on the resource,
+    and a reversal marks the action it undoes reversed. A connector error is recorded
+    (state failed, the attempt counted, the error's text, and either the next attempt's
+    time from *retry* or, when the attempts are used up, the dead-letter time) and not
+    raised, so that the caller's transaction keeps the record.
     """
     row = _lock(session, action_id)
     _require_state(row, ActionState.PENDING, "execute")
@@ -310,27 +335,27 @@ def execute(
         move = plan_account_action(account.standing, row.action, reason=row.reason)
     attempts = row.attempts + 1
     try:
-        connector.apply(account.external_id, row.action, f"enforcement-action-{row.id}")
+        connector.apply(_call(session, row, account))
     except Exception as error:  # any connector error is recorded, not raised
-        failure = f"{type(error).__name__}: {error}"[:MAX_FAILURE]
-        _set(session, row.id, state=ActionState.FAILED, failure=failure, attempts=attempts)
-        _step(
+        return _fail(
             session,
             row,
-            "fail",
+            f"{type(error).__name__}: {error}",
+            attempts=attempts,
             actor=actor,
             now=now,
-            before=row.state,
-            after="failed",
-            why=f"attempt {attempts} failed: {failure}",
+            retry=retry or RetryPolicy(),
+            rng=rng,
         )
-        return action_record(session, row.id)
     if move is not None:
+        values: dict[str, Any] = {"standing": move.target}
+        if move.restarts_metrics_window:
+            values["metrics_since"] = now
         session.execute(
-            update(table_of(Account))
-            .where(Account.id == row.account_id)
-            .values(standing=move.target)
+            update(table_of(Account)).where(Account.id == row.account_id).values(**values)
         )
+    else:
+        _record_on_resource(session, row, now)
     _set(
         session,
         row.id,
@@ -339,6 +364,8 @@ def execute(
         executed_at=now,
         failure=None,
         attempts=attempts,
+        next_attempt_at=None,
+        dead_at=None,
     )
     words = move.describe() if move is not None else f"{row.action} on resource {row.resource_id}"
     _step(
@@ -353,6 +380,8 @@ def execute(
         extra={
             "standing_before": account.standing,
             "standing_after": None if move is None else move.target,
+            "attempts": attempts,
+            **({"metrics_since": now.isoformat()} if move and move.restarts_metrics_window else {}),
         },
     )
     if row.reverses_action_id is not None:
@@ -437,7 +466,319 @@ def account_actions(session: Session, account_id: int) -> list[ActionRecord]:
     return [ActionRecord(**row._asdict()) for row in rows]
 
 
+def due_actions(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
+    """Return the ids of failed actions whose next attempt is due, the longest-waiting first."""
+    statement = (
+        select(EnforcementAction.id)
+        .where(
+            EnforcementAction.state == ActionState.FAILED,
+            EnforcementAction.dead_at.is_(None),
+            EnforcementAction.next_attempt_at <= now,
+        )
+        .order_by(EnforcementAction.next_attempt_at, EnforcementAction.id)
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(statement)]
+
+
+def retry_action(
+    session: Session,
+    action_id: int,
+    connector: Connector,
+    *,
+    now: datetime,
+    retry: RetryPolicy | None = None,
+    rng: random.Random | None = None,
+    actor: str = RETRY_ACTOR,
+) -> ActionRecord | None:
+    """Make the scheduled next attempt of a failed action; None when it is not due (any more).
+
+    An action the ladder no longer allows (the account moved meanwhile) or that lost its
+    approval cannot succeed by waiting: it is dead-lettered with the reason, audited.
+    """
+    row = _lock(session, action_id)
+    due = row.next_attempt_at is not None and row.next_attempt_at <= now
+    if row.state != ActionState.FAILED or row.dead_at is not None or not due:
+        return None
+    try:
+        with session.begin_nested():
+            return execute(
+                session, action_id, connector, actor=actor, now=now, retry=retry, rng=rng
+            )
+    except AbuseDeskError as refused:
+        return _dead(session, row, f"{type(refused).__name__}: {refused}", actor=actor, now=now)
+
+
+def retry_due_actions(
+    session: Session,
+    connector: Connector,
+    *,
+    now: datetime,
+    retry: RetryPolicy | None = None,
+    notify: Callable[[Session, "ActionRecord"], object] | None = None,
+    limit: int = 100,
+    rng: random.Random | None = None,
+) -> list[ActionRecord]:
+    """Retry every failed action that is due; return them as they ended (executed or failed).
+
+    *notify* is called for each action that executed (e.g. to queue the customer's notice).
+    """
+    done: list[ActionRecord] = []
+    for action_id in due_actions(session, now=now, limit=limit):
+        record = retry_action(session, action_id, connector, now=now, retry=retry, rng=rng)
+        if record is None:
+            continue
+        if notify is not None and record.state == ActionState.EXECUTED:
+            notify(session, record)
+        done.append(record)
+    return done
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A call the connector gave up on: an action, or a batch of suppressions.
+
+    ``kind`` is ``action`` (``action_id`` set) or ``suppressions`` (``push_key`` set).
+    """
+
+    kind: str
+    action_id: int | None
+    push_key: str | None
+    account_id: int
+    account_external_id: str
+    account_name: str
+    case_id: int | None
+    what: str
+    failure: str | None
+    attempts: int
+    dead_at: datetime
+
+
+def dead_letters(session: Session, *, limit: int = 200) -> list[DeadLetter]:
+    """Return dead actions and dead suppression pushes, the most recent first."""
+    rows = session.execute(
+        select(
+            EnforcementAction.id,
+            EnforcementAction.account_id,
+            Account.external_id,
+            Account.name,
+            EnforcementAction.case_id,
+            EnforcementAction.action,
+            EnforcementAction.resource_id,
+            EnforcementAction.failure,
+            EnforcementAction.attempts,
+            EnforcementAction.dead_at,
+        )
+        .join(Account, Account.id == EnforcementAction.account_id)
+        .where(
+            EnforcementAction.state == ActionState.FAILED,
+            EnforcementAction.dead_at.is_not(None),
+        )
+        .order_by(EnforcementAction.dead_at.desc(), EnforcementAction.id.desc())
+        .limit(limit)
+    ).all()
+    letters = [
+        DeadLetter(
+            kind="action",
+            action_id=r.id,
+            push_key=None,
+            account_id=r.account_id,
+            account_external_id=r.external_id,
+            account_name=r.name,
+            case_id=r.case_id,
+            what=r.action if r.resource_id is None else f"{r.action} (resource {r.resource_id})",
+            failure=r.failure,
+            attempts=r.attempts,
+            dead_at=r.dead_at,
+        )
+        for r in rows
+    ]
+    letters += [
+        DeadLetter(
+            kind="suppressions",
+            action_id=None,
+            push_key=push.push_key,
+            account_id=push.account_id,
+            account_external_id=push.account_external_id,
+            account_name=push.account_name,
+            case_id=None,
+            what=f"suppression list: {push.addresses} address(es)",
+            failure=push.failure,
+            attempts=push.attempts,
+            dead_at=push.dead_at,
+        )
+        for push in suppressions.dead_pushes(session, limit=limit)
+    ]
+    letters.sort(key=lambda letter: letter.dead_at, reverse=True)
+    return letters[:limit]
+
+
+def retry_dead(session: Session, action_id: int, *, actor: str, now: datetime) -> ActionRecord:
+    """Take a dead-lettered action off the list, due now; return it (still failed).
+
+    The action keeps its attempt count and idempotency key: run it at once (`execute`)
+    or leave it to the sweep, which makes one more attempt; a failure then dead-letters
+    it again.
+    """
+    row = _lock(session, action_id)
+    if row.state != ActionState.FAILED or row.dead_at is None:
+        raise ActionStateConflict(f"action {row.id} is {row.state}, not a dead letter")
+    _set(session, row.id, dead_at=None, next_attempt_at=now)
+    _step(
+        session,
+        row,
+        "retry_dead",
+        actor=_words(actor, "retrying a dead letter"),
+        now=now,
+        before=row.state,
+        after=ActionState.FAILED,
+        why=f"dead letter put back in line after {row.attempts} attempt(s)",
+    )
+    return action_record(session, row.id)
+
+
+def record_notice_failure(
+    session: Session, action_id: int, failure: str, *, actor: str, now: datetime
+) -> None:
+    """Record that the customer's notice of an executed action could not be queued."""
+    row = action_record(session, action_id)
+    _step(
+        session,
+        row,
+        "notice_failed",
+        actor=actor,
+        now=now,
+        before=row.state,
+        after=row.state,
+        why=f"the customer's notice could not be queued: {failure[:MAX_FAILURE]}",
+    )
+
+
+def metrics_since(session: Session, account_id: int) -> datetime | None:
+    """Return when the account's metrics window restarted (its last reinstatement), or None."""
+    if session.scalar(select(Account.id).where(Account.id == account_id)) is None:
+        raise NotFound(f"no account {account_id}")
+    return session.scalar(select(Account.metrics_since).where(Account.id == account_id))
+
+
+def action_call(session: Session, action_id: int) -> ActionCall:
+    """Return what the connector is asked for action *action_id* (the same on every attempt)."""
+    row = action_record(session, action_id)
+    return _call(session, row, _account(session, row.account_id))
+
+
 # --- helpers ------------------------------------------------------------------------
+
+
+def _fail(
+    session: Session,
+    row: ActionRecord,
+    error: str,
+    *,
+    attempts: int,
+    actor: str,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random | None,
+) -> ActionRecord:
+    failure = error[:MAX_FAILURE]
+    next_at = next_attempt_at(retry, attempts, now, rng or _RNG)
+    _set(
+        session,
+        row.id,
+        state=ActionState.FAILED,
+        failure=failure,
+        attempts=attempts,
+        next_attempt_at=next_at,
+        dead_at=None if next_at is not None else now,
+    )
+    if next_at is not None:
+        why = f"attempt {attempts} failed: {failure}; next attempt {next_at:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        why = f"attempt {attempts} failed: {failure}; no attempt left: dead-lettered"
+    _step(
+        session,
+        row,
+        "fail" if next_at is not None else "dead_letter",
+        actor=actor,
+        now=now,
+        before=row.state,
+        after=ActionState.FAILED,
+        why=why,
+        extra={
+            "attempts": attempts,
+            "next_attempt_at": None if next_at is None else next_at.isoformat(),
+            "dead": next_at is None,
+        },
+    )
+    return action_record(session, row.id)
+
+
+def _dead(
+    session: Session, row: ActionRecord, failure: str, *, actor: str, now: datetime
+) -> ActionRecord:
+    """Dead-letter a failed action that no retry can carry out, saying why."""
+    text = failure[:MAX_FAILURE]
+    _set(session, row.id, failure=text, next_attempt_at=None, dead_at=now)
+    _step(
+        session,
+        row,
+        "dead_letter",
+        actor=actor,
+        now=now,
+        before=row.state,
+        after=ActionState.FAILED,
+        why=f"cannot be retried: {text}",
+        extra={"attempts": row.attempts, "next_attempt_at": None, "dead": True},
+    )
+    return action_record(session, row.id)
+
+
+_BLOCKING: Final = frozenset(ResourceAction.PUNITIVE)
+
+
+def _record_on_resource(session: Session, row: ActionRecord, now: datetime) -> None:
+    """Mark the resource blocked (or unblocked) and keep suppress_address on the list."""
+    if row.resource_id is None:
+        return
+    blocking = row.action in _BLOCKING
+    session.execute(
+        update(table_of(Resource))
+        .where(Resource.id == row.resource_id)
+        .values(
+            blocked_at=now if blocking else None,
+            block_action_id=row.id if blocking else None,
+        )
+    )
+    if row.action not in (ResourceAction.SUPPRESS_ADDRESS, ResourceAction.UNSUPPRESS_ADDRESS):
+        return
+    value = session.scalar(select(Resource.value).where(Resource.id == row.resource_id))
+    hashed = suppressions.address_hash(str(value))
+    if row.action == ResourceAction.SUPPRESS_ADDRESS:
+        suppressions.suppress_by_action(session, row.account_id, hashed, action_id=row.id, now=now)
+    else:
+        suppressions.lift_by_action(session, row.account_id, hashed, action_id=row.id, now=now)
+
+
+def _call(session: Session, row: ActionRecord, account: Account) -> ActionCall:
+    resource = None
+    if row.resource_id is not None:
+        found = session.execute(
+            select(Resource.kind, Resource.value).where(Resource.id == row.resource_id)
+        ).one()
+        resource = ResourceRef(kind=found.kind, value=found.value)
+    return ActionCall(
+        action_id=row.id,
+        idempotency_key=row.idempotency_key,
+        action=row.action,
+        account_external_id=account.external_id,
+        resource=resource,
+        cause=row.cause,
+        reason=row.reason,
+        policy_version=row.policy_version,
+        case_id=row.case_id,
+        reverses_action_id=row.reverses_action_id,
+    )
 
 
 def _insert(
@@ -486,6 +827,7 @@ def _insert(
             attempts=0,
             reverses_action_id=reverses,
             case_id=case_id,
+            call_key=f"action-{token_urlsafe(24)}",
         )
         .returning(EnforcementAction.id)
     ).scalar_one()

@@ -93,6 +93,8 @@ class Account(Base):
     payment_fingerprint: Mapped[str | None] = mapped_column(String(128), index=True)
     created_at: Mapped[datetime]
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set by a reinstatement: the account's rates count only mail sent from then on.
+    metrics_since: Mapped[datetime | None]
 
 
 class IpPool(Base):
@@ -122,6 +124,9 @@ class Resource(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # Set while an executed resource action (block_domain, suppress_address ...) stands.
+    blocked_at: Mapped[datetime | None]
+    block_action_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class ResourceKey(Base):
@@ -273,6 +278,7 @@ class Event(Base):
         UniqueConstraint("report_id", "seq"),
         Index("ix_events_account_id_occurred_at", "account_id", "occurred_at"),
         Index("ix_events_case_id", "case_id"),
+        Index("ix_events_aggregated_at", "aggregated_at"),
         # Only events still waiting for aggregation: the sweeper and the fold read this,
         # and it stays small however many events are stored.
         Index(
@@ -536,7 +542,10 @@ class EnforcementAction(Base):
     """
 
     __tablename__ = "enforcement_actions"
-    __table_args__ = (Index("ix_enforcement_actions_account_state", "account_id", "state"),)
+    __table_args__ = (
+        Index("ix_enforcement_actions_account_state", "account_id", "state"),
+        Index("ix_enforcement_actions_retry", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
@@ -564,6 +573,160 @@ class EnforcementAction(Base):
         BigId, ForeignKey("enforcement_actions.id")
     )
     case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    # A failed action is tried again from next_attempt_at; dead_at: retries exhausted.
+    next_attempt_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+    # The connector's idempotency key, random, the same on every attempt of the action.
+    call_key: Mapped[str | None] = mapped_column(String(64))
+
+
+class Suppression(Base):
+    """An address an account must not send to again: a complainant or a hard bounce.
+
+    Only the SHA-256 of the lowercased address is kept. ``state`` is pending (waiting for
+    the push to the provider), pushed, dead (retries exhausted) or lifted (an
+    unsuppress_address action). Rows pushed in one call share ``push_key``.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "address_hash", name="uq_suppressions_account_address"),
+        Index("ix_suppressions_state_account", "state", "account_id"),
+        Index("ix_suppressions_push_key", "push_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    address_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    action_id: Mapped[int | None] = mapped_column(BigId)
+    first_seen_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20))
+    push_key: Mapped[str | None] = mapped_column(String(80))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    pushed_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(Text)
+
+
+class SweepMark(Base):
+    """How far a periodic sweep has read (e.g. events seen for suppressions)."""
+
+    __tablename__ = "sweep_marks"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    mark_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+# --- notices: templates and customer messages (see storage/notices.py) -----------------
+
+
+class NoticeTemplate(Base):
+    """One version of a notice template for a kind (action or message) and category."""
+
+    __tablename__ = "notice_templates"
+    __table_args__ = (UniqueConstraint("kind", "category", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # The case's category group, or "" for a template that applies to any.
+    category: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int]
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class CustomerMessage(Base):
+    """A message to or from a customer (or a reporter) about a case, threaded per case.
+
+    Outbound messages wait ``pending`` until delivered (``sent``), are retried when
+    delivery fails (``failed``) and give up after the last attempt (``dead``); inbound
+    ones are ``received``. ``appeal_id`` is a plain number: appeals have their own table.
+    """
+
+    __tablename__ = "customer_messages"
+    __table_args__ = (
+        Index("ix_customer_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    action_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("enforcement_actions.id"))
+    appeal_id: Mapped[int | None] = mapped_column(BigId)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))  # email | portal
+    from_address: Mapped[str] = mapped_column(String(320))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("reports.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(Text)
+    portal_expires_at: Mapped[datetime | None]
+    template_version: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+# --- appeals (see storage/appeals.py) ----------------------------------------------------
+
+
+class AppealRow(Base):
+    """A customer's appeal of one executed action, and the reviewer's decision.
+
+    State: open, upheld, overturned or partial. One appeal per action.
+    """
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        UniqueConstraint("action_id"),
+        Index("ix_appeals_state_due_at", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(BigId, ForeignKey("enforcement_actions.id"))
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("customer_messages.id"))
+    root_cause: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text)
+    prevention: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    submitted_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    lifted_action_ids: Mapped[list[Any]] = mapped_column(default=list)
+    reversal_action_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class AppealAttachment(Base):
+    """A file a customer attached to an appeal, with its checked type, size and hash."""
+
+    __tablename__ = "appeal_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(BigId, ForeignKey("appeals.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Signal(Base):

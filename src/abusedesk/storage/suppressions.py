@@ -1,0 +1,656 @@
+"""Suppression lists: the addresses each account must not send to again, and their push.
+
+A complainant (someone who reported the account's mail as spam, phishing, fraud or
+malware) or a hard-bounced address is added to the account's list once; only the
+SHA-256 of the lowercased address is kept, as events carry it. The periodic sweep
+collects new addresses from attributed events (`collect_suppressions`, reading on from a
+watermark) and pushes the pending ones to the provider through the connector in batches
+(`push_due_suppressions`), with retries and backoff; a batch whose attempts are used up
+is dead-lettered until someone retries it (`retry_dead_push`).
+
+A row is ``pending`` (waiting for its push), ``pushed``, ``dead`` (retries exhausted) or
+``lifted`` (an unsuppress_address action took it off). Rows sent in one call share a
+``push_key``, which is also the call's idempotency key, so a retry sends the same batch
+under the same key. See docs/connector.md.
+"""
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from secrets import token_urlsafe
+from typing import Any, Final
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from abusedesk.connectors.calls import Connector, SuppressionEntry
+from abusedesk.core.errors import AbuseDeskError, NotFound
+from abusedesk.core.hashing import sha256_hex
+from abusedesk.enforcement.signing import RetryPolicy, next_attempt_at
+from abusedesk.parsing.model import Category, Service
+from abusedesk.storage import audit
+from abusedesk.storage.dialect import insert_for, lock_account
+from abusedesk.storage.tables import Account, Event, Suppression, SweepMark, table_of
+
+ACTOR: Final = "system:suppressions"
+MARK: Final = "suppressions:events"
+# Events aggregated by a transaction that committed late may carry an aggregated_at a
+# little before the watermark: each sweep reads this far back again (re-reading is
+# harmless: an address is added once).
+OVERLAP: Final = timedelta(minutes=10)
+PAGE: Final = 1000
+MAX_FAILURE: Final = 2000
+# What a recipient complains about: their address goes on the account's list.
+COMPLAINT_CATEGORIES: Final = frozenset(
+    {Category.SPAM, Category.PHISHING, Category.FRAUD, Category.MALWARE}
+)
+HASH_KEYS: Final = ("recipient_hash", "complainant_hash")
+
+_RNG = random.SystemRandom()
+
+
+class SuppressionState:
+    """The states of a suppression row."""
+
+    PENDING = "pending"
+    PUSHED = "pushed"
+    DEAD = "dead"
+    LIFTED = "lifted"
+
+    ALL = (PENDING, PUSHED, DEAD, LIFTED)
+
+
+class SuppressionReason:
+    """Why an address is suppressed."""
+
+    COMPLAINT = "complaint"
+    HARD_BOUNCE = "hard_bounce"
+    MANUAL = "manual"
+
+    ALL = (COMPLAINT, HARD_BOUNCE, MANUAL)
+
+
+class InvalidAddressHash(AbuseDeskError):
+    """Raise when an address hash is not 64 lowercase hex digits."""
+
+
+@dataclass(frozen=True)
+class SuppressionRecord:
+    """One suppressed address of an account, as stored."""
+
+    id: int
+    account_id: int
+    address_hash: str
+    reason: str
+    event_id: int | None
+    action_id: int | None
+    first_seen_at: datetime
+    state: str
+    push_key: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    pushed_at: datetime | None
+    dead_at: datetime | None
+    failure: str | None
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What one push of a batch did: pushed, or failed (retrying or dead)."""
+
+    push_key: str
+    account_id: int
+    addresses: int
+    state: str
+    attempts: int
+    failure: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeadPush:
+    """A batch of suppressions whose push the connector gave up on."""
+
+    push_key: str
+    account_id: int
+    account_external_id: str
+    account_name: str
+    addresses: int
+    attempts: int
+    failure: str | None
+    dead_at: datetime
+
+
+def address_hash(address: str) -> str:
+    """Return the SHA-256 hex of the trimmed, lowercased *address* (what the list keeps)."""
+    cleaned = address.strip().lower()
+    if not cleaned:
+        raise InvalidAddressHash("an empty address cannot be suppressed")
+    return sha256_hex(cleaned.encode("utf-8"))
+
+
+def check_hash(value: str) -> str:
+    """Return *value* if it is a SHA-256 in lowercase hex; raise InvalidAddressHash otherwise."""
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidAddressHash(f"{value[:80]!r} is not a SHA-256 in lowercase hex")
+    return value
+
+
+# --- collecting ---------------------------------------------------------------------
+
+
+def collect_suppressions(session: Session, *, now: datetime) -> int:
+    """Add the complainants and hard bounces of newly aggregated events; return how many.
+
+    Reads attributed e-mail events aggregated since the watermark (less `OVERLAP`),
+    page by page, adds each new (account, address hash) as pending, moves the watermark
+    to the newest event read and writes one audit row per account that gained addresses.
+    """
+    mark = _mark(session)
+    since = None if mark is None else mark - OVERLAP
+    added: Counter[int] = Counter()
+    reasons: dict[int, Counter[str]] = {}
+    last: tuple[datetime, int] | None = None
+    newest = mark
+    categories = sorted(COMPLAINT_CATEGORIES | {Category.BOUNCE})
+    while True:
+        statement = (
+            select(
+                Event.id,
+                Event.account_id,
+                Event.category,
+                Event.indicators,
+                Event.details,
+                Event.occurred_at,
+                Event.aggregated_at,
+            )
+            .where(
+                Event.aggregated_at.is_not(None),
+                Event.account_id.is_not(None),
+                Event.attribution_state == "attributed",
+                Event.service == Service.EMAIL,
+                Event.category.in_(categories),
+            )
+            .order_by(Event.aggregated_at, Event.id)
+            .limit(PAGE)
+        )
+        if since is not None:
+            statement = statement.where(Event.aggregated_at > since)
+        if last is not None:
+            statement = statement.where(
+                or_(
+                    Event.aggregated_at > last[0],
+                    and_(Event.aggregated_at == last[0], Event.id > last[1]),
+                )
+            )
+        rows = session.execute(statement).all()
+        if not rows:
+            break
+        for row in rows:
+            reason = _reason(row.category, row.details)
+            if reason is None or row.account_id is None:
+                continue
+            for value in _hashes(row.indicators):
+                if _add(
+                    session,
+                    account_id=row.account_id,
+                    value=value,
+                    reason=reason,
+                    event_id=row.id,
+                    action_id=None,
+                    first_seen_at=row.occurred_at,
+                    state=SuppressionState.PENDING,
+                    pushed_at=None,
+                ):
+                    added[row.account_id] += 1
+                    reasons.setdefault(row.account_id, Counter())[reason] += 1
+        last = (rows[-1].aggregated_at, rows[-1].id)
+        if newest is None or last[0] > newest:
+            newest = last[0]
+        if len(rows) < PAGE:
+            break
+    if newest is not None and newest != mark:
+        _set_mark(session, newest, now)
+    for account_id, count in sorted(added.items()):
+        audit.record(
+            session,
+            actor=ACTOR,
+            tag="suppression:collect",
+            subject_type="account",
+            subject_id=account_id,
+            at=now,
+            after={"added": count, "reasons": dict(sorted(reasons[account_id].items()))},
+            reason=f"{count} address(es) to suppress from complaints and hard bounces",
+        )
+    return sum(added.values())
+
+
+def _reason(category: str, details: Any) -> str | None:
+    if category in COMPLAINT_CATEGORIES:
+        return SuppressionReason.COMPLAINT
+    hard = isinstance(details, dict) and details.get("bounce_class") == "hard"
+    if category == Category.BOUNCE and hard:
+        return SuppressionReason.HARD_BOUNCE
+    return None
+
+
+def _hashes(indicators: Any) -> list[str]:
+    if not isinstance(indicators, dict):
+        return []
+    found: dict[str, None] = {}
+    for key in HASH_KEYS:
+        values = indicators.get(key) or ()
+        for value in values if isinstance(values, list | tuple) else ():
+            if isinstance(value, str):
+                text = value.strip().lower()
+                if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+                    found.setdefault(text, None)
+    return list(found)
+
+
+def _add(
+    session: Session,
+    *,
+    account_id: int,
+    value: str,
+    reason: str,
+    event_id: int | None,
+    action_id: int | None,
+    first_seen_at: datetime,
+    state: str,
+    pushed_at: datetime | None,
+) -> bool:
+    """Insert the row unless the account has the address already; tell whether it was new."""
+    result = session.execute(
+        insert_for(session, Suppression)
+        .values(
+            account_id=account_id,
+            address_hash=value,
+            reason=reason,
+            event_id=event_id,
+            action_id=action_id,
+            first_seen_at=first_seen_at,
+            state=state,
+            attempts=0,
+            pushed_at=pushed_at,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "address_hash"])
+        .returning(Suppression.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+def _mark(session: Session) -> datetime | None:
+    return session.scalar(select(SweepMark.mark_at).where(SweepMark.name == MARK))
+
+
+def _set_mark(session: Session, at: datetime, now: datetime) -> None:
+    statement = insert_for(session, SweepMark).values(name=MARK, mark_at=at, updated_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"mark_at": at, "updated_at": now}
+        )
+    )
+
+
+# --- by hand (resource actions) -----------------------------------------------------
+
+
+def suppress_by_action(
+    session: Session, account_id: int, value: str, *, action_id: int, now: datetime
+) -> SuppressionRecord:
+    """Put the address hash *value* on the account's list as done by action *action_id*.
+
+    The action itself told the provider, so the row is recorded as pushed; an address
+    already on the list (or lifted earlier) is marked pushed again under this action.
+    """
+    check_hash(value)
+    if not _add(
+        session,
+        account_id=account_id,
+        value=value,
+        reason=SuppressionReason.MANUAL,
+        event_id=None,
+        action_id=action_id,
+        first_seen_at=now,
+        state=SuppressionState.PUSHED,
+        pushed_at=now,
+    ):
+        session.execute(
+            update(table_of(Suppression))
+            .where(Suppression.account_id == account_id, Suppression.address_hash == value)
+            .values(
+                state=SuppressionState.PUSHED,
+                action_id=action_id,
+                pushed_at=now,
+                dead_at=None,
+                next_attempt_at=None,
+                failure=None,
+            )
+        )
+    return _record(session, account_id, value)
+
+
+def lift_by_action(
+    session: Session, account_id: int, value: str, *, action_id: int, now: datetime
+) -> SuppressionRecord | None:
+    """Take the address hash *value* off the account's list (state lifted); None if absent."""
+    check_hash(value)
+    session.execute(
+        update(table_of(Suppression))
+        .where(Suppression.account_id == account_id, Suppression.address_hash == value)
+        .values(state=SuppressionState.LIFTED, action_id=action_id, next_attempt_at=None)
+    )
+    try:
+        return _record(session, account_id, value)
+    except NotFound:
+        return None
+
+
+def _record(session: Session, account_id: int, value: str) -> SuppressionRecord:
+    row = session.execute(
+        select(table_of(Suppression)).where(
+            Suppression.account_id == account_id, Suppression.address_hash == value
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"account {account_id} has no suppression for that address")
+    return SuppressionRecord(**row._asdict())
+
+
+# --- pushing ------------------------------------------------------------------------
+
+
+def push_due_suppressions(
+    session: Session,
+    connector: Connector,
+    *,
+    now: datetime,
+    retry: RetryPolicy,
+    batch_size: int,
+    max_batches: int = 100,
+    give_up_after: int = 3,
+    rng: random.Random | None = None,
+) -> list[PushOutcome]:
+    """Push pending suppressions: failed batches that are due again first, then new ones.
+
+    Each batch holds at most *batch_size* addresses of one account and is one connector
+    call; at most *max_batches* calls are made, and none after *give_up_after* failed
+    calls in a row (the provider is down: the rest wait for the next sweep). A failed
+    batch keeps its rows and key and gets its next attempt from *retry*, or is
+    dead-lettered when the attempts are used up. Every push, failure and dead letter is
+    audited.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    outcomes: list[PushOutcome] = []
+    due = session.execute(
+        select(Suppression.push_key, Suppression.account_id)
+        .where(
+            Suppression.state == SuppressionState.PENDING,
+            Suppression.push_key.is_not(None),
+            Suppression.next_attempt_at <= now,
+        )
+        .group_by(Suppression.push_key, Suppression.account_id)
+        .order_by(func.min(Suppression.next_attempt_at))
+        .limit(max_batches)
+    ).all()
+
+    def provider_down() -> bool:
+        recent = outcomes[-give_up_after:]
+        return len(recent) == give_up_after and all(o.failure for o in recent)
+
+    for key, account_id in due:
+        if provider_down():
+            return outcomes
+        if key is None:
+            continue
+        outcome = _push(session, connector, key, account_id, now=now, retry=retry, rng=rng)
+        if outcome is not None:
+            outcomes.append(outcome)
+    while len(outcomes) < max_batches and not provider_down():
+        waiting = session.scalar(
+            select(Suppression.account_id)
+            .where(Suppression.state == SuppressionState.PENDING, Suppression.push_key.is_(None))
+            .order_by(Suppression.id)
+            .limit(1)
+        )
+        if waiting is None:
+            break
+        key = _form_batch(session, waiting, batch_size)
+        if key is None:
+            continue
+        outcome = _push(session, connector, key, waiting, now=now, retry=retry, rng=rng)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _form_batch(session: Session, account_id: int, batch_size: int) -> str | None:
+    lock_account(session, account_id)
+    ids = list(
+        session.scalars(
+            select(Suppression.id)
+            .where(
+                Suppression.account_id == account_id,
+                Suppression.state == SuppressionState.PENDING,
+                Suppression.push_key.is_(None),
+            )
+            .order_by(Suppression.id)
+            .limit(batch_size)
+        )
+    )
+    if not ids:
+        return None
+    # Rows join one batch only, ever; the random part keeps keys unique across databases.
+    key = f"suppressions-{account_id}-{ids[0]}-{token_urlsafe(12)}"
+    session.execute(
+        update(table_of(Suppression)).where(Suppression.id.in_(ids)).values(push_key=key)
+    )
+    return key
+
+
+def _push(
+    session: Session,
+    connector: Connector,
+    key: str,
+    account_id: int,
+    *,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random | None,
+) -> PushOutcome | None:
+    lock_account(session, account_id)
+    rows = session.execute(
+        select(
+            Suppression.id,
+            Suppression.address_hash,
+            Suppression.reason,
+            Suppression.first_seen_at,
+            Suppression.attempts,
+        )
+        .where(Suppression.push_key == key, Suppression.state == SuppressionState.PENDING)
+        .order_by(Suppression.id)
+    ).all()
+    if not rows:
+        return None  # another sweep pushed it meanwhile
+    external_id = session.scalar(select(Account.external_id).where(Account.id == account_id))
+    if external_id is None:
+        raise NotFound(f"no account {account_id}")
+    entries = [SuppressionEntry(r.address_hash, r.reason, r.first_seen_at) for r in rows]
+    attempts = max(r.attempts for r in rows) + 1
+    ids = [r.id for r in rows]
+    try:
+        connector.push_suppressions(external_id, entries, key)
+    except Exception as error:  # any connector error is recorded, not raised
+        failure = f"{type(error).__name__}: {error}"[:MAX_FAILURE]
+        next_at = next_attempt_at(retry, attempts, now, rng or _RNG)
+        state = SuppressionState.PENDING if next_at is not None else SuppressionState.DEAD
+        _update(
+            session,
+            ids,
+            state=state,
+            attempts=attempts,
+            failure=failure,
+            next_attempt_at=next_at,
+            dead_at=None if next_at is not None else now,
+        )
+        verb = "fail" if next_at is not None else "dead_letter"
+        _audit(
+            session,
+            key,
+            verb,
+            now=now,
+            actor=ACTOR,
+            after={
+                "account_id": account_id,
+                "addresses": len(ids),
+                "attempts": attempts,
+                "next_attempt_at": None if next_at is None else next_at.isoformat(),
+            },
+            reason=f"attempt {attempts} failed: {failure}",
+        )
+        return PushOutcome(key, account_id, len(ids), state, attempts, failure, next_at)
+    _update(
+        session,
+        ids,
+        state=SuppressionState.PUSHED,
+        attempts=attempts,
+        failure=None,
+        next_attempt_at=None,
+        dead_at=None,
+        pushed_at=now,
+    )
+    _audit(
+        session,
+        key,
+        "push",
+        now=now,
+        actor=ACTOR,
+        after={"account_id": account_id, "addresses": len(ids), "attempts": attempts},
+        reason=f"{len(ids)} address(es) pushed to the provider",
+    )
+    return PushOutcome(key, account_id, len(ids), SuppressionState.PUSHED, attempts, None, None)
+
+
+def _update(session: Session, ids: Sequence[int], **values: Any) -> None:
+    session.execute(update(table_of(Suppression)).where(Suppression.id.in_(ids)).values(**values))
+
+
+def _audit(
+    session: Session,
+    key: str,
+    verb: str,
+    *,
+    now: datetime,
+    actor: str,
+    after: dict[str, Any],
+    reason: str,
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        tag=f"suppression:{verb}",
+        subject_type="suppression_push",
+        subject_id=key,
+        at=now,
+        after=after,
+        reason=reason,
+    )
+
+
+# --- dead letters -------------------------------------------------------------------
+
+
+def dead_pushes(session: Session, *, limit: int = 200) -> list[DeadPush]:
+    """Return the suppression batches the connector gave up on, newest first."""
+    rows = session.execute(
+        select(
+            Suppression.push_key,
+            Suppression.account_id,
+            Account.external_id,
+            Account.name,
+            func.count(Suppression.id),
+            func.max(Suppression.attempts),
+            func.max(Suppression.failure),
+            func.max(Suppression.dead_at),
+        )
+        .join(Account, Account.id == Suppression.account_id)
+        .where(Suppression.state == SuppressionState.DEAD, Suppression.push_key.is_not(None))
+        .group_by(Suppression.push_key, Suppression.account_id, Account.external_id, Account.name)
+        .order_by(func.max(Suppression.dead_at).desc(), Suppression.push_key)
+        .limit(limit)
+    ).all()
+    return [
+        DeadPush(
+            push_key=str(key),
+            account_id=account_id,
+            account_external_id=external_id,
+            account_name=name,
+            addresses=int(count),
+            attempts=int(attempts),
+            failure=failure,
+            dead_at=dead_at,
+        )
+        for key, account_id, external_id, name, count, attempts, failure, dead_at in rows
+        if dead_at is not None
+    ]
+
+
+def retry_dead_push(session: Session, push_key: str, *, actor: str, now: datetime) -> int:
+    """Put a dead batch back in line, due now; return how many addresses it holds.
+
+    The batch keeps its key and its attempt count: the next sweep makes one more
+    attempt, and a failure then dead-letters it again.
+    """
+    ids = list(
+        session.scalars(
+            select(Suppression.id).where(
+                Suppression.push_key == push_key, Suppression.state == SuppressionState.DEAD
+            )
+        )
+    )
+    if not ids:
+        raise NotFound(f"no dead suppression push {push_key!r}")
+    account_id = session.scalar(select(Suppression.account_id).where(Suppression.id == ids[0]))
+    _update(session, ids, state=SuppressionState.PENDING, dead_at=None, next_attempt_at=now)
+    _audit(
+        session,
+        push_key,
+        "retry_dead",
+        now=now,
+        actor=actor,
+        after={"account_id": account_id, "addresses": len(ids)},
+        reason="dead suppression push put back in line",
+    )
+    return len(ids)
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def account_suppressions(
+    session: Session, account_id: int, *, limit: int = 200
+) -> list[SuppressionRecord]:
+    """Return the account's suppressions, newest first."""
+    rows = session.execute(
+        select(table_of(Suppression))
+        .where(Suppression.account_id == account_id)
+        .order_by(Suppression.id.desc())
+        .limit(limit)
+    ).all()
+    return [SuppressionRecord(**row._asdict()) for row in rows]
+
+
+def suppression_counts(session: Session, account_id: int) -> dict[str, int]:
+    """Return how many of the account's suppressions are in each state."""
+    rows: Iterable[Any] = session.execute(
+        select(Suppression.state, func.count(Suppression.id))
+        .where(Suppression.account_id == account_id)
+        .group_by(Suppression.state)
+    ).all()
+    counts = dict.fromkeys(SuppressionState.ALL, 0)
+    counts.update({state: int(count) for state, count in rows})
+    return counts
