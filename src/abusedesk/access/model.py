@@ -77,6 +77,12 @@ QUEUE_ADMIN: Final = _permission(
     "queue.admin", "create and change queues, their members, SLAs and calendars"
 )
 ROUTING_ADMIN: Final = _permission("routing.admin", "edit and reorder routing rules")
+POLICY_ADMIN: Final = _permission(
+    "policy.admin", "edit the enforcement policy: thresholds, repeat offences, approvals"
+)
+NOTICE_ADMIN: Final = _permission(
+    "notice.admin", "write and change the templates of the notices customers receive"
+)
 REPLY_ADMIN: Final = _permission(
     "reply.admin", "write, change and retire the saved replies analysts use in notes"
 )
@@ -169,6 +175,8 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
                 USER_ADMIN,
                 QUEUE_ADMIN,
                 ROUTING_ADMIN,
+                POLICY_ADMIN,
+                NOTICE_ADMIN,
                 REPLY_ADMIN,
                 AUDIT_VIEW,
                 METRICS_VIEW,

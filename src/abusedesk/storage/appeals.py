@@ -656,7 +656,7 @@ def _reinstate(
     session: Session, newest: ActionRecord, words: str, proposer: str, now: datetime
 ) -> ActionRecord:
     """Propose the reinstatement that overturns the account actions, undoing *newest*."""
-    record = enforcement.propose(
+    return enforcement.propose(
         session,
         newest.account_id,
         AccountAction.REINSTATE,
@@ -666,15 +666,10 @@ def _reinstate(
         actor=proposer,
         now=now,
         case_id=newest.case_id,
+        # Linked to the newest account action, so the connector's call and the action
+        # pages say what it reverses; executing it marks every punitive action reversed.
+        reverses=newest.id,
     )
-    # The reinstatement undoes the appealed climb: link it to the newest account action so
-    # the connector's call and the action pages say what it reverses.
-    session.execute(
-        update(table_of(EnforcementAction))
-        .where(EnforcementAction.id == record.id)
-        .values(reverses_action_id=newest.id)
-    )
-    return enforcement.action_record(session, record.id)
 
 
 # --- reading --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from abusedesk.enforcement.approvals import check_approver, check_executable
 from abusedesk.enforcement.errors import InvalidPolicy, ReasonRequired
 from abusedesk.enforcement.ladder import (
     ACCOUNT_ACTIONS,
+    AccountAction,
     ResourceAction,
     check_action,
     is_account_action,
@@ -242,16 +243,23 @@ def propose(
     now: datetime,
     case_id: int | None = None,
     resource_id: int | None = None,
+    reverses: int | None = None,
 ) -> ActionRecord:
     """Propose *action* on the account (or one of its resources) for *cause*; return it.
 
     The policy in force decides the action actually proposed: a repeat offence escalates
     it (e.g. a second review for the same cause within 90 days becomes a pause), and the
     sentence saying so is kept on the action. The ladder checks the result against the
-    account's standing now; `execute` checks again when it runs.
+    account's standing now; `execute` checks again when it runs. *reverses* names the
+    executed action this one undoes (a reinstatement that overturns an appealed pause).
     """
     policy = current_policy(session)
     account = _account(session, account_id)
+    if reverses is not None:
+        undone = _lock(session, reverses)
+        _require_state(undone, {ActionState.EXECUTED}, "reverse")
+        if undone.account_id != account_id:
+            raise InvalidEvidence(f"action {reverses} is about another account")
     history = _past_actions(session, account_id)
     requirement = required_action(
         policy, account.standing, history, check_action(action), cause=cause, at=now
@@ -270,7 +278,7 @@ def propose(
         now=now,
         case_id=case_id,
         resource_id=resource_id,
-        reverses=None,
+        reverses=reverses,
     )
 
 
@@ -384,8 +392,7 @@ def execute(
             **({"metrics_since": now.isoformat()} if move and move.restarts_metrics_window else {}),
         },
     )
-    if row.reverses_action_id is not None:
-        original = _lock(session, row.reverses_action_id)
+    for original in _undone_by(session, row):
         _set(session, original.id, state=ActionState.REVERSED)
         _step(
             session,
@@ -398,6 +405,27 @@ def execute(
             why=f"undone by action {row.id} ({row.action})",
         )
     return action_record(session, row.id)
+
+
+def _undone_by(session: Session, row: ActionRecord) -> list[ActionRecord]:
+    """Return the executed actions that *row*, now executed, undoes.
+
+    That is the action it reverses, and for a reinstatement every punitive account
+    action still in force on the account: back at healthy, none of them holds any more.
+    """
+    ids = set() if row.reverses_action_id is None else {row.reverses_action_id}
+    if row.action == AccountAction.REINSTATE:
+        ids.update(
+            session.scalars(
+                select(EnforcementAction.id).where(
+                    EnforcementAction.account_id == row.account_id,
+                    EnforcementAction.resource_id.is_(None),
+                    EnforcementAction.state == ActionState.EXECUTED,
+                    EnforcementAction.action.in_(sorted(AccountAction.PUNITIVE)),
+                )
+            )
+        )
+    return [_lock(session, action_id) for action_id in sorted(ids)]
 
 
 def reverse(

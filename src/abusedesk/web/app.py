@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import abusedesk
 from abusedesk.bootstrap import Container
+from abusedesk.web import portal
 from abusedesk.web.api import (
     health,
     inventory,
@@ -30,7 +31,10 @@ from abusedesk.web.errors import (
     unexpected_error_response,
 )
 from abusedesk.web.ui import (
+    actions,
     admin,
+    admin_notices,
+    admin_policy,
     cases,
     evidence,
     home,
@@ -41,6 +45,7 @@ from abusedesk.web.ui import (
     replies,
     report_form,
 )
+from abusedesk.web.ui import appeals as appeal_pages
 from abusedesk.web.ui import escalations as escalation_pages
 from abusedesk.web.ui import search as search_page
 from abusedesk.web.ui.rendering import make_templates
@@ -100,6 +105,11 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(escalation_pages.router)
     app.include_router(mentions.router)
     app.include_router(replies.router)
+    app.include_router(actions.router)
+    app.include_router(appeal_pages.router)
+    app.include_router(portal.router)
+    app.include_router(admin_policy.router)
+    app.include_router(admin_notices.router)
     return app
 
 

@@ -7,7 +7,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from abusedesk.access.errors import PermissionDenied
-from abusedesk.access.model import QUEUE_ADMIN, ROUTING_ADMIN, USER_ADMIN, User
+from abusedesk.access.model import (
+    NOTICE_ADMIN,
+    POLICY_ADMIN,
+    QUEUE_ADMIN,
+    ROUTING_ADMIN,
+    USER_ADMIN,
+    User,
+)
 from abusedesk.bootstrap import Container
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.storage.db import unit_of_work
@@ -18,6 +25,8 @@ ADMIN_PAGES = (
     ("/admin/queues", "Queues", QUEUE_ADMIN),
     ("/admin/calendars", "Calendars", QUEUE_ADMIN),
     ("/admin/users", "Users", USER_ADMIN),
+    ("/admin/policy", "Enforcement policy", POLICY_ADMIN),
+    ("/admin/notices", "Notice templates", NOTICE_ADMIN),
 )
 
 
@@ -29,7 +38,7 @@ def admin_pages(user: User) -> list[tuple[str, str]]:
 def problems_of(error: AbuseDeskError) -> list[str]:
     """Return every problem an error names: a document's list, or its one message."""
     listed = getattr(error, "problems", None)
-    if isinstance(listed, tuple) and listed:
+    if isinstance(listed, tuple | list) and listed:
         return [str(problem) for problem in listed]
     return [str(error)]
 

@@ -36,6 +36,7 @@ from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import Case, QueueRow
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
+from abusedesk.web.ui.case_panels import ACTION_DONE, enforcement_panels
 from abusedesk.web.ui.rendering import private_page
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +54,7 @@ DONE = {
     "escalated": "The case is escalated.",
     "merged": "The cases are merged into this one.",
     "split": "The events moved to a new case.",
+    **ACTION_DONE,
 }
 
 
@@ -83,6 +85,14 @@ def show_case(
         notes = case_notes.notes(session, case_id)
         case_escalations = escalations.case_escalations(session, case_id, now=utcnow())
         replies = case_notes.saved_replies(session, category_group=detail.case.category_group)
+        panels = enforcement_panels(
+            session,
+            case_id=case_id,
+            account_id=detail.account.id,
+            standing=detail.account.standing,
+            user=principal.user,
+            now=utcnow(),
+        )
     user = principal.user
     status = detail.case.status
     targets = sorted(allowed_targets(status), key=CaseState.ALL.index)
@@ -108,6 +118,7 @@ def show_case(
             "may_escalate": user.may(ESCALATION_CREATE),
             "notice": notice,
             "problem": problem,
+            **panels,
         },
         status_code=status_code,
     )

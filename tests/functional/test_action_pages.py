@@ -1,0 +1,581 @@
+"""Enforcement actions over real HTTP: proposed on the case page, approved by a second analyst,
+run through the signed webhook to a real receiver, failing and dead-lettered while it is
+down, retried, reversed and rejected; who may do what, and what each step audits."""
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from abusedesk.connectors import build_connector, retry_policy
+from abusedesk.core.clock import utcnow
+from abusedesk.messaging.keys import notice_context
+from abusedesk.storage import appeals, suppressions
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.tables import (
+    Account,
+    AuditEntry,
+    CustomerMessage,
+    EnforcementAction,
+    Resource,
+    SendingStat,
+    Suppression,
+)
+from abusedesk.web.portal import attachment_limits
+from tests.support.enforcement_pages import (
+    Workbenches,
+    action_tags,
+    actions,
+    idempotency_key,
+    signed_in,
+    standing,
+    workbenches,
+)
+from tests.support.workbench import Workbench, analyst_in, complaint_case
+
+
+@pytest.fixture
+def benches(database_url: str, tmp_path: Path) -> Iterator[Workbenches]:
+    """Start receivers and workbenches that stay up until the test's checks are done."""
+    with workbenches(database_url, tmp_path) as started:
+        yield started
+
+
+def _team(bench: Workbench) -> None:
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    analyst_in(bench.container, "lee", "lead", "triage")
+    analyst_in(bench.container, "lou", "lead", "triage")
+
+
+def _propose(
+    client_csrf: tuple[httpx.Client, str], case_id: int, action: str, **fields: str
+) -> httpx.Response:
+    client, csrf = client_csrf
+    return client.post(
+        f"/cases/{case_id}/actions",
+        data={
+            "csrf_token": csrf,
+            "action": action,
+            "cause": "spam",
+            "reason": f"{action}: complaints keep coming",
+            "figures": "complaint_rate: 0.0062\ncomplaints: 77",
+            **fields,
+        },
+    )
+
+
+def _only_action(bench: Workbench) -> int:
+    listed = actions(bench.container)
+    assert len(listed) >= 1
+    return listed[-1][0]
+
+
+def test_a_suspension_waits_for_a_second_analyst_then_runs_through_the_signed_webhook(
+    benches: Workbenches,
+) -> None:
+    """Proposed by one analyst, approved by a lead: the receiver gets one signed call."""
+    receiver = benches.receiver()
+    bench = benches.serve(receiver)
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        proposed = _propose(ana, case_id, "suspend")
+        action_id = _only_action(bench)
+        standing_before = standing(bench.container)
+        calls_before = list(receiver.accepted)
+        seen_by_ana = ana[0].get("/actions").text
+        seen_by_lee = lee[0].get("/actions").text
+        approved = lee[0].post(
+            f"/actions/{action_id}/approve", data={"csrf_token": lee[1], "back": "/actions"}
+        )
+        case_page = ana[0].get(f"/cases/{case_id}").text
+
+    assert (proposed.status_code, proposed.headers["location"]) == (
+        303,
+        f"/cases/{case_id}?done=proposed",
+    )
+    assert (standing_before, calls_before) == ("healthy", [])
+    assert "Waiting for another analyst to approve." in seen_by_ana
+    assert f'action="/actions/{action_id}/approve"' not in seen_by_ana
+    assert f'action="/actions/{action_id}/approve"' in seen_by_lee
+    assert (approved.status_code, approved.headers["location"]) == (303, "/actions?done=executed")
+    assert standing(bench.container) == "suspended"
+    assert [
+        (c["idempotency_key"], c["action"], c["account"], c["case_id"]) for c in receiver.accepted
+    ] == [(idempotency_key(bench.container, action_id), "suspend", "4411", case_id)]
+    assert receiver.refused == []
+    assert action_tags(bench.container, action_id) == [
+        ("enforcement:action:propose", "ana"),
+        ("enforcement:action:approve", "lee"),
+        ("enforcement:action:execute", "lee"),
+    ]
+    assert re.search(r"Executed</dt><dd>by lee <time", case_page)
+    assert "Approved</dt><dd>by lee" in case_page
+
+
+def test_the_proposer_cannot_approve_their_own_action(benches: Workbenches) -> None:
+    """A lead's own proposal shows no approve button, and posting one anyway is refused."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "lee") as lee:
+        _propose(lee, case_id, "suspend")
+        action_id = _only_action(bench)
+        page = lee[0].get(f"/cases/{case_id}").text
+        refused = lee[0].post(
+            f"/actions/{action_id}/approve",
+            data={"csrf_token": lee[1], "back": f"/cases/{case_id}"},
+        )
+
+    assert f'action="/actions/{action_id}/approve"' not in page
+    assert refused.status_code == 409
+    assert "lee proposed this action and cannot approve it" in refused.text
+    assert actions(bench.container) == [(action_id, "suspend", "proposed")]
+    assert standing(bench.container) == "healthy"
+    assert [tag for tag, _ in action_tags(bench.container, action_id)] == [
+        "enforcement:action:propose"
+    ]
+
+
+def test_an_action_that_needs_no_second_analyst_runs_on_proposal(benches: Workbenches) -> None:
+    """A warning (no approval in the default policy) executes as it is proposed."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana:
+        proposed = _propose(ana, case_id, "warn")
+        shown = ana[0].get(proposed.headers["location"]).text
+    action_id = _only_action(bench)
+
+    assert proposed.headers["location"] == f"/cases/{case_id}?done=executed"
+    assert "The action is executed." in shown
+    assert standing(bench.container) == "warned"
+    assert action_tags(bench.container, action_id) == [
+        ("enforcement:action:propose", "ana"),
+        ("enforcement:action:execute", "ana"),
+    ]
+
+
+def test_a_connector_that_is_down_leaves_the_action_failed_and_a_retry_runs_it(
+    benches: Workbenches,
+) -> None:
+    """While the receiver answers 503 nothing is executed; the retry sends the same key."""
+    receiver = benches.receiver()
+    bench = benches.serve(receiver)
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    receiver.status = 503
+    with signed_in(bench.base_url, "ana") as ana:
+        proposed = _propose(ana, case_id, "pause")
+        action_id = _only_action(bench)
+        failed_state = actions(bench.container)
+        standing_down = standing(bench.container)
+        case_page = ana[0].get(proposed.headers["location"]).text
+        listed = ana[0].get("/actions").text
+        receiver.status = 200
+        retried = ana[0].post(
+            f"/actions/{action_id}/execute",
+            data={"csrf_token": ana[1], "back": f"/cases/{case_id}"},
+        )
+
+    assert proposed.headers["location"] == f"/cases/{case_id}?done=failed"
+    assert failed_state == [(action_id, "pause", "failed")]
+    assert standing_down == "healthy"
+    assert "The connector failed; the action is not executed" in case_page
+    assert "1 attempt(s); last failure:" in case_page
+    assert "next attempt <time" in case_page
+    failing = listed.split('id="failing"')[1].split('id="executed"')[0]
+    assert f'id="action-{action_id}"' in failing
+    assert retried.headers["location"] == f"/cases/{case_id}?done=executed"
+    assert standing(bench.container) == "paused"
+    assert [c["idempotency_key"] for c in receiver.accepted] == [
+        idempotency_key(bench.container, action_id)
+    ]
+
+
+def test_an_exhausted_action_is_a_dead_letter_until_retried(benches: Workbenches) -> None:
+    """With one attempt allowed, a failure dead-letters it; the dead-letter retry runs it."""
+    receiver = benches.receiver()
+    bench = benches.serve(receiver, max_attempts=1)
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    receiver.status = 503
+    with signed_in(bench.base_url, "ana") as ana:
+        proposed = _propose(ana, case_id, "pause")
+        action_id = _only_action(bench)
+        letters = ana[0].get("/dead-letters").text
+        receiver.status = 200
+        retried = ana[0].post(
+            f"/dead-letters/{action_id}/retry",
+            data={"csrf_token": ana[1], "back": "/dead-letters"},
+        )
+        after = ana[0].get("/dead-letters").text
+
+    assert proposed.headers["location"] == f"/cases/{case_id}?done=dead"
+    assert f'id="dead-action-{action_id}"' in letters
+    assert retried.headers["location"] == "/dead-letters?done=executed"
+    assert f'id="dead-action-{action_id}"' not in after
+    assert standing(bench.container) == "paused"
+    assert len(receiver.accepted) == 1
+
+
+def test_a_reversal_runs_the_opposite_action_with_its_own_reason(benches: Workbenches) -> None:
+    """Reversing a pause resumes the account (throttled) and marks the pause reversed."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana:
+        _propose(ana, case_id, "pause")
+        pause_id = _only_action(bench)
+        no_reason = ana[0].post(
+            f"/actions/{pause_id}/reverse",
+            data={"csrf_token": ana[1], "reason": " ", "back": f"/cases/{case_id}"},
+        )
+        reversed_ = ana[0].post(
+            f"/actions/{pause_id}/reverse",
+            data={
+                "csrf_token": ana[1],
+                "reason": "the list was bought by a former employee",
+                "back": f"/cases/{case_id}",
+            },
+        )
+    with read_only(bench.container.sessions) as session:
+        reversal = session.execute(
+            select(EnforcementAction.reason, EnforcementAction.reverses_action_id).where(
+                EnforcementAction.id == pause_id + 1
+            )
+        ).one()
+
+    assert no_reason.status_code == 409
+    assert "needs words" in no_reason.text
+    assert reversed_.headers["location"] == f"/cases/{case_id}?done=executed"
+    assert actions(bench.container) == [
+        (pause_id, "pause", "reversed"),
+        (pause_id + 1, "resume", "executed"),
+    ]
+    assert tuple(reversal) == ("the list was bought by a former employee", pause_id)
+    assert standing(bench.container) == "throttled"
+
+
+def test_a_lead_rejects_a_proposal_only_with_a_reason(benches: Workbenches) -> None:
+    """A rejection without words is refused; with them the action is rejected and audited."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        _propose(ana, case_id, "suspend")
+        action_id = _only_action(bench)
+        wordless = lee[0].post(
+            f"/actions/{action_id}/reject", data={"csrf_token": lee[1], "reason": ""}
+        )
+        rejected = lee[0].post(
+            f"/actions/{action_id}/reject",
+            data={"csrf_token": lee[1], "reason": "a warning is enough for a first offence"},
+        )
+
+    assert wordless.status_code == 409
+    assert rejected.headers["location"] == "/actions?done=rejected"
+    assert actions(bench.container) == [(action_id, "suspend", "rejected")]
+    assert action_tags(bench.container, action_id)[-1] == ("enforcement:action:reject", "lee")
+
+
+def test_figures_that_are_not_name_value_lines_are_refused_and_nothing_is_stored(
+    benches: Workbenches,
+) -> None:
+    """The case page says which figures line is wrong; no action is proposed."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana:
+        refused = _propose(ana, case_id, "warn", figures="complaints: 3\nRate!! very high")
+
+    assert refused.status_code == 409
+    assert "figures line 2: write name: value" in refused.text
+    assert actions(bench.container) == []
+
+
+def test_a_resource_action_names_one_resource_of_the_account(benches: Workbenches) -> None:
+    """Blocking a domain needs the resource; with it the receiver hears kind and value."""
+    receiver = benches.receiver()
+    bench = benches.serve(receiver)
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with read_only(bench.container.sessions) as session:
+        resource_id = session.scalar(
+            select(Resource.id).where(Resource.value == "news.example.com")
+        )
+    with signed_in(bench.base_url, "ana") as ana:
+        page = ana[0].get(f"/cases/{case_id}").text
+        unnamed = _propose(ana, case_id, "block_domain")
+        named = _propose(ana, case_id, "block_domain", resource_id=str(resource_id))
+
+    assert f'<option value="{resource_id}">identity domain news.example.com</option>' in page
+    assert unnamed.status_code == 409
+    assert "block_domain acts on one resource; name it" in unnamed.text
+    assert named.headers["location"] == f"/cases/{case_id}?done=executed"
+    assert [(c["action"], c["resource"]) for c in receiver.accepted] == [
+        ("block_domain", {"kind": "identity_domain", "value": "news.example.com"})
+    ]
+    assert standing(bench.container) == "healthy"
+
+
+def test_the_case_page_quotes_the_accounts_rate_and_what_the_policy_says(
+    benches: Workbenches,
+) -> None:
+    """77 complaints over 12,400 feedback-loop messages: 0.62%, and policy v1 says pause."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    now = utcnow()
+    with unit_of_work(bench.container.sessions) as session:
+        account_id = session.scalar(select(Account.id).where(Account.external_id == "4411"))
+        session.add(
+            SendingStat(
+                account_id=account_id,
+                resource_key="",
+                hour=(now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0),
+                destination_group="feedback_loop",
+                sent=12_400,
+                fbl_sent=12_400,
+                complaints=77,
+            )
+        )
+    with signed_in(bench.base_url, "ana") as ana:
+        page = ana[0].get(f"/cases/{case_id}").text
+
+    assert "complaint rate 0.62% over the last 12,400 messages to feedback-loop domains" in page
+    assert "policy v1 says pause (review at 0.10%, pause at 0.50%)" in page
+    assert "complaint_rate: 0.00621" in page
+    assert re.search(r'id="propose-cause"[^>]*value="complaint_rate"', page)
+
+
+def test_who_may_see_propose_and_approve(benches: Workbenches) -> None:
+    """Auditors see /actions but act on nothing; tier-1 analysts propose but never approve."""
+    bench = benches.serve()
+    _team(bench)
+    analyst_in(bench.container, "aud", "auditor")
+    analyst_in(bench.container, "root", "admin")
+    case_id = complaint_case(bench.container)
+    with (
+        signed_in(bench.base_url, "ana") as ana,
+        signed_in(bench.base_url, "aud") as aud,
+        signed_in(bench.base_url, "root") as root,
+    ):
+        _propose(ana, case_id, "suspend")
+        action_id = _only_action(bench)
+        auditor_list = aud[0].get("/actions")
+        auditor_case = aud[0].get(f"/cases/{case_id}").text
+        answers = {
+            "analyst approves": ana[0]
+            .post(f"/actions/{action_id}/approve", data={"csrf_token": ana[1]})
+            .status_code,
+            "auditor rejects": aud[0]
+            .post(f"/actions/{action_id}/reject", data={"csrf_token": aud[1], "reason": "x"})
+            .status_code,
+            "admin proposes": _propose(root, case_id, "warn").status_code,
+        }
+
+    assert auditor_list.status_code == 200
+    assert f'id="action-{action_id}"' in auditor_list.text
+    assert 'id="propose-action"' not in auditor_case
+    assert answers == {"analyst approves": 403, "auditor rejects": 403, "admin proposes": 403}
+    assert actions(bench.container) == [(action_id, "suspend", "proposed")]
+
+
+def test_a_form_goes_back_only_to_the_workbench_pages_it_came_from(benches: Workbenches) -> None:
+    """An outside address in *back* is ignored: the answer goes to /actions."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        _propose(ana, case_id, "suspend")
+        action_id = _only_action(bench)
+        answer = lee[0].post(
+            f"/actions/{action_id}/reject",
+            data={"csrf_token": lee[1], "reason": "no", "back": "https://evil.example/"},
+        )
+
+    assert answer.headers["location"] == "/actions?done=rejected"
+
+
+def test_what_analysts_type_is_shown_escaped(benches: Workbenches) -> None:
+    """A reason and a figure with markup appear as text on the case page and /actions."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana:
+        _propose(
+            ana,
+            case_id,
+            "suspend",
+            reason="<script>alert(1)</script>",
+            figures="note: <img src=x onerror=alert(2)>",
+        )
+        pages = [ana[0].get(f"/cases/{case_id}").text, ana[0].get("/actions").text]
+
+    for page in pages:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "&lt;img src=x onerror=alert(2)&gt;" in page
+        assert "<script>alert" not in page
+
+
+def test_a_standing_changed_elsewhere_refuses_an_approval_the_ladder_no_longer_allows(
+    benches: Workbenches,
+) -> None:
+    """A terminated account cannot be suspended: the approval is refused, nothing runs."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        _propose(ana, case_id, "suspend")
+        action_id = _only_action(bench)
+        with unit_of_work(bench.container.sessions) as session:
+            session.execute(
+                update(Account).where(Account.external_id == "4411").values(standing="terminated")
+            )
+        refused = lee[0].post(f"/actions/{action_id}/approve", data={"csrf_token": lee[1]})
+
+    assert refused.status_code == 409
+    assert "suspend" in refused.text
+    assert actions(bench.container) == [(action_id, "suspend", "proposed")]
+
+
+def test_the_case_page_shows_the_notice_sent_and_the_customers_appeal(
+    benches: Workbenches,
+) -> None:
+    """An executed pause queues a notice on the thread; its appeal shows, linked for reviewers."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with unit_of_work(bench.container.sessions) as session:
+        session.execute(
+            update(Account)
+            .where(Account.external_id == "4411")
+            .values(contact_email="ops@customer.example")
+        )
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        _propose(ana, case_id, "pause")
+        action_id = _only_action(bench)
+        with unit_of_work(bench.container.sessions) as session:
+            context = notice_context(bench.container.settings)
+            appeal = appeals.submit_appeal(
+                session,
+                action_id,
+                root_cause="a <b>bought</b> list",
+                fix="we removed the list",
+                prevention="double opt-in from now on",
+                uploads=[],
+                limits=attachment_limits(context),
+                now=utcnow(),
+                notices=context,
+            )
+        analyst_page = ana[0].get(f"/cases/{case_id}").text
+        lead_page = lee[0].get(f"/cases/{case_id}").text
+
+    thread = lead_page.split('id="messages"')[1]
+    assert "To the customer" in thread
+    assert "ops@customer.example" in thread
+    assert re.search(r"pause by email, <time[^>]*>[^<]*</time>;\s*pending", thread)
+    assert "appeal received" in thread
+    panel = lead_page.split('id="appeals"')[1].split('id="messages"')[0]
+    assert f'<a href="/appeals/{appeal.id}">Appeal #{appeal.id}</a>' in panel
+    assert f'<a href="#action-{action_id}">action #{action_id}</a>' in panel
+    assert "a &lt;b&gt;bought&lt;/b&gt; list" in panel
+    assert f'<a href="/appeals/{appeal.id}">' not in analyst_page
+    assert f"Appeal #{appeal.id} against" in analyst_page
+
+
+def test_an_undelivered_message_is_sent_again_from_the_case_page(benches: Workbenches) -> None:
+    """A dead notice gets a button; pressing it puts the message back in line, audited."""
+    bench = benches.serve()
+    _team(bench)
+    case_id = complaint_case(bench.container)
+    with unit_of_work(bench.container.sessions) as session:
+        session.execute(
+            update(Account)
+            .where(Account.external_id == "4411")
+            .values(contact_email="ops@customer.example")
+        )
+    with signed_in(bench.base_url, "ana") as ana:
+        _propose(ana, case_id, "warn")
+        with unit_of_work(bench.container.sessions) as session:
+            message_id = session.scalar(select(CustomerMessage.id))
+            session.execute(
+                update(CustomerMessage)
+                .where(CustomerMessage.id == message_id)
+                .values(state="dead", attempts=8, failure="SMTPServerDisconnected: gone")
+            )
+        page = ana[0].get(f"/cases/{case_id}").text
+        resent = ana[0].post(
+            f"/cases/{case_id}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
+        )
+        again = ana[0].post(
+            f"/cases/{case_id}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
+        )
+        elsewhere = ana[0].post(
+            f"/cases/{case_id + 1}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
+        )
+    with read_only(bench.container.sessions) as session:
+        state = session.scalar(select(CustomerMessage.state))
+        audited = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.tag == "notices:message:resend")
+        ).all()
+
+    assert "Delivery: 8 attempt(s); SMTPServerDisconnected: gone" in page
+    assert f'action="/cases/{case_id}/messages/{message_id}/resend"' in page
+    assert resent.headers["location"] == f"/cases/{case_id}?done=resent"
+    assert state == "pending"
+    assert list(audited) == ["ana"]
+    assert again.status_code == 409
+    assert "only undelivered ones resend" in again.text
+    assert elsewhere.status_code == 404
+
+
+def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
+    benches: Workbenches,
+) -> None:
+    """A batch the receiver refused to the end is listed; "push again" makes it pending."""
+    receiver = benches.receiver()
+    bench = benches.serve(receiver, max_attempts=1)
+    analyst_in(bench.container, "ana", "analyst_basic", "triage")
+    complaint_case(bench.container)
+    receiver.status = 503
+    now = utcnow()
+    with unit_of_work(bench.container.sessions) as session:
+        account_id = session.scalar(select(Account.id).where(Account.external_id == "4411"))
+        session.add(
+            Suppression(
+                account_id=account_id,
+                address_hash=suppressions.address_hash("someone@example.org"),
+                reason="complaint",
+                first_seen_at=now,
+                state="pending",
+                attempts=0,
+            )
+        )
+        session.flush()
+        suppressions.push_due_suppressions(
+            session,
+            build_connector(bench.container.settings.connector),
+            now=now,
+            retry=retry_policy(bench.container.settings.connector),
+            batch_size=10,
+        )
+        push_key = session.scalar(select(Suppression.push_key))
+    with signed_in(bench.base_url, "ana") as ana:
+        letters = ana[0].get("/dead-letters").text
+        pushed = ana[0].post(
+            f"/dead-letters/suppressions/{push_key}/retry", data={"csrf_token": ana[1]}
+        )
+    with read_only(bench.container.sessions) as session:
+        state = session.scalar(select(Suppression.state))
+
+    assert f'id="dead-push-{push_key}"' in letters
+    assert "suppression list: 1 address(es)" in letters
+    assert pushed.headers["location"] == "/dead-letters?done=requeued"
+    assert state == "pending"
+    assert receiver.accepted == []
