@@ -7,10 +7,11 @@ The JSON form admins edit (every field checked by :meth:`Policy.from_dict`)::
                     "complaint_rate": {"review": 0.001, "pause": 0.005}},
      "review_period_days": 14,
      "repeat_offences": [{"action": "review", "within_days": 90, "escalate_to": "pause"}],
-     "approval_required": ["suspend", "terminate"]}
+     "approval_required": ["pause", "suspend", "terminate"]}
 
 Rates are fractions (0.001 is 0.1%). Suspend and terminate always need a second
-approver; a policy may add actions to that list but never remove those two.
+approver; the default adds pause. A policy may add actions to that list but never remove
+suspend and terminate.
 """
 
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,8 @@ from abusedesk.enforcement.ladder import (
 )
 
 ALWAYS_APPROVED = frozenset({AccountAction.SUSPEND, AccountAction.TERMINATE})
+# The default adds pausing: stopping a business's sending outright deserves a second look.
+DEFAULT_APPROVALS = ALWAYS_APPROVED | {AccountAction.PAUSE}
 METRICS = ("bounce_rate", "complaint_rate")
 
 
@@ -93,7 +96,7 @@ class Policy:
     repeat_offences: tuple[RepeatRule, ...] = (
         RepeatRule(AccountAction.REVIEW, 90, AccountAction.PAUSE),
     )
-    approval_required: frozenset[str] = ALWAYS_APPROVED
+    approval_required: frozenset[str] = DEFAULT_APPROVALS
 
     def __post_init__(self) -> None:
         if not self.approval_required >= ALWAYS_APPROVED:
@@ -137,7 +140,7 @@ class Policy:
         if not _whole(period):
             problems.append("review_period_days: give a whole number of days from 1 up")
         repeats = _repeats(data.get("repeat_offences", []), problems)
-        approvals = _approvals(data.get("approval_required", sorted(ALWAYS_APPROVED)), problems)
+        approvals = _approvals(data.get("approval_required", sorted(DEFAULT_APPROVALS)), problems)
         if problems:
             raise InvalidPolicy(problems)
         return cls(
