@@ -188,7 +188,8 @@ def test_complaints_to_pause_to_appeal_to_reinstatement_over_real_parts(
     guard = HostileContentGuard(page)
     _sign_in(page, loop.base_url, f"/cases/{case_id}", "ana")
     enforcement = page.locator("#enforcement").inner_text()
-    assert "0.62%" in enforcement and "12,400" in enforcement
+    assert "0.62%" in enforcement
+    assert "12,400" in enforcement
     assert "says pause" in enforcement
     page.select_option("#propose-action-name", "pause")
     page.fill("#propose-reason", "Complaint rate over the pause threshold; see the figures.")
@@ -215,8 +216,10 @@ def test_complaints_to_pause_to_appeal_to_reinstatement_over_real_parts(
     (notice,) = _mail_to(loop.sink, CONTACT)
     text = _text(notice)
     assert "paused your account's sending" in text
-    assert "0.62%" in text and "12,400" in text
-    assert COMPLAINANT not in text and COMPLAINANT not in notice.as_string()
+    assert "0.62%" in text
+    assert "12,400" in text
+    assert COMPLAINANT not in text
+    assert COMPLAINANT not in notice.as_string()
     assert re.search(r"\[recipient [0-9a-f]{8}\]", text), text
     reply_to = str(notice["Reply-To"] or notice["From"])
     assert re.search(rf"case\+{case_id}\.k1\.[a-z2-7]{{16}}@desk\.example", reply_to)
@@ -286,14 +289,17 @@ def test_complaints_to_pause_to_appeal_to_reinstatement_over_real_parts(
     told = _mail_to(loop.sink, CONTACT)
     subjects = [str(m["Subject"]) for m in told]
     assert len(told) == 3, subjects
-    assert "appeal" in subjects[1].lower() and "appeal" in subjects[2].lower()
+    assert "appeal" in subjects[1].lower()
+    assert "appeal" in subjects[2].lower()
     decision = told[2]
     assert "overturn" in _text(decision).lower()
     assert notice["Message-ID"] in str(decision["References"])
 
     # 10. Every step is in the audit log, by the person who took it, and the chains hold.
     with read_only(container.sessions) as session:
-        steps = {(tag, actor) for tag, actor in session.execute(select(AuditEntry.tag, AuditEntry.actor))}
+        steps = {
+            (tag, actor) for tag, actor in session.execute(select(AuditEntry.tag, AuditEntry.actor))
+        }
         report = audit.verify(session)
     for step in (
         ("enforcement:action:propose", "ana"),
