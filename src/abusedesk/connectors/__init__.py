@@ -3,7 +3,6 @@
 `build_connector` turns ``settings.connector`` into the connector enforcement uses.
 """
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from abusedesk.connectors.calls import ActionCall, Connector, ResourceRef, SuppressionEntry
@@ -13,7 +12,7 @@ from abusedesk.connectors.webhook import (
     WebhookConnector,
     WebhookFailed,
 )
-from abusedesk.enforcement.signing import RetryPolicy
+from abusedesk.enforcement.signing import retry_policy
 
 if TYPE_CHECKING:
     from abusedesk.config import ConnectorSettings
@@ -43,13 +42,4 @@ def build_connector(settings: "ConnectorSettings") -> Connector:
         settings.url,
         [secret.get_secret_value().encode("utf-8") for secret in settings.secrets],
         timeout_seconds=settings.timeout_seconds,
-    )
-
-
-def retry_policy(settings: "ConnectorSettings") -> RetryPolicy:
-    """Return the retry schedule *settings* describe (backoff base and cap, attempts)."""
-    return RetryPolicy(
-        base=timedelta(seconds=settings.backoff_base_seconds),
-        cap=timedelta(seconds=max(settings.backoff_cap_seconds, settings.backoff_base_seconds)),
-        max_attempts=settings.max_attempts,
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from secrets import token_urlsafe
+from typing import Protocol
 
 from abusedesk.core.errors import AbuseDeskError
 
@@ -226,3 +227,29 @@ def next_attempt_at(
     # Cap the exponent so that a large attempt count cannot overflow.
     full = min(ceiling, policy.base.total_seconds() * 2 ** min(attempts - 1, 62))
     return failed_at + timedelta(seconds=rng.uniform(full / 2, full))
+
+
+class BackoffSettings(Protocol):
+    """The settings a retry schedule is read from (the connector's, the notices')."""
+
+    @property
+    def backoff_base_seconds(self) -> float:
+        """The first wait, in seconds."""
+
+    @property
+    def backoff_cap_seconds(self) -> float:
+        """The longest wait, in seconds (taken as at least the first)."""
+
+    @property
+    def max_attempts(self) -> int:
+        """How many attempts before the dead-letter list."""
+
+
+def retry_policy(settings: BackoffSettings) -> RetryPolicy:
+    """Return the retry schedule *settings* describe (backoff base and cap, attempts)."""
+    base = timedelta(seconds=settings.backoff_base_seconds)
+    return RetryPolicy(
+        base=base,
+        cap=max(base, timedelta(seconds=settings.backoff_cap_seconds)),
+        max_attempts=settings.max_attempts,
+    )

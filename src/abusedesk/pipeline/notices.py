@@ -16,9 +16,10 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import NoticeSettings
-from abusedesk.enforcement.signing import RetryPolicy
+from abusedesk.enforcement.signing import retry_policy
 from abusedesk.messaging.delivery import Mailer, OutgoingMail
 from abusedesk.messaging.keys import NoticeContext
+from abusedesk.storage.attempts import failure_text
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.notices import (
     MessageRecord,
@@ -45,16 +46,6 @@ class DeliveryRound:
     dead: int = 0
 
 
-def retry_policy(settings: NoticeSettings) -> RetryPolicy:
-    """Return the backoff schedule of message delivery from the notice settings."""
-    base = timedelta(seconds=settings.backoff_base_seconds)
-    return RetryPolicy(
-        base=base,
-        cap=max(base, timedelta(seconds=settings.backoff_cap_seconds)),
-        max_attempts=settings.max_attempts,
-    )
-
-
 def deliver_messages(
     sessions: sessionmaker[Session],
     mailer: Mailer,
@@ -72,9 +63,8 @@ def deliver_messages(
         try:
             mailer.send(_outgoing(record))
         except Exception as error:  # any mailer error is recorded and retried, not raised
-            failure = f"{type(error).__name__}: {error}"
             with unit_of_work(sessions) as session:
-                after = mark_failed(session, record.id, failure, retry=retry, now=now)
+                after = mark_failed(session, record.id, failure_text(error), retry=retry, now=now)
             if after.state == MessageState.DEAD:
                 dead += 1
                 log.warning("notice_dead", message_id=record.id, attempts=after.attempts)

@@ -49,8 +49,14 @@ from abusedesk.enforcement.ladder import (
     plan_account_action,
 )
 from abusedesk.enforcement.policy import PastAction, Policy, required_action
-from abusedesk.enforcement.signing import RetryPolicy, next_attempt_at
+from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.storage import audit, case_history, suppressions
+from abusedesk.storage.attempts import (
+    MAX_FAILURE,
+    FailedAttempt,
+    failed_attempt,
+    failure_text,
+)
 from abusedesk.storage.dialect import insert_for, lock_account
 from abusedesk.storage.tables import (
     Account,
@@ -63,7 +69,6 @@ from abusedesk.storage.tables import (
 
 ACTION_STEP: Final = "action"
 RETRY_ACTOR: Final = "system:connector"
-MAX_FAILURE: Final = 2000
 EVIDENCE_KEYS: Final = ("case_ids", "event_ids", "figures")
 
 
@@ -144,8 +149,6 @@ class ActionRecord:
 
 # --- policy -------------------------------------------------------------------------
 
-
-_RNG = random.SystemRandom()
 
 DEFAULT_POLICY: Final = Policy(version=1, author="abusedesk", note="the default policy")
 
@@ -345,16 +348,10 @@ def execute(
     try:
         connector.apply(_call(session, row, account))
     except Exception as error:  # any connector error is recorded, not raised
-        return _fail(
-            session,
-            row,
-            f"{type(error).__name__}: {error}",
-            attempts=attempts,
-            actor=actor,
-            now=now,
-            retry=retry or RetryPolicy(),
-            rng=rng,
+        failed = failed_attempt(
+            failure_text(error), attempts=attempts, retry=retry or RetryPolicy(), now=now, rng=rng
         )
+        return _fail(session, row, failed, actor=actor)
     if move is not None:
         values: dict[str, Any] = {"standing": move.target}
         if move.restarts_metrics_window:
@@ -699,44 +696,27 @@ def action_call(session: Session, action_id: int) -> ActionCall:
 
 
 def _fail(
-    session: Session,
-    row: ActionRecord,
-    error: str,
-    *,
-    attempts: int,
-    actor: str,
-    now: datetime,
-    retry: RetryPolicy,
-    rng: random.Random | None,
+    session: Session, row: ActionRecord, failed: FailedAttempt, *, actor: str
 ) -> ActionRecord:
-    failure = error[:MAX_FAILURE]
-    next_at = next_attempt_at(retry, attempts, now, rng or _RNG)
-    _set(
-        session,
-        row.id,
-        state=ActionState.FAILED,
-        failure=failure,
-        attempts=attempts,
-        next_attempt_at=next_at,
-        dead_at=None if next_at is not None else now,
-    )
-    if next_at is not None:
-        why = f"attempt {attempts} failed: {failure}; next attempt {next_at:%Y-%m-%d %H:%M:%S} UTC"
+    _set(session, row.id, state=ActionState.FAILED, **failed.columns())
+    later = failed.next_attempt_at
+    if later is not None:
+        when = f"next attempt {later:%Y-%m-%d %H:%M:%S} UTC"
     else:
-        why = f"attempt {attempts} failed: {failure}; no attempt left: dead-lettered"
+        when = "no attempt left: dead-lettered"
     _step(
         session,
         row,
-        "fail" if next_at is not None else "dead_letter",
+        failed.verb,
         actor=actor,
-        now=now,
+        now=failed.failed_at,
         before=row.state,
         after=ActionState.FAILED,
-        why=why,
+        why=f"attempt {failed.attempts} failed: {failed.failure}; {when}",
         extra={
-            "attempts": attempts,
-            "next_attempt_at": None if next_at is None else next_at.isoformat(),
-            "dead": next_at is None,
+            "attempts": failed.attempts,
+            "next_attempt_at": None if later is None else later.isoformat(),
+            "dead": failed.dead,
         },
     )
     return action_record(session, row.id)

@@ -203,7 +203,9 @@ def preview(
     elif kind in (APPEAL_RECEIVED, APPEAL_DECISION):
         example = example_context(kind)
         context["appeal"] = example["appeal"]
-        context["action"] = example["action"] if action is None else action_context(session, action)
+        context["action"] = (
+            example["action"] if action is None else action_context(session, action, notices)
+        )
     elif action is not None:
         context.update(action_notice_context(session, action, case.id, notices, now))
     else:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from abusedesk.cases.states import CaseState
 from abusedesk.core.errors import AbuseDeskError, NotFound
-from abusedesk.enforcement.signing import RetryPolicy, next_attempt_at
+from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.messaging.defaults import ACTION_WORDS, default_template
 from abusedesk.messaging.keys import NoticeContext
 from abusedesk.messaging.templates import (
@@ -42,6 +42,7 @@ from abusedesk.messaging.templates import (
 )
 from abusedesk.notices.links import LinkRefused, portal_token, read_portal_token, reply_address
 from abusedesk.storage import audit, case_history, casework
+from abusedesk.storage.attempts import failed_attempt
 from abusedesk.storage.enforcement import ActionRecord, action_record
 from abusedesk.storage.reputation import account_figures
 from abusedesk.storage.tables import (
@@ -60,9 +61,7 @@ REPLY_STEP: Final = "customer_reply"
 EVIDENCE_IN_NOTICE: Final = 10
 EVIDENCE_ON_PORTAL: Final = 100
 MAX_REFERENCES: Final = 20
-MAX_FAILURE: Final = 2000
 MAX_REPLY: Final = 100_000
-_RNG: Final = random.SystemRandom()
 _MAX_MERGE_HOPS: Final = 10
 # Details a notice quotes to say what a report was about (each redacted first).
 _SUMMARY_KEYS: Final = (
@@ -247,7 +246,7 @@ def queue_message(
             _skip(session, case_id, kind, now, "the account has no contact address")
             return None
     if action_id is not None and "action" not in values:
-        values["action"] = action_context(session, action_record(session, action_id))
+        values["action"] = action_context(session, action_record(session, action_id), notices)
     return _queue(
         session,
         kind=kind,
@@ -396,7 +395,7 @@ def action_notice_context(
     event_ids = action.evidence.get("event_ids") or None
     evidence = redacted_evidence(session, case_id, notices, event_ids=event_ids)
     return {
-        "action": action_context(session, action),
+        "action": action_context(session, action, notices),
         "figures": account_figures(session, action.account_id, now).to_dict(),
         "evidence": evidence[:EVIDENCE_IN_NOTICE],
         "evidence_count": len(evidence),
@@ -438,8 +437,13 @@ def template_in_force(session: Session, kind: str, category: str) -> NoticeTempl
     return None
 
 
-def action_context(session: Session, action: ActionRecord) -> dict[str, Any]:
-    """Return the ``action`` variable of a template: what was done, why, under which policy."""
+def action_context(
+    session: Session, action: ActionRecord, notices: NoticeContext
+) -> dict[str, Any]:
+    """Return the ``action`` variable of a template: what was done, why, under which policy.
+
+    The analyst's reason is redacted like the evidence: it may quote a complainant.
+    """
     resource = ""
     if action.resource_id is not None:
         found = session.execute(
@@ -454,7 +458,7 @@ def action_context(session: Session, action: ActionRecord) -> dict[str, Any]:
         "words": ACTION_WORDS.get(action.action, action.action.replace("_", " ")),
         "lifting": lifting,
         "cause": action.cause,
-        "reason": action.reason,
+        "reason": notices.redactor.text(action.reason),
         "policy_version": action.policy_version,
         "policy_reason": action.policy_reason,
         "resource": resource,
@@ -960,19 +964,20 @@ def mark_failed(
     customer was never told.
     """
     record = message(session, message_id)
-    attempts = record.attempts + 1
-    later = next_attempt_at(retry, attempts, now, rng or _RNG)
-    state = MessageState.FAILED if later is not None else MessageState.DEAD
-    text = failure[:MAX_FAILURE]
+    failed = failed_attempt(failure, attempts=record.attempts + 1, retry=retry, now=now, rng=rng)
+    attempts, text = failed.attempts, failed.failure
+    state = MessageState.DEAD if failed.dead else MessageState.FAILED
     session.execute(
         update(table_of(CustomerMessage))
         .where(CustomerMessage.id == message_id)
-        .values(state=state, attempts=attempts, next_attempt_at=later, failure=text)
+        .values(
+            state=state, attempts=attempts, next_attempt_at=failed.next_attempt_at, failure=text
+        )
     )
     audit.record(
         session,
         actor="system:delivery",
-        tag="notices:message:fail" if later is not None else "notices:message:dead",
+        tag="notices:message:dead" if failed.dead else "notices:message:fail",
         subject_type="customer_message",
         subject_id=message_id,
         at=now,
@@ -980,7 +985,7 @@ def mark_failed(
         after={"state": state, "attempts": attempts},
         reason=f"attempt {attempts} failed: {text}",
     )
-    if later is None:
+    if failed.dead:
         case_history.record(
             session,
             record.case_id,

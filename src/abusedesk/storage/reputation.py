@@ -14,7 +14,7 @@ from abusedesk.reputation.rates import (
     HourFigures,
     representative_rate,
 )
-from abusedesk.storage.tables import Account, SendingStat, table_of
+from abusedesk.storage.tables import Account, SendingStat
 
 
 def account_figures(session: Session, account_id: int, now: datetime) -> AccountFigures:
@@ -22,15 +22,14 @@ def account_figures(session: Session, account_id: int, now: datetime) -> Account
 
     Reads the account-wide rows (all destination groups) of the last 90 days; the window
     never starts before the account's fresh start (``accounts.metrics_since``, set when
-    it was reinstated), where the schema has it.
+    it was reinstated).
     """
-    accounts = table_of(Account)
-    since_column = accounts.c.get("metrics_since")
-    columns = [accounts.c.id] + ([since_column] if since_column is not None else [])
-    row = session.execute(select(*columns).where(accounts.c.id == account_id)).first()
+    row = session.execute(
+        select(Account.id, Account.metrics_since).where(Account.id == account_id)
+    ).first()
     if row is None:
         raise NotFound(f"no account {account_id}")
-    floor: datetime | None = row[1] if since_column is not None else None
+    floor: datetime | None = row.metrics_since
     start = now - timedelta(days=MAX_DAYS + 1)
     stats = session.execute(
         select(

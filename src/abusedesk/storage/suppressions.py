@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from abusedesk.connectors.calls import Connector, SuppressionEntry
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.core.hashing import sha256_hex
-from abusedesk.enforcement.signing import RetryPolicy, next_attempt_at
+from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.parsing.model import Category, Service
 from abusedesk.storage import audit
+from abusedesk.storage.attempts import failed_attempt, failure_text
 from abusedesk.storage.dialect import insert_for, lock_account
 from abusedesk.storage.tables import Account, Event, Suppression, SweepMark, table_of
 
@@ -41,14 +42,11 @@ MARK: Final = "suppressions:events"
 # harmless: an address is added once).
 OVERLAP: Final = timedelta(minutes=10)
 PAGE: Final = 1000
-MAX_FAILURE: Final = 2000
 # What a recipient complains about: their address goes on the account's list.
 COMPLAINT_CATEGORIES: Final = frozenset(
     {Category.SPAM, Category.PHISHING, Category.FRAUD, Category.MALWARE}
 )
 HASH_KEYS: Final = ("recipient_hash", "complainant_hash")
-
-_RNG = random.SystemRandom()
 
 
 class SuppressionState:
@@ -485,34 +483,27 @@ def _push(
     try:
         connector.push_suppressions(external_id, entries, key)
     except Exception as error:  # any connector error is recorded, not raised
-        failure = f"{type(error).__name__}: {error}"[:MAX_FAILURE]
-        next_at = next_attempt_at(retry, attempts, now, rng or _RNG)
-        state = SuppressionState.PENDING if next_at is not None else SuppressionState.DEAD
-        _update(
-            session,
-            ids,
-            state=state,
-            attempts=attempts,
-            failure=failure,
-            next_attempt_at=next_at,
-            dead_at=None if next_at is not None else now,
+        failed = failed_attempt(
+            failure_text(error), attempts=attempts, retry=retry, now=now, rng=rng
         )
-        verb = "fail" if next_at is not None else "dead_letter"
+        state = SuppressionState.DEAD if failed.dead else SuppressionState.PENDING
+        _update(session, ids, state=state, **failed.columns())
+        later = failed.next_attempt_at
         _audit(
             session,
             key,
-            verb,
+            failed.verb,
             now=now,
             actor=ACTOR,
             after={
                 "account_id": account_id,
                 "addresses": len(ids),
                 "attempts": attempts,
-                "next_attempt_at": None if next_at is None else next_at.isoformat(),
+                "next_attempt_at": None if later is None else later.isoformat(),
             },
-            reason=f"attempt {attempts} failed: {failure}",
+            reason=f"attempt {attempts} failed: {failed.failure}",
         )
-        return PushOutcome(key, account_id, len(ids), state, attempts, failure, next_at)
+        return PushOutcome(key, account_id, len(ids), state, attempts, failed.failure, later)
     _update(
         session,
         ids,

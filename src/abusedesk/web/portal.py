@@ -17,19 +17,17 @@ client address has a request budget (a token bucket) across all portal pages. Pa
 customer data: no browser or proxy may keep them.
 """
 
-import hashlib
-import hmac
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import structlog
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
-from starlette.types import Message
 
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
@@ -41,13 +39,21 @@ from abusedesk.notices.links import LinkRefused
 from abusedesk.storage import appeals, notices
 from abusedesk.storage.appeals import AttachmentLimits, InvalidAppeal, Upload
 from abusedesk.storage.db import read_only, unit_of_work
-from abusedesk.web import container_of
+from abusedesk.web import container_of, public_forms
 from abusedesk.web.auth import same_origin
 from abusedesk.web.errors import error_response
-from abusedesk.web.ui.actions import notices_of
+from abusedesk.web.public_forms import (
+    BodyTooLarge,
+    bounded,
+    declared_length,
+    peer,
+    text_field,
+)
 from abusedesk.web.ui.rendering import render
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,8 +65,8 @@ BURST: Final = 30
 PER_SECOND: Final = 0.5
 # A rendered form may be posted for this long.
 FORM_MAX_AGE_SECONDS: Final = 12 * 3600
-CLOCK_SKEW_SECONDS: Final = 60
 FORM_FIELD: Final = "form_token"
+_PURPOSE: Final = "portal-form"
 # Room for the multipart boundaries, part headers and the text fields of one post.
 FORM_OVERHEAD_BYTES: Final = 128 * 1024
 MAX_REPLY_CHARS: Final = 20_000
@@ -78,10 +84,6 @@ REFUSED: Final = (
 )
 
 
-class _BodyTooLarge(Exception):
-    """The request body grew beyond what one portal post may be."""
-
-
 @dataclass
 class PortalState:
     """What the portal keeps for the life of one app: its per-client request budget."""
@@ -91,19 +93,14 @@ class PortalState:
 
 def form_token(key: bytes, portal_token: str, now: float) -> str:
     """Return a form token for *portal_token* rendered at *now* (seconds since the epoch)."""
-    issued = int(now)
-    return f"{issued}.{_mac(key, portal_token, issued)}"
+    return public_forms.form_token(key, _PURPOSE, now, bound=portal_token)
 
 
 def form_token_is_fresh(key: bytes, portal_token: str, presented: str, *, now: float) -> bool:
     """Tell whether *presented* was made for *portal_token* under *key* recently enough."""
-    issued_text, dot, mac = presented.partition(".")
-    if not dot or not issued_text.isdigit() or len(issued_text) > 12:
-        return False
-    issued = int(issued_text)
-    if not hmac.compare_digest(mac, _mac(key, portal_token, issued)):
-        return False
-    return -CLOCK_SKEW_SECONDS <= now - issued <= FORM_MAX_AGE_SECONDS
+    return public_forms.form_token_is_fresh(
+        key, _PURPOSE, presented, now=now, max_age_seconds=FORM_MAX_AGE_SECONDS, bound=portal_token
+    )
 
 
 def attachment_limits(context: NoticeContext) -> AttachmentLimits:
@@ -129,21 +126,22 @@ async def portal_page(request: Request, token: str = PortalToken) -> Response:
 @router.post("/portal/{token}/reply")
 async def portal_reply(request: Request, token: str = PortalToken) -> Response:
     """Store the customer's reply on the case and show the page again."""
-    limited = _over_budget(request)
-    if limited is not None:
-        return limited
-    context = notices_of(request)
-    limit = MAX_REPLY_CHARS * 4 + FORM_OVERHEAD_BYTES
-    if _declared_length(request) > limit:
-        return _too_large(request, context)
-    try:
-        async with _bounded(request, limit).form(max_files=0, max_fields=10) as form:
-            refused = await _refuse_post(request, context, token, form)
-            if refused is not None:
-                return refused
-            body = _text(form, "body")
-    except _BodyTooLarge:
-        return _too_large(request, context)
+    context = container_of(request).notices
+
+    async def read(form: FormData) -> str:
+        return text_field(form, "body")
+
+    body = await _read_post(
+        request,
+        context,
+        token,
+        read,
+        limit=MAX_REPLY_CHARS * 4 + FORM_OVERHEAD_BYTES,
+        max_files=0,
+        max_fields=10,
+    )
+    if isinstance(body, Response):
+        return body
     if len(body) > MAX_REPLY_CHARS:
         return await run_in_threadpool(
             lambda: _show(
@@ -184,25 +182,25 @@ async def portal_reply(request: Request, token: str = PortalToken) -> Response:
 @router.post("/portal/{token}/appeal")
 async def portal_appeal(request: Request, token: str = PortalToken) -> Response:
     """Store the customer's appeal of the notice's action and show the page again."""
-    limited = _over_budget(request)
-    if limited is not None:
-        return limited
-    context = notices_of(request)
+    context = container_of(request).notices
     limits = attachment_limits(context)
-    limit = (limits.max_count + 1) * limits.max_bytes + FORM_OVERHEAD_BYTES
-    if _declared_length(request) > limit:
-        return _too_large(request, context)
-    try:
-        async with _bounded(request, limit).form(
-            max_files=limits.max_count + EXTRA_FILE_PARTS, max_fields=20, max_part_size=limit
-        ) as form:
-            refused = await _refuse_post(request, context, token, form)
-            if refused is not None:
-                return refused
-            typed = {name: _text(form, name) for name in ("root_cause", "fix", "prevention")}
-            uploads = await _uploads(form, limits.max_bytes)
-    except _BodyTooLarge:
-        return _too_large(request, context)
+
+    async def read(form: FormData) -> tuple[dict[str, str], list[Upload]]:
+        typed = {name: text_field(form, name) for name in ("root_cause", "fix", "prevention")}
+        return typed, await _uploads(form, limits.max_bytes)
+
+    posted = await _read_post(
+        request,
+        context,
+        token,
+        read,
+        limit=(limits.max_count + 1) * limits.max_bytes + FORM_OVERHEAD_BYTES,
+        max_files=limits.max_count + EXTRA_FILE_PARTS,
+        max_fields=20,
+    )
+    if isinstance(posted, Response):
+        return posted
+    typed, uploads = posted
 
     def store() -> Response:
         container = container_of(request)
@@ -253,7 +251,7 @@ def _show(
     status_code: int = 200,
 ) -> Response:
     """Render the portal page for *token*, or the refusal page."""
-    context = notices_of(request)
+    context = container_of(request).notices
     container = container_of(request)
     now = utcnow()
     if len(token) > MAX_TOKEN:
@@ -293,6 +291,38 @@ def _refused(request: Request) -> Response:
     return _private(render(request, "portal/refused.html", {"detail": REFUSED}, status_code=403))
 
 
+async def _read_post(
+    request: Request,
+    context: NoticeContext,
+    token: str,
+    read: Callable[[FormData], Awaitable[T]],
+    *,
+    limit: int,
+    max_files: int,
+    max_fields: int,
+) -> T | Response:
+    """Return what *read* takes from a post of at most *limit* bytes, or the refusal to send.
+
+    A client over its request budget is refused first; then a post that is too large,
+    from another site, or without a fresh form token.
+    """
+    limited = _over_budget(request)
+    if limited is not None:
+        return limited
+    if declared_length(request) > limit:
+        return _too_large(request, context)
+    try:
+        async with bounded(request, limit).form(
+            max_files=max_files, max_fields=max_fields, max_part_size=limit
+        ) as form:
+            refused = await _refuse_post(request, context, token, form)
+            if refused is not None:
+                return refused
+            return await read(form)
+    except BodyTooLarge:
+        return _too_large(request, context)
+
+
 async def _refuse_post(
     request: Request, context: NoticeContext, token: str, form: FormData
 ) -> Response | None:
@@ -307,9 +337,9 @@ async def _refuse_post(
                 " from our message and send the form again.",
             )
         )
-    if form_token_is_fresh(_key(context), token, _text(form, FORM_FIELD), now=time.time()):
+    if form_token_is_fresh(_key(context), token, text_field(form, FORM_FIELD), now=time.time()):
         return None
-    typed = {k: _text(form, k) for k in ("body", "root_cause", "fix", "prevention")}
+    typed = {k: text_field(form, k) for k in ("body", "root_cause", "fix", "prevention")}
     return await run_in_threadpool(
         lambda: _show(
             request,
@@ -329,7 +359,7 @@ def _over_budget(request: Request) -> Response | None:
     if state is None:
         state = PortalState(PeerRateLimiter(per_second=PER_SECOND, burst=BURST))
         request.app.state.portal = state
-    if state.limiter.allow(_peer(request)):
+    if state.limiter.allow(peer(request)):
         return None
     log.warning("portal_rate_limited")
     return error_response(
@@ -374,38 +404,3 @@ def _private(response: Response) -> Response:
 def _key(context: NoticeContext) -> bytes:
     keyring = context.keyring
     return keyring.key(keyring.current)
-
-
-def _mac(key: bytes, portal_token: str, issued: int) -> str:
-    message = f"portal-form:{issued}:{portal_token}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _peer(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _declared_length(request: Request) -> int:
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else 0
-
-
-def _bounded(request: Request, limit: int) -> Request:
-    """Return *request* reading at most *limit* body bytes, whatever it declared."""
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-        return message
-
-    return Request(request.scope, receive)

@@ -11,24 +11,23 @@ the connector gave up on, with a button to try again.
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from abusedesk.access.errors import PermissionDenied
 from abusedesk.access.model import ACTION_APPROVE, ACTION_PROPOSE, CASE_VIEW, CASE_WORK
-from abusedesk.connectors import Connector, build_connector, retry_policy
+from abusedesk.connectors import Connector, retry_policy
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.enforcement.signing import RetryPolicy
-from abusedesk.messaging.keys import NoticeContext, notice_context
-from abusedesk.pipeline.enforcement import run_action
+from abusedesk.pipeline.enforcement import Notify, notify_customer, run_action
 from abusedesk.storage import action_views, enforcement, notices, suppressions
-from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.db import read_only
 from abusedesk.storage.enforcement import ActionRecord, ActionState, InvalidEvidence
 from abusedesk.storage.tables import Case
 from abusedesk.web import container_of
@@ -37,6 +36,7 @@ from abusedesk.web.errors import http_error_for
 from abusedesk.web.ui import cases as case_pages
 from abusedesk.web.ui.case_panels import ACTION_DONE
 from abusedesk.web.ui.rendering import private_page
+from abusedesk.web.ui.steps import run_step
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +46,8 @@ MAX_FIGURES: Final = 4000
 MAX_FIGURE_LINES: Final = 40
 ActionId = Path(ge=1, le=MAX_ID)
 DONE: Final = ACTION_DONE
+ACTIONS: Final = "/actions"
+DEAD_LETTERS: Final = "/dead-letters"
 _BACK = re.compile(r"^/(cases/[1-9][0-9]{0,18}|actions|dead-letters)$")
 _FIGURE = re.compile(r"^([a-z][a-z0-9_]{0,59})\s*[:=]\s*(.{1,200})$")
 
@@ -54,76 +56,38 @@ class FiguresInvalid(AbuseDeskError):
     """Raise when the figures typed into the propose form are not ``name: value`` lines."""
 
 
-def connector_of(request: Request) -> Connector:
-    """Return the connector the app's actions run through (built once from settings)."""
-    container = container_of(request)
-    wired = getattr(container, "connector", None)
-    if wired is not None:
-        return wired  # type: ignore[no-any-return]  # the container's own connector
-    state = request.app.state
-    if getattr(state, "connector", None) is None:
-        state.connector = build_connector(container.settings.connector)
-    return state.connector  # type: ignore[no-any-return]  # built just above
+@dataclass(frozen=True)
+class Turn:
+    """One analyst's step on the actions: its transaction, who acts and when, and the runner.
 
+    An action runs through the app's connector with its retry schedule; when it executes,
+    the customer's notice is queued.
+    """
 
-def notices_of(request: Request) -> NoticeContext:
-    """Return the notice context (keys, redactor, settings) customer notices are built with."""
-    container = container_of(request)
-    wired = getattr(container, "notices", None)
-    if wired is not None:
-        return wired  # type: ignore[no-any-return]  # the container's own context
-    state = request.app.state
-    if getattr(state, "notices", None) is None:
-        state.notices = notice_context(container.settings)
-    return state.notices  # type: ignore[no-any-return]  # built just above
+    session: Session
+    actor: str
+    now: datetime
+    connector: Connector
+    notify: Notify
+    retry: RetryPolicy
 
-
-def run_now(
-    session: Session,
-    action_id: int,
-    *,
-    connector: Connector,
-    context: NoticeContext,
-    retry: RetryPolicy,
-    actor: str,
-    now: datetime,
-) -> ActionRecord:
-    """Run the action through the connector; when it executes, queue the customer's notice."""
-
-    def notify(session: Session, record: ActionRecord) -> None:
-        notices.queue_action_notice(session, record, notices=context, now=now)
-
-    return run_action(
-        session, action_id, connector, actor=actor, now=now, notify=notify, retry=retry
-    )
-
-
-class Runner(Protocol):
-    """Runs one action now, as `run_now` does with the app's connector, notices and retries."""
-
-    def __call__(
-        self, session: Session, action_id: int, *, actor: str, now: datetime
-    ) -> ActionRecord:
-        """Run action *action_id* as *actor* at *now*; return it as it ended."""
-
-
-def runner(request: Request) -> Runner:
-    """Return `run_now` bound to the app's connector, notice context and retry schedule."""
-    connector, context = connector_of(request), notices_of(request)
-    retry = retry_policy(container_of(request).settings.connector)
-
-    def run(session: Session, action_id: int, *, actor: str, now: datetime) -> ActionRecord:
-        return run_now(
-            session,
+    def run(self, action_id: int) -> ActionRecord:
+        """Run action *action_id* now; return it as it ended (executed, failed, dead)."""
+        return run_action(
+            self.session,
             action_id,
-            connector=connector,
-            context=context,
-            retry=retry,
-            actor=actor,
-            now=now,
+            self.connector,
+            actor=self.actor,
+            now=self.now,
+            notify=self.notify,
+            retry=self.retry,
         )
 
-    return run
+    def run_unless_waiting(self, record: ActionRecord) -> ActionRecord:
+        """Return *record* while it waits for a second analyst; otherwise run it now."""
+        if record.needs_approval:
+            return record
+        return self.run(record.id)
 
 
 def outcome(record: ActionRecord) -> str:
@@ -169,43 +133,38 @@ def back_to(back: str, fallback: str) -> str:
 async def _step(
     request: Request,
     principal: Principal,
-    step: Callable[[Session], ActionRecord | None],
+    step: Callable[[Turn], ActionRecord | None],
     back: str,
     *,
     done: str | None = None,
 ) -> Response:
     """Run *step* in one transaction; go back with what happened, or show why it was refused."""
     container = container_of(request)
+    actor = principal.user.username
+    notify = notify_customer(container.notices)
+    retry = retry_policy(container.settings.connector)
 
-    def run() -> tuple[str | None, AbuseDeskError | None]:
-        try:
-            with unit_of_work(container.sessions) as session:
-                record = step(session)
-        except PermissionDenied:
-            raise
-        except AbuseDeskError as problem:
-            return None, problem
-        return done or (outcome(record) if record is not None else "executed"), None
+    def in_turn(session: Session) -> ActionRecord | None:
+        return step(Turn(session, actor, utcnow(), container.connector, notify, retry))
 
-    result, problem = await run_in_threadpool(run)
-    if problem is None:
+    result = await run_step(container.sessions, in_turn)
+    if not isinstance(result, AbuseDeskError):
+        said = done or (outcome(result) if result is not None else "executed")
         separator = "&" if "?" in back else "?"
-        return RedirectResponse(f"{back}{separator}done={result}", status_code=303)
-    mapped = http_error_for(problem)
+        return RedirectResponse(f"{back}{separator}done={said}", status_code=303)
+    problem = str(result)
+    mapped = http_error_for(result)
     status = 409 if mapped is None or mapped.status >= 500 else mapped.status
     if back.startswith("/cases/"):
         case_id = int(back.rsplit("/", 1)[1])
         return await run_in_threadpool(
             lambda: case_pages.show_case(
-                request, principal, case_id, problem=str(problem), status_code=status
+                request, principal, case_id, problem=problem, status_code=status
             )
         )
-    if back == "/dead-letters":
-        return await run_in_threadpool(
-            lambda: _show_dead_letters(request, principal, problem=str(problem), status=status)
-        )
+    page = DEAD_LETTERS if back == DEAD_LETTERS else ACTIONS
     return await run_in_threadpool(
-        lambda: _show_actions(request, principal, problem=str(problem), status=status)
+        lambda: _show_list(request, principal, page, problem=problem, status=status)
     )
 
 
@@ -225,30 +184,25 @@ async def propose_action(
 
     The action runs at once when the policy needs no second approver for it.
     """
-    user = principal.user
-    run = runner(request)
 
-    def step(session: Session) -> ActionRecord:
-        case_pages.require_case_tier(session, user, case_id)
-        case = session.get(Case, case_id)
+    def step(turn: Turn) -> ActionRecord:
+        case_pages.require_case_tier(turn.session, principal.user, case_id)
+        case = turn.session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_id}")
-        now = utcnow()
         record = enforcement.propose(
-            session,
+            turn.session,
             case.account_id,
             action.strip(),
             cause=cause,
             reason=reason,
             evidence={"case_ids": [case_id], "figures": parse_figures(figures)},
-            actor=user.username,
-            now=now,
+            actor=turn.actor,
+            now=turn.now,
             case_id=case_id,
             resource_id=_resource(resource_id),
         )
-        if record.needs_approval:
-            return record
-        return run(session, record.id, actor=user.username, now=now)
+        return turn.run_unless_waiting(record)
 
     return await _step(request, principal, step, f"/cases/{case_id}")
 
@@ -271,15 +225,12 @@ async def approve_action(
     principal: Principal = Depends(require_permission(ACTION_APPROVE)),
 ) -> Response:
     """Approve another analyst's proposal; it runs through the connector at once."""
-    user = principal.user
-    run = runner(request)
 
-    def step(session: Session) -> ActionRecord:
-        now = utcnow()
-        enforcement.approve(session, action_id, approver=user.username, now=now)
-        return run(session, action_id, actor=user.username, now=now)
+    def step(turn: Turn) -> ActionRecord:
+        enforcement.approve(turn.session, action_id, approver=turn.actor, now=turn.now)
+        return turn.run(action_id)
 
-    return await _step(request, principal, step, back_to(back, "/actions"))
+    return await _step(request, principal, step, back_to(back, ACTIONS))
 
 
 @router.post("/actions/{action_id}/reject")
@@ -293,12 +244,12 @@ async def reject_action(
 ) -> Response:
     """Reject an action that has not run, saying why."""
 
-    def step(session: Session) -> ActionRecord:
+    def step(turn: Turn) -> ActionRecord:
         return enforcement.reject(
-            session, action_id, reason=reason, actor=principal.user.username, now=utcnow()
+            turn.session, action_id, reason=reason, actor=turn.actor, now=turn.now
         )
 
-    return await _step(request, principal, step, back_to(back, "/actions"))
+    return await _step(request, principal, step, back_to(back, ACTIONS))
 
 
 @router.post("/actions/{action_id}/execute")
@@ -310,12 +261,11 @@ async def execute_action(
     principal: Principal = Depends(require_permission(ACTION_PROPOSE)),
 ) -> Response:
     """Run an approved action, one that needs no approver, or retry a failed one, now."""
-    run = runner(request)
 
-    def step(session: Session) -> ActionRecord:
-        return run(session, action_id, actor=principal.user.username, now=utcnow())
+    def step(turn: Turn) -> ActionRecord:
+        return turn.run(action_id)
 
-    return await _step(request, principal, step, back_to(back, "/actions"))
+    return await _step(request, principal, step, back_to(back, ACTIONS))
 
 
 @router.post("/actions/{action_id}/reverse")
@@ -328,96 +278,84 @@ async def reverse_action(
     principal: Principal = Depends(require_permission(ACTION_PROPOSE)),
 ) -> Response:
     """Propose the opposite of an executed action with its own reason; run it if it may."""
-    user = principal.user
-    run = runner(request)
 
-    def step(session: Session) -> ActionRecord:
-        now = utcnow()
-        record = enforcement.reverse(
-            session, action_id, reason=reason, actor=user.username, now=now
+    def step(turn: Turn) -> ActionRecord:
+        return turn.run_unless_waiting(
+            enforcement.reverse(
+                turn.session, action_id, reason=reason, actor=turn.actor, now=turn.now
+            )
         )
-        if record.needs_approval:
-            return record
-        return run(session, record.id, actor=user.username, now=now)
 
-    return await _step(request, principal, step, back_to(back, "/actions"))
+    return await _step(request, principal, step, back_to(back, ACTIONS))
 
 
-@router.get("/actions")
+@router.get(ACTIONS)
 def actions_page(
     request: Request,
     done: str | None = None,
     principal: Principal = Depends(require_permission(CASE_VIEW)),
 ) -> Response:
     """Show what waits for a second analyst (others' first), what failed, what ran lately."""
-    return _show_actions(request, principal, notice=DONE.get(done or ""))
+    return _show_list(request, principal, ACTIONS, notice=DONE.get(done or ""))
 
 
-def _show_actions(
-    request: Request,
-    principal: Principal,
-    *,
-    notice: str | None = None,
-    problem: str | None = None,
-    status: int = 200,
-) -> Response:
-    container = container_of(request)
-    me = principal.user.username
-    with read_only(container.sessions) as session:
-        waiting = action_views.awaiting_approval(session)
-        failing = action_views.failing(session)
-        executed = action_views.recently_executed(session)
-    # Others' proposals first: those are the ones this analyst can approve.
-    waiting.sort(key=lambda line: line.record.proposed_by == me)
-    return private_page(
-        request,
-        "workbench/actions.html",
-        {
-            **_permissions(principal),
-            "waiting": waiting,
-            "failing": failing,
-            "executed": executed,
-            "notice": notice,
-            "problem": problem,
-        },
-        status_code=status,
-    )
-
-
-def _permissions(principal: Principal) -> dict[str, Any]:
-    user = principal.user
-    return {
-        "me": user.username,
-        "may_propose": user.may(ACTION_PROPOSE),
-        "may_approve": user.may(ACTION_APPROVE),
-    }
-
-
-@router.get("/dead-letters")
+@router.get(DEAD_LETTERS)
 def dead_letters_page(
     request: Request,
     done: str | None = None,
     principal: Principal = Depends(require_permission(CASE_VIEW)),
 ) -> Response:
     """Show the actions and suppression pushes the connector gave up on."""
-    return _show_dead_letters(request, principal, notice=DONE.get(done or ""))
+    return _show_list(request, principal, DEAD_LETTERS, notice=DONE.get(done or ""))
 
 
-def _show_dead_letters(
+def _actions(session: Session, me: str) -> dict[str, Any]:
+    waiting = action_views.awaiting_approval(session)
+    # Others' proposals first: those are the ones this analyst can approve.
+    waiting.sort(key=lambda line: line.record.proposed_by == me)
+    return {
+        "waiting": waiting,
+        "failing": action_views.failing(session),
+        "executed": action_views.recently_executed(session),
+    }
+
+
+def _dead_letters(session: Session, me: str) -> dict[str, Any]:
+    return {"letters": enforcement.dead_letters(session)}
+
+
+# The two list pages: their template and what they list, read for the analyst *me*.
+_LISTS: Final[dict[str, tuple[str, Callable[[Session, str], dict[str, Any]]]]] = {
+    ACTIONS: ("workbench/actions.html", _actions),
+    DEAD_LETTERS: ("workbench/actions_dead_letters.html", _dead_letters),
+}
+
+
+def _show_list(
     request: Request,
     principal: Principal,
+    page: str,
     *,
     notice: str | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> Response:
-    container = container_of(request)
-    with read_only(container.sessions) as session:
-        letters = enforcement.dead_letters(session)
+    """Render list page *page* (``/actions`` or ``/dead-letters``) for the analyst."""
+    template, lists = _LISTS[page]
+    user = principal.user
+    with read_only(container_of(request).sessions) as session:
+        shown = lists(session, user.username)
     return private_page(
         request,
-        "workbench/actions_dead_letters.html",
-        {**_permissions(principal), "letters": letters, "notice": notice, "problem": problem},
+        template,
+        {
+            "me": user.username,
+            "may_propose": user.may(ACTION_PROPOSE),
+            "may_approve": user.may(ACTION_APPROVE),
+            **shown,
+            "notice": notice,
+            "problem": problem,
+        },
         status_code=status,
     )
 
@@ -431,15 +369,12 @@ async def retry_dead_letter(
     principal: Principal = Depends(require_permission(ACTION_PROPOSE)),
 ) -> Response:
     """Put a dead-lettered action back in line and try it through the connector now."""
-    run = runner(request)
-    actor = principal.user.username
 
-    def step(session: Session) -> ActionRecord:
-        now = utcnow()
-        enforcement.retry_dead(session, action_id, actor=actor, now=now)
-        return run(session, action_id, actor=actor, now=now)
+    def step(turn: Turn) -> ActionRecord:
+        enforcement.retry_dead(turn.session, action_id, actor=turn.actor, now=turn.now)
+        return turn.run(action_id)
 
-    return await _step(request, principal, step, back_to(back, "/dead-letters"))
+    return await _step(request, principal, step, back_to(back, DEAD_LETTERS))
 
 
 @router.post("/dead-letters/suppressions/{push_key}/retry")
@@ -451,10 +386,10 @@ async def retry_dead_push(
 ) -> Response:
     """Put a dead suppression push back in line; the next sweep pushes it again."""
 
-    def step(session: Session) -> None:
-        suppressions.retry_dead_push(session, push_key, actor=principal.user.username, now=utcnow())
+    def step(turn: Turn) -> None:
+        suppressions.retry_dead_push(turn.session, push_key, actor=turn.actor, now=turn.now)
 
-    return await _step(request, principal, step, "/dead-letters", done="requeued")
+    return await _step(request, principal, step, DEAD_LETTERS, done="requeued")
 
 
 @router.post("/cases/{case_id}/messages/{message_id}/resend")
@@ -466,12 +401,11 @@ async def resend_message(
     principal: Principal = Depends(require_permission(CASE_WORK)),
 ) -> Response:
     """Queue an undelivered message of the case (failed or dead) for another round of attempts."""
-    user = principal.user
 
-    def step(session: Session) -> None:
-        case_pages.require_case_tier(session, user, case_id)
-        if notices.message(session, message_id).case_id != case_id:
+    def step(turn: Turn) -> None:
+        case_pages.require_case_tier(turn.session, principal.user, case_id)
+        if notices.message(turn.session, message_id).case_id != case_id:
             raise NotFound(f"case {case_id} has no message {message_id}")
-        notices.resend(session, message_id, actor=user.username, now=utcnow())
+        notices.resend(turn.session, message_id, actor=turn.actor, now=turn.now)
 
     return await _step(request, principal, step, f"/cases/{case_id}", done="resent")

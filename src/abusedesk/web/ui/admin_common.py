@@ -1,12 +1,13 @@
 """What the admin pages share: running a change in one transaction and collecting why it was
-refused, and the list of admin pages a user may open."""
+refused, the list of admin pages a user may open, and the editor of a versioned JSON
+document (routing rules, enforcement policy)."""
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from abusedesk.access.errors import PermissionDenied
 from abusedesk.access.model import (
     NOTICE_ADMIN,
     POLICY_ADMIN,
@@ -17,7 +18,7 @@ from abusedesk.access.model import (
 )
 from abusedesk.bootstrap import Container
 from abusedesk.core.errors import AbuseDeskError
-from abusedesk.storage.db import unit_of_work
+from abusedesk.web.ui.steps import run_step
 
 # (path, label, permission) of every admin page, in the order the admin menu shows them.
 ADMIN_PAGES = (
@@ -49,15 +50,66 @@ async def transact(container: Container, change: Callable[[Session], object]) ->
     An empty list means the change is written. When abusedesk refuses it, nothing is
     written and the problems found are returned. A missing permission is raised, not shown.
     """
+    refused = await run_step(container.sessions, change)
+    return problems_of(refused) if isinstance(refused, AbuseDeskError) else []
 
-    def run() -> list[str]:
-        try:
-            with unit_of_work(container.sessions) as session:
-                change(session)
-        except PermissionDenied:
-            raise
-        except AbuseDeskError as error:
-            return problems_of(error)
-        return []
 
-    return await run_in_threadpool(run)
+# --- versioned documents (routing rules, enforcement policy) ------------------------
+
+# What the form, not the edited document, says: who wrote it, which version, and why.
+FORM_KEYS: Final = ("version", "author", "note")
+
+
+def editor_json(document: Mapping[str, Any]) -> str:
+    """Return the part of a versioned document an admin edits, as the editor shows it."""
+    return json.dumps(dict(document), indent=2, ensure_ascii=False)
+
+
+def read_document(
+    text: str, invalid: Callable[[list[str]], AbuseDeskError], expected: str
+) -> dict[str, Any]:
+    """Read the editor's JSON object, leaving out version, author and note.
+
+    Raises *invalid* with the line and column of a JSON error, or saying that an object
+    like *expected* is wanted.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise invalid([f"JSON: line {error.lineno}, column {error.colno}: {error.msg}"]) from None
+    if not isinstance(data, dict):
+        raise invalid([f"JSON: give an object {expected}"])
+    return {key: value for key, value in data.items() if key not in FORM_KEYS}
+
+
+def next_version(data: dict[str, Any], *, note: str, base_version: int) -> dict[str, Any]:
+    """Return *data* as the version after *base_version*, with the form's note."""
+    return {**data, "note": note.strip(), "version": base_version + 1}
+
+
+async def save_next_version(
+    container: Container,
+    text: str,
+    *,
+    note: str,
+    base_version: int,
+    invalid: Callable[[list[str]], AbuseDeskError],
+    expected: str,
+    save: Callable[[Session, dict[str, Any]], object],
+) -> list[str]:
+    """Save the editor's JSON *text* as the version after *base_version*; return why not.
+
+    *save* writes the document (and refuses a stale base version); an empty list means
+    the new version is in force.
+    """
+
+    def change(session: Session) -> None:
+        data = read_document(text, invalid, expected)
+        save(session, next_version(data, note=note, base_version=base_version))
+
+    return await transact(container, change)
+
+
+def refusal_status(problems: list[str], stale: str) -> int:
+    """Return 409 when a newer version was saved meanwhile (a problem starts *stale*), else 422."""
+    return 409 if any(problem.startswith(stale) for problem in problems) else 422

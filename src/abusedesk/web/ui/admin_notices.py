@@ -32,7 +32,6 @@ from abusedesk.storage.db import read_only
 from abusedesk.storage.notice_templates import TemplateVersion
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
-from abusedesk.web.ui.actions import notices_of
 from abusedesk.web.ui.admin_common import admin_pages, problems_of, transact
 from abusedesk.web.ui.rendering import private_page
 
@@ -52,6 +51,17 @@ class Draft:
     subject: str
     body: str
     note: str = ""
+
+
+def draft_form(
+    kind: str = Form(max_length=MAX_KIND),
+    category: str = Form("", max_length=MAX_KIND),
+    subject: str = Form("", max_length=MAX_SUBJECT * 5),
+    body: str = Form("", max_length=MAX_SOURCE),
+    note: str = Form("", max_length=MAX_NOTE),
+) -> Draft:
+    """Read the editor's fields (a dependency of the save and preview forms)."""
+    return Draft(kind, category.strip(), subject, body, note)
 
 
 def kinds() -> list[str]:
@@ -129,15 +139,10 @@ def edit_page(
 async def save_template(
     request: Request,
     *,
-    kind: str = Form(max_length=MAX_KIND),
-    category: str = Form("", max_length=MAX_KIND),
-    subject: str = Form("", max_length=MAX_SUBJECT * 5),
-    body: str = Form("", max_length=MAX_SOURCE),
-    note: str = Form("", max_length=MAX_NOTE),
+    draft: Draft = Depends(draft_form),
     principal: Principal = Depends(require_permission(NOTICE_ADMIN)),
 ) -> Response:
     """Save the draft as the next version for (kind, category); show every problem if refused."""
-    draft = Draft(kind, category.strip(), subject, body, note)
 
     def change(session: Session) -> None:
         notice_templates.save_template(
@@ -164,18 +169,12 @@ async def save_template(
 async def preview_template(
     request: Request,
     *,
-    kind: str = Form(max_length=MAX_KIND),
-    category: str = Form("", max_length=MAX_KIND),
-    subject: str = Form("", max_length=MAX_SUBJECT * 5),
-    body: str = Form("", max_length=MAX_SOURCE),
-    note: str = Form("", max_length=MAX_NOTE),
+    draft: Draft = Depends(draft_form),
     case_id: int = Form(ge=1, le=2**63 - 1),
     principal: Principal = Depends(require_permission(NOTICE_ADMIN)),
 ) -> Response:
     """Render the draft with the real data of case *case_id*; nothing is saved or sent."""
-    draft = Draft(kind, category.strip(), subject, body, note)
     container = container_of(request)
-    context = notices_of(request)
 
     def render() -> tuple[RenderedNotice | None, list[str]]:
         try:
@@ -187,7 +186,7 @@ async def preview_template(
                     subject=draft.subject,
                     body=draft.body,
                     case_id=case_id,
-                    notices=context,
+                    notices=container.notices,
                     now=utcnow(),
                 )
         except AbuseDeskError as error:

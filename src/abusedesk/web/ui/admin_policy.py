@@ -6,7 +6,6 @@ the version it was made from, so an edit made while someone else saved a newer v
 refused with a clear message instead of overwriting it (as on the routing page).
 """
 
-import json
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,7 +20,13 @@ from abusedesk.storage import enforcement
 from abusedesk.storage.db import read_only
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
-from abusedesk.web.ui.admin_common import admin_pages, transact
+from abusedesk.web.ui.admin_common import (
+    FORM_KEYS,
+    admin_pages,
+    editor_json,
+    refusal_status,
+    save_next_version,
+)
 from abusedesk.web.ui.rendering import private_page
 
 router = APIRouter(include_in_schema=False)
@@ -31,13 +36,13 @@ MAX_NOTE: Final = 2000
 HISTORY: Final = 50
 DONE: Final = {"saved": "The new policy version is in force."}
 STALE: Final = "version: the policy changed meanwhile"
+_EXPECTED: Final = '{"thresholds": ..., "approval_required": ...}'
 
 
 def editable_json(policy: Policy) -> str:
     """Return the part of *policy* an admin edits (all but version, author, note) as JSON."""
     document = policy.to_dict()
-    shown = {k: v for k, v in document.items() if k not in ("version", "author", "note")}
-    return json.dumps(shown, indent=2, ensure_ascii=False)
+    return editor_json({k: v for k, v in document.items() if k not in FORM_KEYS})
 
 
 @router.get("/admin/policy")
@@ -62,15 +67,20 @@ async def save_policy(
     """Save the edited policy as the next version; list every problem if it is refused."""
     actor = principal.user.username
 
-    def change(session: Session) -> None:
-        data = _parse(policy_json)
-        data.update(note=note.strip(), version=base_version + 1)
+    def save(session: Session, data: dict[str, Any]) -> None:
         enforcement.save_policy(session, data, actor=actor, now=utcnow())
 
-    problems = await transact(container_of(request), change)
+    problems = await save_next_version(
+        container_of(request),
+        policy_json,
+        note=note,
+        base_version=base_version,
+        invalid=InvalidPolicy,
+        expected=_EXPECTED,
+        save=save,
+    )
     if not problems:
         return RedirectResponse("/admin/policy?done=saved", status_code=303)
-    stale = any(problem.startswith(STALE) for problem in problems)
     return _show(
         request,
         principal,
@@ -78,22 +88,8 @@ async def save_policy(
         draft=policy_json,
         note=note,
         base_version=base_version,
-        status_code=409 if stale else 422,
+        status_code=refusal_status(problems, STALE),
     )
-
-
-def _parse(text: str) -> dict[str, Any]:
-    """Read the editor's JSON: an object with thresholds, repeat offences and approvals."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidPolicy(
-            [f"JSON: line {error.lineno}, column {error.colno}: {error.msg}"]
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidPolicy(['JSON: give an object {"thresholds": ..., "approval_required": ...}'])
-    # Who wrote it, which version and why come from the form, not the document.
-    return {key: value for key, value in data.items() if key not in ("version", "author", "note")}
 
 
 def _show(

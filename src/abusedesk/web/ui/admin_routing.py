@@ -5,7 +5,6 @@ why. The forms carry the version they were made from, so an edit made while some
 saved a newer version is refused with a clear message instead of overwriting it.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,14 @@ from abusedesk.storage import queues
 from abusedesk.storage.db import read_only
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
-from abusedesk.web.ui.admin_common import admin_pages, transact
+from abusedesk.web.ui.admin_common import (
+    admin_pages,
+    editor_json,
+    next_version,
+    refusal_status,
+    save_next_version,
+    transact,
+)
 from abusedesk.web.ui.rendering import private_page
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +41,7 @@ DONE = {
     "queue": "The rule sends its cases to the new queue from now on.",
 }
 STALE = "version: the rules changed meanwhile"
+_EXPECTED = '{"default_queue": ..., "rules": [...]}'
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,7 @@ class TryForm:
 def editable_json(rules: RuleSet) -> str:
     """Return the part of *rules* an admin edits (default queue and rules) as pretty JSON."""
     document = rules.to_dict()
-    shown = {"default_queue": document["default_queue"], "rules": document["rules"]}
-    return json.dumps(shown, indent=2, ensure_ascii=False)
+    return editor_json({"default_queue": document["default_queue"], "rules": document["rules"]})
 
 
 @router.get("/admin/routing")
@@ -129,12 +135,18 @@ async def save_routing(
     """Save the edited rules as the next version; list every problem if they are refused."""
     actor = principal.user.username
 
-    def change(session: Session) -> None:
-        data = _parse(rules_json)
-        data.update(note=note.strip(), version=base_version + 1)
+    def save(session: Session, data: dict[str, Any]) -> None:
         queues.save_rules(session, data, actor=actor, now=utcnow())
 
-    problems = await transact(container_of(request), change)
+    problems = await save_next_version(
+        container_of(request),
+        rules_json,
+        note=note,
+        base_version=base_version,
+        invalid=InvalidRuleSet,
+        expected=_EXPECTED,
+        save=save,
+    )
     if not problems:
         return RedirectResponse("/admin/routing?done=saved", status_code=303)
     return _refused(
@@ -163,27 +175,13 @@ async def send_rule_to_queue(
         if position > len(data["rules"]):
             raise InvalidRuleSet([f"rules: there is no rule {position}; reload the page"])
         data["rules"][position - 1]["queue"] = queue
-        data.update(note=note.strip(), version=base_version + 1)
+        data = next_version(data, note=note, base_version=base_version)
         queues.save_rules(session, data, actor=actor, now=utcnow())
 
     problems = await transact(container_of(request), change)
     if not problems:
         return RedirectResponse("/admin/routing?done=queue", status_code=303)
     return _refused(request, principal, problems)
-
-
-def _parse(text: str) -> dict[str, Any]:
-    """Read the editor's JSON: an object with the default queue and the rules."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidRuleSet(
-            [f"JSON: line {error.lineno}, column {error.colno}: {error.msg}"]
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidRuleSet(['JSON: give an object {"default_queue": ..., "rules": [...]}'])
-    # Who wrote it, which version and why come from the form, not the document.
-    return {key: value for key, value in data.items() if key not in ("version", "author", "note")}
 
 
 def _stale(current: int) -> str:
@@ -199,7 +197,6 @@ def _refused(
     note: str = "",
     base_version: int | None = None,
 ) -> Response:
-    stale = any(problem.startswith(STALE) for problem in problems)
     return _show(
         request,
         principal,
@@ -207,7 +204,7 @@ def _refused(
         draft=draft,
         note=note,
         base_version=base_version,
-        status_code=409 if stale else 422,
+        status_code=refusal_status(problems, STALE),
     )
 
 

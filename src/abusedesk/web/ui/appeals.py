@@ -12,6 +12,7 @@ and answered by a redirect; a refused one shows the appeal again with the reason
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -30,8 +31,8 @@ from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
 from abusedesk.web.errors import http_error_for
-from abusedesk.web.ui.actions import connector_of, notices_of
 from abusedesk.web.ui.rendering import private_page
+from abusedesk.web.ui.steps import run_step
 
 router = APIRouter(include_in_schema=False)
 
@@ -169,33 +170,24 @@ async def decide(
 ) -> Response:
     """Decide the appeal; reversals run through the connector and the customer is told."""
     container = container_of(request)
-    connector = connector_of(request)
-    context = notices_of(request)
     retry = retry_policy(container.settings.connector)
     reviewer = principal.user.username
 
-    def run() -> AbuseDeskError | None:
-        try:
-            with unit_of_work(container.sessions) as session:
-                appeals.decide_appeal(
-                    session,
-                    appeal_id,
-                    decision=decision.strip(),
-                    reason=reason,
-                    reviewer=reviewer,
-                    lift=lift,
-                    connector=connector,
-                    notices=context,
-                    retry=retry,
-                    now=utcnow(),
-                )
-        except NotFound:
-            raise
-        except AbuseDeskError as problem:
-            return problem
-        return None
+    def step(session: Session) -> None:
+        appeals.decide_appeal(
+            session,
+            appeal_id,
+            decision=decision.strip(),
+            reason=reason,
+            reviewer=reviewer,
+            lift=lift,
+            connector=container.connector,
+            notices=container.notices,
+            retry=retry,
+            now=utcnow(),
+        )
 
-    problem = await run_in_threadpool(run)
+    problem = await run_step(container.sessions, step, raised=(NotFound,))
     if problem is None:
         return RedirectResponse(f"/appeals/{appeal_id}?done=decided", status_code=303)
     return await run_in_threadpool(

@@ -29,14 +29,15 @@ from abusedesk.cases.escalations import EscalationState, EscalationTarget, Targe
 from abusedesk.cases.routing import Department
 from abusedesk.cases.sla import MAX_TARGET
 from abusedesk.core.clock import utcnow
-from abusedesk.core.errors import AbuseDeskError, NotFound
+from abusedesk.core.errors import NotFound
 from abusedesk.storage import escalations
-from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.db import read_only
 from abusedesk.web import container_of
 from abusedesk.web.auth import Principal, require_permission
 from abusedesk.web.errors import http_error_for
 from abusedesk.web.ui import cases as case_pages
 from abusedesk.web.ui.rendering import private_page
+from abusedesk.web.ui.steps import run_step
 
 router = APIRouter(include_in_schema=False)
 
@@ -137,20 +138,8 @@ async def _handle(
     back: str,
 ) -> Response:
     """Run *step* in one transaction; on refusal show the escalations again with the reason."""
-    container = container_of(request)
     chosen = _filters_of(back)
-
-    def run() -> AbuseDeskError | None:
-        try:
-            with unit_of_work(container.sessions) as session:
-                step(session)
-        except NotFound:
-            raise
-        except AbuseDeskError as problem:
-            return problem
-        return None
-
-    problem = await run_in_threadpool(run)
+    problem = await run_step(container_of(request).sessions, step, raised=(NotFound,))
     if problem is None:
         return RedirectResponse(_url("/escalations", {**chosen, "done": done}), status_code=303)
     mapped = http_error_for(problem)
@@ -243,32 +232,27 @@ async def escalate_case(
     principal: Principal = Depends(require_permission(ESCALATION_CREATE)),
 ) -> Response:
     """Escalate the case to a department or a manager, due within *response_hours*."""
-    container = container_of(request)
     user = principal.user
 
-    def run() -> str | None:
-        try:
-            with unit_of_work(container.sessions) as session:
-                case_pages.require_case_tier(session, user, case_id)
-                escalations.escalate(
-                    session,
-                    case_id,
-                    EscalationTarget(target_kind.strip(), target.strip()),
-                    reason=reason,
-                    within=timedelta(hours=response_hours),
-                    actor=user.username,
-                    now=utcnow(),
-                )
-        except (NotFound, PermissionDenied):
-            raise
-        except AbuseDeskError as problem:
-            return str(problem)
-        return None
+    def step(session: Session) -> None:
+        case_pages.require_case_tier(session, user, case_id)
+        escalations.escalate(
+            session,
+            case_id,
+            EscalationTarget(target_kind.strip(), target.strip()),
+            reason=reason,
+            within=timedelta(hours=response_hours),
+            actor=user.username,
+            now=utcnow(),
+        )
 
-    problem = await run_in_threadpool(run)
-    if problem is None:
+    refused = await run_step(
+        container_of(request).sessions, step, raised=(NotFound, PermissionDenied)
+    )
+    if refused is None:
         return RedirectResponse(f"/cases/{case_id}?done=escalated", status_code=303)
     # The case page shows the refusal, as it does for its own actions.
+    problem = str(refused)
     return await run_in_threadpool(
         lambda: case_pages.show_case(request, principal, case_id, problem=problem, status_code=409)
     )

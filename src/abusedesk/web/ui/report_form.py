@@ -14,8 +14,6 @@ Whatever a reporter sends becomes one RFC 5322 message, stored by the intake lik
 mailed to ``abuse@``; the free-form parser reads it later.
 """
 
-import hashlib
-import hmac
 import math
 import re
 import secrets
@@ -35,7 +33,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import Message
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import FormSettings
@@ -46,6 +43,15 @@ from abusedesk.core.ratelimit import PeerRateLimiter
 from abusedesk.intake.service import Incoming
 from abusedesk.web import container_of
 from abusedesk.web.errors import error_response
+from abusedesk.web.public_forms import (
+    BodyTooLarge,
+    bounded,
+    declared_length,
+    form_token,
+    form_token_is_fresh,
+    peer,
+    text_field,
+)
 from abusedesk.web.ui.rendering import render
 
 log = structlog.get_logger(__name__)
@@ -65,17 +71,11 @@ CATEGORIES = {
 FORM_OVERHEAD_BYTES = 64 * 1024
 MAX_FIELD_CHARS = 500
 MAX_FILENAME_CHARS = 100
-# Tokens from a moment in the future are tolerated this much, for clocks of several
-# processes that share a secret but disagree slightly.
-CLOCK_SKEW_SECONDS = 60
+_PURPOSE = "report-form"
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # The attached message is kept as it was sent: headers never refolded, lines never cut.
 _VERBATIM = policy.SMTP.clone(refold_source="none", max_line_length=0)
 _MESSAGE_HEADERS = ("from", "subject", "date", "message-id", "received", "return-path")
-
-
-class _BodyTooLarge(Exception):
-    """The request body grew beyond what one form post may be."""
 
 
 @dataclass
@@ -117,19 +117,12 @@ class Attachment:
 
 def issue_token(key: bytes, now: float) -> str:
     """Return a form token for the time *now* (seconds since the epoch)."""
-    issued = int(now)
-    return f"{issued}.{_mac(key, issued)}"
+    return form_token(key, _PURPOSE, now)
 
 
 def token_is_fresh(token: str, key: bytes, *, now: float, max_age_seconds: int) -> bool:
     """Tell whether *token* was signed with *key* no longer than *max_age_seconds* ago."""
-    issued_text, dot, mac = token.partition(".")
-    if not dot or not issued_text.isdigit() or len(issued_text) > 12:
-        return False
-    issued = int(issued_text)
-    if not hmac.compare_digest(mac, _mac(key, issued)):
-        return False
-    return -CLOCK_SKEW_SECONDS <= now - issued <= max_age_seconds
+    return form_token_is_fresh(key, _PURPOSE, token, now=now, max_age_seconds=max_age_seconds)
 
 
 def build_report_message(fields: FormInput, attachment: Attachment | None) -> bytes:
@@ -168,7 +161,7 @@ async def submit_report(request: Request) -> Response:
     """Check a post, store it as one report, and thank the reporter with its reference."""
     state = _state(request)
     settings = state.settings
-    if not state.limiter.allow(_peer(request)):
+    if not state.limiter.allow(peer(request)):
         log.warning("report_form_rate_limited")
         return error_response(
             request,
@@ -179,31 +172,31 @@ async def submit_report(request: Request) -> Response:
             headers={"Retry-After": str(math.ceil(1 / settings.per_second))},
         )
     limit = settings.max_message_bytes + settings.max_attachment_bytes + FORM_OVERHEAD_BYTES
-    if _declared_length(request) > limit:
+    if declared_length(request) > limit:
         return _too_large(request, settings)
     try:
-        async with _bounded(request, limit).form(
+        async with bounded(request, limit).form(
             max_files=1, max_fields=10, max_part_size=limit
         ) as form:
             return await _handle(request, state, form)
-    except _BodyTooLarge:
+    except BodyTooLarge:
         return _too_large(request, settings)
 
 
 async def _handle(request: Request, state: FormState, form: FormData) -> Response:
     settings = state.settings
-    if _text(form, HONEYPOT_FIELD):
+    if text_field(form, HONEYPOT_FIELD):
         state.discarded += 1
         log.info("report_form_honeypot_discarded", discarded=state.discarded)
         return render(request, "report_form_thanks.html", {"reference": None})
     fields = FormInput(
-        category=_text(form, "category"),
-        reporter=_text(form, "reporter").strip(),
-        sender=" ".join(_text(form, "sender").split()),
-        text=_text(form, "text"),
+        category=text_field(form, "category"),
+        reporter=text_field(form, "reporter").strip(),
+        sender=" ".join(text_field(form, "sender").split()),
+        text=text_field(form, "text"),
     )
     token_ok = token_is_fresh(
-        _text(form, "token"),
+        text_field(form, "token"),
         state.key,
         now=time.time(),
         max_age_seconds=settings.token_max_age_seconds,
@@ -222,7 +215,7 @@ async def _handle(request: Request, state: FormState, form: FormData) -> Respons
         )
     try:
         attachment = await _attachment(form, settings.max_attachment_bytes)
-    except _BodyTooLarge:
+    except BodyTooLarge:
         return _too_large(request, settings)
     typed = sum(
         len(value.encode("utf-8", "surrogatepass"))
@@ -236,7 +229,7 @@ async def _handle(request: Request, state: FormState, form: FormData) -> Respons
     raw = build_report_message(fields, attachment)
     container: Container = container_of(request)
     incoming = Incoming(
-        raw=raw, channel=CHANNEL, envelope={"peer": _peer(request), "category": fields.category}
+        raw=raw, channel=CHANNEL, envelope={"peer": peer(request), "category": fields.category}
     )
     # The commit blocks; a worker thread keeps the event loop serving other requests.
     stored = await run_in_threadpool(container.intake.accept, incoming)
@@ -368,7 +361,7 @@ async def _attachment(form: FormData, max_bytes: int) -> Attachment | None:
         return None
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise _BodyTooLarge
+        raise BodyTooLarge
     if not data:
         # Browsers send an empty file part when nothing was chosen.
         return None
@@ -380,37 +373,3 @@ def _safe_filename(name: str | None) -> str:
     base = re.split(r"[\\/]", name or "")[-1]
     cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in "\"'")
     return cleaned.strip()[:MAX_FILENAME_CHARS] or "attachment"
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _peer(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _declared_length(request: Request) -> int:
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else 0
-
-
-def _bounded(request: Request, limit: int) -> Request:
-    """Return *request* reading at most *limit* body bytes, whatever it declared."""
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-        return message
-
-    return Request(request.scope, receive)
-
-
-def _mac(key: bytes, issued: int) -> str:
-    return hmac.new(key, f"report-form:{issued}".encode(), hashlib.sha256).hexdigest()
