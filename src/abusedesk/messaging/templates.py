@@ -4,8 +4,10 @@ Admins edit templates, so a template is untrusted code: it runs in
 ``ImmutableSandboxedEnvironment`` (no attribute starting with ``_``, no methods that
 change data, no access to Python internals), with ``StrictUndefined`` (a misspelt
 variable is an error, never a silent blank) and autoescape off (the output is text
-mail, not HTML). ``range`` is capped at 1,000 items and the output at 100,000
-characters, so a template cannot make a huge message. A subject is one line: line
+mail, not HTML). ``range`` is capped at 1,000 items, repetition (``*``) and powers
+(``**``) are checked, loops nest at most two deep, and macros, includes and imports are
+refused, so a template can neither run without bound nor make a huge message (the output
+is capped at 100,000 characters). A subject is one line: line
 breaks in it (header injection) are refused when saving and flattened when sending.
 
 Each kind of message has the variables it may use (`variables`); `check` refuses a
@@ -16,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -27,6 +29,19 @@ MAX_OUTPUT: Final = 100_000
 MAX_RANGE: Final = 1_000
 MAX_SUBJECT: Final = 200
 MAX_SOURCE: Final = 50_000
+MAX_EXPONENT: Final = 100
+# Loops inside loops: with ``range`` capped, two levels stay under a million steps.
+MAX_LOOP_DEPTH: Final = 2
+# Constructs a notice never needs, refused so that no template can loop without bound
+# (a macro calling itself, or one hiding a loop inside another) or reach other files.
+_FORBIDDEN: Final = {
+    nodes.Macro: "macros",
+    nodes.CallBlock: "call blocks",
+    nodes.Include: "include",
+    nodes.Import: "import",
+    nodes.FromImport: "import",
+    nodes.Extends: "extends",
+}
 
 ACTION_NOTICE: Final = "action"
 APPEAL_RECEIVED: Final = "appeal_received"
@@ -87,8 +102,25 @@ def _capped_range(*args: int) -> range:
     return numbers
 
 
+class _NoticeSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with ``*`` and ``**`` checked so no value grows past the caps."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse a repetition longer than the output cap, or a power of a huge exponent."""
+        if operator == "*":
+            for sized, times in ((left, right), (right, left)):
+                repeats = isinstance(sized, str | list | tuple) and isinstance(times, int)
+                if repeats and len(sized) * max(times, 0) > MAX_OUTPUT:
+                    raise SecurityError(f"a repeated value longer than {MAX_OUTPUT:,}")
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent above {MAX_EXPONENT}")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
+    environment = _NoticeSandbox(
         autoescape=False,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -125,6 +157,7 @@ def check(kind: str, subject: str, body: str) -> None:
         except TemplateSyntaxError as error:
             problems.append(f"{part} line {error.lineno}: {error.message}")
             continue
+        problems.extend(f"{part}: {problem}" for problem in _unbounded(tree))
         unknown = sorted(meta.find_undeclared_variables(tree) - allowed - set(_ENV.globals))
         if unknown:
             problems.append(
@@ -133,6 +166,23 @@ def check(kind: str, subject: str, body: str) -> None:
     if problems:
         raise InvalidTemplate(problems)
     render(subject, body, example_context(kind))
+
+
+def _unbounded(tree: nodes.Template) -> list[str]:
+    """Return why *tree* could run without bound: forbidden constructs, loops nested too deep."""
+    problems = [
+        f"{what} are not allowed in a notice (line {node.lineno})"
+        for kind, what in _FORBIDDEN.items()
+        for node in tree.find_all(kind)
+    ]
+
+    def depth(node: nodes.Node) -> int:
+        inner = max((depth(child) for child in node.iter_child_nodes()), default=0)
+        return inner + 1 if isinstance(node, nodes.For) else inner
+
+    if depth(tree) > MAX_LOOP_DEPTH:
+        problems.append(f"loops nest at most {MAX_LOOP_DEPTH} deep")
+    return problems
 
 
 def render(subject: str, body: str, context: Mapping[str, Any]) -> RenderedNotice:
