@@ -294,3 +294,29 @@ def required_action(
     if proposed in ACCOUNT_ACTIONS:
         plan_account_action(standing, proposed, reason=why)
     return Requirement(proposed, proposed, policy.version, why)
+
+
+def after_review(policy: Policy, rates: Mapping[str, float | None]) -> Requirement:
+    """Return what ends a review whose period is over, given the rates now (fractions).
+
+    A rate still at or above its review threshold pauses the account, as the review
+    warned; otherwise the review ends. A rate that cannot be read (too little mail) is
+    no reason to pause.
+    """
+    over = sorted(
+        f"{metric} {rate:.2%}"
+        for metric, rate in rates.items()
+        if rate is not None and metric in policy.thresholds
+        if rate >= policy.thresholds[metric].review
+    )
+    if over:
+        why = (
+            f"policy v{policy.version}: the {policy.review_period_days}-day review period"
+            f" is over and {', '.join(over)} is still at or above the review threshold"
+        )
+        return Requirement(AccountAction.PAUSE, AccountAction.PAUSE, policy.version, why)
+    why = (
+        f"policy v{policy.version}: the {policy.review_period_days}-day review period is over"
+        " and every rate is below its review threshold"
+    )
+    return Requirement(AccountAction.END_REVIEW, AccountAction.END_REVIEW, policy.version, why)

@@ -92,6 +92,8 @@ class EnforcementSweep:
     executed: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
+    # Actions proposed because a review period ended (pause or end_review).
+    review_endings: list[int] = field(default_factory=list)
     collected: int = 0
     pushed: list[str] = field(default_factory=list)
     push_failed: list[str] = field(default_factory=list)
@@ -105,6 +107,7 @@ class EnforcementSweep:
             self.executed
             or self.failed
             or self.dead
+            or self.review_endings
             or self.collected
             or self.pushed
             or self.push_failed
@@ -171,6 +174,12 @@ def tend_enforcement(
             sweep.failed.append(record.id)
     try:
         with unit_of_work(sessions) as session:
+            sweep.review_endings = enforcement.propose_review_endings(session, now=now)
+    except Exception as error:
+        log.exception("review_endings_failed")
+        sweep.errors.append(f"review endings: {type(error).__name__}: {error}")
+    try:
+        with unit_of_work(sessions) as session:
             sweep.collected = suppressions.collect_suppressions(session, now=now)
     except Exception as error:
         log.exception("suppression_collect_failed")
@@ -203,6 +212,7 @@ def tend_enforcement(
             executed=len(sweep.executed),
             failed=len(sweep.failed),
             dead=len(sweep.dead),
+            review_endings=len(sweep.review_endings),
             collected=sweep.collected,
             pushed=len(sweep.pushed),
             push_failed=len(sweep.push_failed),

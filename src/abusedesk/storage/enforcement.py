@@ -43,13 +43,15 @@ from abusedesk.enforcement.ladder import (
     ACCOUNT_ACTIONS,
     AccountAction,
     ResourceAction,
+    Standing,
     check_action,
     is_account_action,
     opposite,
     plan_account_action,
 )
-from abusedesk.enforcement.policy import PastAction, Policy, required_action
+from abusedesk.enforcement.policy import PastAction, Policy, after_review, required_action
 from abusedesk.enforcement.signing import RetryPolicy
+from abusedesk.reputation.rates import BOUNCE_RATE, COMPLAINT_RATE
 from abusedesk.storage import audit, case_history, suppressions
 from abusedesk.storage.attempts import (
     MAX_FAILURE,
@@ -58,6 +60,7 @@ from abusedesk.storage.attempts import (
     failure_text,
 )
 from abusedesk.storage.dialect import insert_for, lock_account
+from abusedesk.storage.reputation import account_figures
 from abusedesk.storage.tables import (
     Account,
     Case,
@@ -69,6 +72,7 @@ from abusedesk.storage.tables import (
 
 ACTION_STEP: Final = "action"
 RETRY_ACTOR: Final = "system:connector"
+REVIEW_ACTOR: Final = "system:review-period"
 EVIDENCE_KEYS: Final = ("case_ids", "event_ids", "figures")
 
 
@@ -489,6 +493,89 @@ def account_actions(session: Session, account_id: int) -> list[ActionRecord]:
         .order_by(EnforcementAction.id)
     ).all()
     return [ActionRecord(**row._asdict()) for row in rows]
+
+
+def propose_review_endings(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
+    """Propose what ends each review whose period is over; return the new actions' ids.
+
+    An account under review whose ``review`` executed at least the policy's review period
+    ago, with no action pending, gets a proposal: ``pause`` when a rate is still at or
+    above its review threshold, else ``end_review`` (`policy.after_review`), citing the
+    review's case and the figures now. It is only proposed: an analyst executes it, or
+    approves it when the policy wants a second analyst.
+    """
+    policy = current_policy(session)
+    reviews = session.execute(
+        select(EnforcementAction.id, EnforcementAction.account_id)
+        .join(Account, Account.id == EnforcementAction.account_id)
+        .where(
+            Account.standing == Standing.UNDER_REVIEW,
+            EnforcementAction.action == AccountAction.REVIEW,
+            EnforcementAction.state == ActionState.EXECUTED,
+            EnforcementAction.executed_at <= now - policy.review_period,
+        )
+        .order_by(EnforcementAction.executed_at.desc())
+    ).all()
+    pending = set(
+        session.scalars(
+            select(EnforcementAction.account_id).where(
+                EnforcementAction.state.in_(sorted(ActionState.PENDING))
+            )
+        )
+    )
+    proposed: list[int] = []
+    seen: set[int] = set()
+    for review_id, account_id in reviews:
+        if account_id in seen or account_id in pending or len(proposed) >= limit:
+            continue
+        seen.add(account_id)
+        review = action_record(session, review_id)
+        if _reviewed_again(session, review):
+            continue
+        figures = account_figures(session, account_id, now)
+        rates = {
+            metric: rate.value if rate.representative else None
+            for metric, rate in ((m, figures.rate(m)) for m in (COMPLAINT_RATE, BOUNCE_RATE))
+        }
+        requirement = after_review(policy, rates)
+        record = _insert(
+            session,
+            _account(session, account_id),
+            requirement.action,
+            proposed_action=requirement.action,
+            cause=review.cause,
+            reason=f"the review begun on {review.executed_at:%Y-%m-%d} (action {review.id}) is over",
+            evidence={
+                "case_ids": [review.case_id] if review.case_id is not None else [],
+                "event_ids": [],
+                "figures": figures.evidence(),
+            },
+            policy=policy,
+            policy_reason=requirement.why,
+            actor=REVIEW_ACTOR,
+            now=now,
+            case_id=review.case_id,
+            resource_id=None,
+            reverses=None,
+        )
+        proposed.append(record.id)
+    return proposed
+
+
+def _reviewed_again(session: Session, review: ActionRecord) -> bool:
+    """Tell whether an action after *review* already decided how it ends (e.g. rejected)."""
+    return (
+        session.scalar(
+            select(EnforcementAction.id)
+            .where(
+                EnforcementAction.account_id == review.account_id,
+                EnforcementAction.id > review.id,
+                EnforcementAction.resource_id.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def due_actions(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
