@@ -13,6 +13,7 @@ from abusedesk.storage.db import make_engine
 from abusedesk.storage.queues import install_defaults
 from abusedesk.storage.tables import Base
 from tests.support.databases import backends, copy_sqlite, fresh_database
+from tests.support.settings import private_settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -55,12 +56,7 @@ def database_url(
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Return settings pointing at the test database and a private evidence folder."""
-    return Settings(
-        database={"url": database_url},
-        storage={"evidence_dir": tmp_path / "evidence", "inline_max_bytes": 64 * 1024},
-        smtp={"enabled": False},
-        notices={"keys_file": tmp_path / "keys.json", "outbox_dir": tmp_path / "outbox"},
-    )
+    return private_settings(database_url, tmp_path, storage={"inline_max_bytes": 64 * 1024})
 
 
 @pytest.fixture

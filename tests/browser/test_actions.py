@@ -12,21 +12,20 @@ from abusedesk.bootstrap import Container
 from tests.support.access import PASSWORD
 from tests.support.browser import HostileContentGuard, hostile_payloads
 from tests.support.enforcement_pages import (
-    Receiver,
     action_tags,
     actions,
     enforcement_container,
     idempotency_key,
-    receiving,
     standing,
 )
+from tests.support.webhook import Receiver, running_receiver
 from tests.support.workbench import analyst_in, complaint_case
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """Run the provider's receiver on 127.0.0.1."""
-    with receiving() as running:
+    with running_receiver() as running:
         yield running
 
 
@@ -73,7 +72,7 @@ def test_a_lead_approves_an_analysts_suspension_and_the_receiver_gets_a_signed_c
     waiting = page.locator("#enforcement article.action p.waiting").inner_text()
     guard.check("after proposing with hostile markup in the reason")
     action_id = actions(container)[0][0]
-    calls_before = len(receiver.accepted)
+    calls_before = len(receiver.applied)
 
     lead_context = browser.new_context()
     lead_context.set_default_timeout(10_000)
@@ -99,10 +98,10 @@ def test_a_lead_approves_an_analysts_suspension_and_the_receiver_gets_a_signed_c
     assert approved_notice == "The action is executed."
     assert executed_state == "executed"
     assert standing(container) == "suspended"
-    assert [(c["action"], c["idempotency_key"]) for c in receiver.accepted] == [
+    assert [(c["action"], c["idempotency_key"]) for c in receiver.applied] == [
         ("suspend", idempotency_key(container, action_id))
     ]
-    assert receiver.refused == []
+    assert receiver.outcomes() == ["applied"]
     assert action_tags(container, action_id) == [
         ("enforcement:action:propose", "ana"),
         ("enforcement:action:approve", "lee"),

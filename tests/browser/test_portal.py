@@ -13,19 +13,18 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
-from pydantic import SecretStr
-from sqlalchemy import select
 
-from abusedesk.bootstrap import Container, build
-from abusedesk.storage import appeals, notices
+from abusedesk.bootstrap import Container
+from abusedesk.storage import appeals
 from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import Account, AuditEntry
 from abusedesk.web.app import create_app
-from tests.support.access import PASSWORD, access_settings
+from tests.support.access import PASSWORD
 from tests.support.browser import HostileContentGuard
-from tests.support.enforcement_pages import SECRET, Receiver, receiving
-from tests.support.portal import COMPLAINANT, Noticed, paused_with_notice, team
+from tests.support.casework import subject_tags
+from tests.support.enforcement_pages import enforcement_container
+from tests.support.portal import COMPLAINANT, Noticed, appeal_outcome, paused_with_notice, team
 from tests.support.web import serving
+from tests.support.webhook import Receiver, running_receiver
 
 PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer\n%%EOF\n"
 
@@ -43,16 +42,9 @@ class Served:
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     """Serve the app with its connector pointed at a webhook receiver; pause one account."""
-    with receiving() as receiver:
-        settings = access_settings(database_url, tmp_path, allow_plain_http=False)
-        connector = settings.connector.model_copy(
-            update={"kind": "webhook", "url": receiver.url, "secrets": [SecretStr(SECRET)]}
-        )
-        notices_settings = settings.notices.model_copy(
-            update={"keys_file": tmp_path / "keys.json", "outbox_dir": tmp_path / "outbox"}
-        )
-        container = build(
-            settings.model_copy(update={"connector": connector, "notices": notices_settings})
+    with running_receiver() as receiver:
+        container = enforcement_container(
+            database_url, tmp_path, receiver.url, allow_plain_http=False
         )
         try:
             team(container)
@@ -76,7 +68,7 @@ def test_a_customer_appeals_in_the_browser_and_a_third_analyst_overturns(
 ) -> None:
     """Portal, appeal with a file, overturn, signed reinstatement, the customer told."""
     portal_url = f"{served.base_url}{served.noticed.path}"
-    assert [call["action"] for call in served.receiver.accepted] == ["pause"]
+    assert [call["action"] for call in served.receiver.applied] == ["pause"]
 
     page.goto(portal_url)
     guard.check("on the portal page")
@@ -112,10 +104,10 @@ def test_a_customer_appeals_in_the_browser_and_a_third_analyst_overturns(
     guard.check("after deciding")
     assert "The appeal is decided" in page.locator(".notice").inner_text()
 
-    accepted = served.receiver.accepted
+    accepted = served.receiver.applied
     assert [call["action"] for call in accepted] == ["pause", "reinstate"]
     assert accepted[1]["reverses_action_id"] == served.noticed.action_id
-    assert served.receiver.refused == []
+    assert served.receiver.outcomes() == ["applied", "applied"]
 
     page.goto(portal_url)
     guard.check("on the portal after the decision")
@@ -125,21 +117,9 @@ def test_a_customer_appeals_in_the_browser_and_a_third_analyst_overturns(
     assert "This link cannot be used" in page.locator("h1").inner_text()
 
     with read_only(served.container.sessions) as session:
-        standing = session.scalar(
-            select(Account.standing).where(Account.id == served.noticed.account_id)
-        )
-        told = [
-            m.kind
-            for m in notices.case_messages(session, served.noticed.case_id)
-            if m.appeal_id == filed.id
-        ]
-        steps = list(
-            session.scalars(
-                select(AuditEntry.tag)
-                .where(AuditEntry.subject_type == "appeal", AuditEntry.subject_id == str(filed.id))
-                .order_by(AuditEntry.id)
-            )
-        )
-    assert standing == "healthy"
-    assert told == ["appeal_received", "appeal_decision"]
+        steps = subject_tags(session, "appeal", filed.id)
+    assert appeal_outcome(served.container, served.noticed, filed.id) == (
+        "healthy",
+        ["appeal_received", "appeal_decision"],
+    )
     assert steps == ["appeal:appeal:submit", "appeal:appeal:decide"]

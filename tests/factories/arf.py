@@ -52,3 +52,12 @@ DKIM-Signature: v=1; a=rsa-sha256; d={from_domain}; s=s1; h=from:to; bh=x; b=y
 Buy now at http://offers.{from_domain}/deal
 --b{serial}--
 """.replace("\n", "\r\n").encode()
+
+
+def arf_naming(complainant: str, *, message_id: str, from_domain: str, serial: int = 0) -> bytes:
+    """Return an `arf_report` that names *complainant*: in Original-Rcpt-To and in the copy."""
+    raw = arf_report(message_id=message_id, from_domain=from_domain, serial=serial)
+    raw = raw.replace(b"redacted@mail.example.net", complainant.encode())
+    return raw.replace(
+        b"Version: 1\r\n", f"Version: 1\r\nOriginal-Rcpt-To: {complainant}\r\n".encode()
+    )

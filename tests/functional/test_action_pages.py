@@ -3,12 +3,8 @@ run through the signed webhook to a real receiver, failing and dead-lettered whi
 down, retried, reversed and rejected; who may do what, and what each step audits."""
 
 import re
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 from abusedesk.connectors import build_connector, retry_policy
@@ -22,50 +18,60 @@ from abusedesk.storage.tables import (
     CustomerMessage,
     EnforcementAction,
     Resource,
-    SendingStat,
     Suppression,
 )
 from abusedesk.web.portal import attachment_limits
+from tests.support.enforcement import pending_suppression
 from tests.support.enforcement_pages import (
     Workbenches,
+    account_id_of,
     action_tags,
     actions,
     idempotency_key,
+    quote_complaints,
     signed_in,
     standing,
-    workbenches,
 )
+from tests.support.webhook import Receiver
 from tests.support.workbench import Workbench, analyst_in, complaint_case
 
 
-@pytest.fixture
-def benches(database_url: str, tmp_path: Path) -> Iterator[Workbenches]:
-    """Start receivers and workbenches that stay up until the test's checks are done."""
-    with workbenches(database_url, tmp_path) as started:
-        yield started
-
-
-def _team(bench: Workbench) -> None:
+def _case(
+    benches: Workbenches, receiver: Receiver | None = None, *, max_attempts: int = 8
+) -> tuple[Workbench, int]:
+    """Serve a workbench (actions to *receiver*, or local) with ana, lee and lou, and a case."""
+    bench = benches.serve(receiver, max_attempts=max_attempts)
     analyst_in(bench.container, "ana", "analyst_basic", "triage")
     analyst_in(bench.container, "lee", "lead", "triage")
     analyst_in(bench.container, "lou", "lead", "triage")
+    return bench, complaint_case(bench.container)
+
+
+def _post(client_csrf: tuple[httpx.Client, str], path: str, **fields: str) -> httpx.Response:
+    client, csrf = client_csrf
+    return client.post(path, data={"csrf_token": csrf, **fields})
 
 
 def _propose(
     client_csrf: tuple[httpx.Client, str], case_id: int, action: str, **fields: str
 ) -> httpx.Response:
-    client, csrf = client_csrf
-    return client.post(
-        f"/cases/{case_id}/actions",
-        data={
-            "csrf_token": csrf,
-            "action": action,
-            "cause": "spam",
-            "reason": f"{action}: complaints keep coming",
-            "figures": "complaint_rate: 0.0062\ncomplaints: 77",
-            **fields,
-        },
-    )
+    form = {
+        "action": action,
+        "cause": "spam",
+        "reason": f"{action}: complaints keep coming",
+        "figures": "complaint_rate: 0.0062\ncomplaints: 77",
+        **fields,
+    }
+    return _post(client_csrf, f"/cases/{case_id}/actions", **form)
+
+
+def _give_contact(bench: Workbench) -> None:
+    with unit_of_work(bench.container.sessions) as session:
+        session.execute(
+            update(Account)
+            .where(Account.external_id == "4411")
+            .values(contact_email="ops@customer.example")
+        )
 
 
 def _only_action(bench: Workbench) -> int:
@@ -74,24 +80,27 @@ def _only_action(bench: Workbench) -> int:
     return listed[-1][0]
 
 
+def _proposed(
+    client_csrf: tuple[httpx.Client, str], bench: Workbench, case_id: int, action: str
+) -> int:
+    _propose(client_csrf, case_id, action)
+    return _only_action(bench)
+
+
 def test_a_suspension_waits_for_a_second_analyst_then_runs_through_the_signed_webhook(
     benches: Workbenches,
 ) -> None:
     """Proposed by one analyst, approved by a lead: the receiver gets one signed call."""
     receiver = benches.receiver()
-    bench = benches.serve(receiver)
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches, receiver)
     with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
         proposed = _propose(ana, case_id, "suspend")
         action_id = _only_action(bench)
         standing_before = standing(bench.container)
-        calls_before = list(receiver.accepted)
+        calls_before = list(receiver.applied)
         seen_by_ana = ana[0].get("/actions").text
         seen_by_lee = lee[0].get("/actions").text
-        approved = lee[0].post(
-            f"/actions/{action_id}/approve", data={"csrf_token": lee[1], "back": "/actions"}
-        )
+        approved = _post(lee, f"/actions/{action_id}/approve", back="/actions")
         case_page = ana[0].get(f"/cases/{case_id}").text
 
     assert (proposed.status_code, proposed.headers["location"]) == (
@@ -105,9 +114,9 @@ def test_a_suspension_waits_for_a_second_analyst_then_runs_through_the_signed_we
     assert (approved.status_code, approved.headers["location"]) == (303, "/actions?done=executed")
     assert standing(bench.container) == "suspended"
     assert [
-        (c["idempotency_key"], c["action"], c["account"], c["case_id"]) for c in receiver.accepted
+        (c["idempotency_key"], c["action"], c["account"], c["case_id"]) for c in receiver.applied
     ] == [(idempotency_key(bench.container, action_id), "suspend", "4411", case_id)]
-    assert receiver.refused == []
+    assert receiver.outcomes() == ["applied"]
     assert action_tags(bench.container, action_id) == [
         ("enforcement:action:propose", "ana"),
         ("enforcement:action:approve", "lee"),
@@ -119,17 +128,11 @@ def test_a_suspension_waits_for_a_second_analyst_then_runs_through_the_signed_we
 
 def test_the_proposer_cannot_approve_their_own_action(benches: Workbenches) -> None:
     """A lead's own proposal shows no approve button, and posting one anyway is refused."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "lee") as lee:
-        _propose(lee, case_id, "suspend")
-        action_id = _only_action(bench)
+        action_id = _proposed(lee, bench, case_id, "suspend")
         page = lee[0].get(f"/cases/{case_id}").text
-        refused = lee[0].post(
-            f"/actions/{action_id}/approve",
-            data={"csrf_token": lee[1], "back": f"/cases/{case_id}"},
-        )
+        refused = _post(lee, f"/actions/{action_id}/approve", back=f"/cases/{case_id}")
 
     assert f'action="/actions/{action_id}/approve"' not in page
     assert refused.status_code == 409
@@ -143,9 +146,7 @@ def test_the_proposer_cannot_approve_their_own_action(benches: Workbenches) -> N
 
 def test_an_action_that_needs_no_second_analyst_runs_on_proposal(benches: Workbenches) -> None:
     """A warning (no approval in the default policy) executes as it is proposed."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana:
         proposed = _propose(ana, case_id, "warn")
         shown = ana[0].get(proposed.headers["location"]).text
@@ -165,24 +166,19 @@ def test_a_connector_that_is_down_leaves_the_action_failed_and_a_retry_runs_it(
 ) -> None:
     """While the receiver answers 503 nothing is executed; the retry sends the same key."""
     receiver = benches.receiver()
-    bench = benches.serve(receiver)
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches, receiver)
     receiver.status = 503
-    with signed_in(bench.base_url, "ana") as ana:
-        proposed = _propose(ana, case_id, "pause")
-        action_id = _only_action(bench)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        action_id = _proposed(ana, bench, case_id, "pause")
+        approved = _post(lee, f"/actions/{action_id}/approve", back=f"/cases/{case_id}")
         failed_state = actions(bench.container)
         standing_down = standing(bench.container)
-        case_page = ana[0].get(proposed.headers["location"]).text
+        case_page = ana[0].get(approved.headers["location"]).text
         listed = ana[0].get("/actions").text
-        receiver.status = 200
-        retried = ana[0].post(
-            f"/actions/{action_id}/execute",
-            data={"csrf_token": ana[1], "back": f"/cases/{case_id}"},
-        )
+        receiver.status = None
+        retried = _post(ana, f"/actions/{action_id}/execute", back=f"/cases/{case_id}")
 
-    assert proposed.headers["location"] == f"/cases/{case_id}?done=failed"
+    assert approved.headers["location"] == f"/cases/{case_id}?done=failed"
     assert failed_state == [(action_id, "pause", "failed")]
     assert standing_down == "healthy"
     assert "The connector failed; the action is not executed" in case_page
@@ -192,7 +188,7 @@ def test_a_connector_that_is_down_leaves_the_action_failed_and_a_retry_runs_it(
     assert f'id="action-{action_id}"' in failing
     assert retried.headers["location"] == f"/cases/{case_id}?done=executed"
     assert standing(bench.container) == "paused"
-    assert [c["idempotency_key"] for c in receiver.accepted] == [
+    assert [c["idempotency_key"] for c in receiver.applied] == [
         idempotency_key(bench.container, action_id)
     ]
 
@@ -200,48 +196,36 @@ def test_a_connector_that_is_down_leaves_the_action_failed_and_a_retry_runs_it(
 def test_an_exhausted_action_is_a_dead_letter_until_retried(benches: Workbenches) -> None:
     """With one attempt allowed, a failure dead-letters it; the dead-letter retry runs it."""
     receiver = benches.receiver()
-    bench = benches.serve(receiver, max_attempts=1)
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches, receiver, max_attempts=1)
     receiver.status = 503
-    with signed_in(bench.base_url, "ana") as ana:
-        proposed = _propose(ana, case_id, "pause")
-        action_id = _only_action(bench)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        action_id = _proposed(ana, bench, case_id, "pause")
+        approved = _post(lee, f"/actions/{action_id}/approve", back=f"/cases/{case_id}")
         letters = ana[0].get("/dead-letters").text
-        receiver.status = 200
-        retried = ana[0].post(
-            f"/dead-letters/{action_id}/retry",
-            data={"csrf_token": ana[1], "back": "/dead-letters"},
-        )
+        receiver.status = None
+        retried = _post(ana, f"/dead-letters/{action_id}/retry", back="/dead-letters")
         after = ana[0].get("/dead-letters").text
 
-    assert proposed.headers["location"] == f"/cases/{case_id}?done=dead"
+    assert approved.headers["location"] == f"/cases/{case_id}?done=dead"
     assert f'id="dead-action-{action_id}"' in letters
     assert retried.headers["location"] == "/dead-letters?done=executed"
     assert f'id="dead-action-{action_id}"' not in after
     assert standing(bench.container) == "paused"
-    assert len(receiver.accepted) == 1
+    assert len(receiver.applied) == 1
 
 
 def test_a_reversal_runs_the_opposite_action_with_its_own_reason(benches: Workbenches) -> None:
     """Reversing a pause resumes the account (throttled) and marks the pause reversed."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
-    with signed_in(bench.base_url, "ana") as ana:
-        _propose(ana, case_id, "pause")
-        pause_id = _only_action(bench)
-        no_reason = ana[0].post(
+    bench, case_id = _case(benches)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        pause_id = _proposed(ana, bench, case_id, "pause")
+        _post(lee, f"/actions/{pause_id}/approve")
+        no_reason = _post(ana, f"/actions/{pause_id}/reverse", reason=" ", back=f"/cases/{case_id}")
+        reversed_ = _post(
+            ana,
             f"/actions/{pause_id}/reverse",
-            data={"csrf_token": ana[1], "reason": " ", "back": f"/cases/{case_id}"},
-        )
-        reversed_ = ana[0].post(
-            f"/actions/{pause_id}/reverse",
-            data={
-                "csrf_token": ana[1],
-                "reason": "the list was bought by a former employee",
-                "back": f"/cases/{case_id}",
-            },
+            reason="the list was bought by a former employee",
+            back=f"/cases/{case_id}",
         )
     with read_only(bench.container.sessions) as session:
         reversal = session.execute(
@@ -263,18 +247,12 @@ def test_a_reversal_runs_the_opposite_action_with_its_own_reason(benches: Workbe
 
 def test_a_lead_rejects_a_proposal_only_with_a_reason(benches: Workbenches) -> None:
     """A rejection without words is refused; with them the action is rejected and audited."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
-        _propose(ana, case_id, "suspend")
-        action_id = _only_action(bench)
-        wordless = lee[0].post(
-            f"/actions/{action_id}/reject", data={"csrf_token": lee[1], "reason": ""}
-        )
-        rejected = lee[0].post(
-            f"/actions/{action_id}/reject",
-            data={"csrf_token": lee[1], "reason": "a warning is enough for a first offence"},
+        action_id = _proposed(ana, bench, case_id, "suspend")
+        wordless = _post(lee, f"/actions/{action_id}/reject", reason="")
+        rejected = _post(
+            lee, f"/actions/{action_id}/reject", reason="a warning is enough for a first offence"
         )
 
     assert wordless.status_code == 409
@@ -287,9 +265,7 @@ def test_figures_that_are_not_name_value_lines_are_refused_and_nothing_is_stored
     benches: Workbenches,
 ) -> None:
     """The case page says which figures line is wrong; no action is proposed."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana:
         refused = _propose(ana, case_id, "warn", figures="complaints: 3\nRate!! very high")
 
@@ -301,9 +277,7 @@ def test_figures_that_are_not_name_value_lines_are_refused_and_nothing_is_stored
 def test_a_resource_action_names_one_resource_of_the_account(benches: Workbenches) -> None:
     """Blocking a domain needs the resource; with it the receiver hears kind and value."""
     receiver = benches.receiver()
-    bench = benches.serve(receiver)
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches, receiver)
     with read_only(bench.container.sessions) as session:
         resource_id = session.scalar(
             select(Resource.id).where(Resource.value == "news.example.com")
@@ -317,7 +291,7 @@ def test_a_resource_action_names_one_resource_of_the_account(benches: Workbenche
     assert unnamed.status_code == 409
     assert "block_domain acts on one resource; name it" in unnamed.text
     assert named.headers["location"] == f"/cases/{case_id}?done=executed"
-    assert [(c["action"], c["resource"]) for c in receiver.accepted] == [
+    assert [(c["action"], c["resource"]) for c in receiver.applied] == [
         ("block_domain", {"kind": "identity_domain", "value": "news.example.com"})
     ]
     assert standing(bench.container) == "healthy"
@@ -327,23 +301,8 @@ def test_the_case_page_quotes_the_accounts_rate_and_what_the_policy_says(
     benches: Workbenches,
 ) -> None:
     """77 complaints over 12,400 feedback-loop messages: 0.62%, and policy v1 says pause."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
-    now = utcnow()
-    with unit_of_work(bench.container.sessions) as session:
-        account_id = session.scalar(select(Account.id).where(Account.external_id == "4411"))
-        session.add(
-            SendingStat(
-                account_id=account_id,
-                resource_key="",
-                hour=(now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0),
-                destination_group="feedback_loop",
-                sent=12_400,
-                fbl_sent=12_400,
-                complaints=77,
-            )
-        )
+    bench, case_id = _case(benches)
+    quote_complaints(bench.container, hours_back=48)
     with signed_in(bench.base_url, "ana") as ana:
         page = ana[0].get(f"/cases/{case_id}").text
 
@@ -355,27 +314,20 @@ def test_the_case_page_quotes_the_accounts_rate_and_what_the_policy_says(
 
 def test_who_may_see_propose_and_approve(benches: Workbenches) -> None:
     """Auditors see /actions but act on nothing; tier-1 analysts propose but never approve."""
-    bench = benches.serve()
-    _team(bench)
+    bench, case_id = _case(benches)
     analyst_in(bench.container, "aud", "auditor")
     analyst_in(bench.container, "root", "admin")
-    case_id = complaint_case(bench.container)
     with (
         signed_in(bench.base_url, "ana") as ana,
         signed_in(bench.base_url, "aud") as aud,
         signed_in(bench.base_url, "root") as root,
     ):
-        _propose(ana, case_id, "suspend")
-        action_id = _only_action(bench)
+        action_id = _proposed(ana, bench, case_id, "suspend")
         auditor_list = aud[0].get("/actions")
         auditor_case = aud[0].get(f"/cases/{case_id}").text
         answers = {
-            "analyst approves": ana[0]
-            .post(f"/actions/{action_id}/approve", data={"csrf_token": ana[1]})
-            .status_code,
-            "auditor rejects": aud[0]
-            .post(f"/actions/{action_id}/reject", data={"csrf_token": aud[1], "reason": "x"})
-            .status_code,
+            "analyst approves": _post(ana, f"/actions/{action_id}/approve").status_code,
+            "auditor rejects": _post(aud, f"/actions/{action_id}/reject", reason="x").status_code,
             "admin proposes": _propose(root, case_id, "warn").status_code,
         }
 
@@ -388,15 +340,11 @@ def test_who_may_see_propose_and_approve(benches: Workbenches) -> None:
 
 def test_a_form_goes_back_only_to_the_workbench_pages_it_came_from(benches: Workbenches) -> None:
     """An outside address in *back* is ignored: the answer goes to /actions."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
-        _propose(ana, case_id, "suspend")
-        action_id = _only_action(bench)
-        answer = lee[0].post(
-            f"/actions/{action_id}/reject",
-            data={"csrf_token": lee[1], "reason": "no", "back": "https://evil.example/"},
+        action_id = _proposed(ana, bench, case_id, "suspend")
+        answer = _post(
+            lee, f"/actions/{action_id}/reject", reason="no", back="https://evil.example/"
         )
 
     assert answer.headers["location"] == "/actions?done=rejected"
@@ -404,9 +352,7 @@ def test_a_form_goes_back_only_to_the_workbench_pages_it_came_from(benches: Work
 
 def test_what_analysts_type_is_shown_escaped(benches: Workbenches) -> None:
     """A reason and a figure with markup appear as text on the case page and /actions."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana:
         _propose(
             ana,
@@ -427,17 +373,14 @@ def test_a_standing_changed_elsewhere_refuses_an_approval_the_ladder_no_longer_a
     benches: Workbenches,
 ) -> None:
     """A terminated account cannot be suspended: the approval is refused, nothing runs."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
+    bench, case_id = _case(benches)
     with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
-        _propose(ana, case_id, "suspend")
-        action_id = _only_action(bench)
+        action_id = _proposed(ana, bench, case_id, "suspend")
         with unit_of_work(bench.container.sessions) as session:
             session.execute(
                 update(Account).where(Account.external_id == "4411").values(standing="terminated")
             )
-        refused = lee[0].post(f"/actions/{action_id}/approve", data={"csrf_token": lee[1]})
+        refused = _post(lee, f"/actions/{action_id}/approve")
 
     assert refused.status_code == 409
     assert "suspend" in refused.text
@@ -448,18 +391,11 @@ def test_the_case_page_shows_the_notice_sent_and_the_customers_appeal(
     benches: Workbenches,
 ) -> None:
     """An executed pause queues a notice on the thread; its appeal shows, linked for reviewers."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
-    with unit_of_work(bench.container.sessions) as session:
-        session.execute(
-            update(Account)
-            .where(Account.external_id == "4411")
-            .values(contact_email="ops@customer.example")
-        )
+    bench, case_id = _case(benches)
+    _give_contact(bench)
     with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
-        _propose(ana, case_id, "pause")
-        action_id = _only_action(bench)
+        action_id = _proposed(ana, bench, case_id, "pause")
+        _post(lee, f"/actions/{action_id}/approve")
         with unit_of_work(bench.container.sessions) as session:
             context = notice_context(bench.container.settings)
             appeal = appeals.submit_appeal(
@@ -491,15 +427,8 @@ def test_the_case_page_shows_the_notice_sent_and_the_customers_appeal(
 
 def test_an_undelivered_message_is_sent_again_from_the_case_page(benches: Workbenches) -> None:
     """A dead notice gets a button; pressing it puts the message back in line, audited."""
-    bench = benches.serve()
-    _team(bench)
-    case_id = complaint_case(bench.container)
-    with unit_of_work(bench.container.sessions) as session:
-        session.execute(
-            update(Account)
-            .where(Account.external_id == "4411")
-            .values(contact_email="ops@customer.example")
-        )
+    bench, case_id = _case(benches)
+    _give_contact(bench)
     with signed_in(bench.base_url, "ana") as ana:
         _propose(ana, case_id, "warn")
         with unit_of_work(bench.container.sessions) as session:
@@ -510,15 +439,9 @@ def test_an_undelivered_message_is_sent_again_from_the_case_page(benches: Workbe
                 .values(state="dead", attempts=8, failure="SMTPServerDisconnected: gone")
             )
         page = ana[0].get(f"/cases/{case_id}").text
-        resent = ana[0].post(
-            f"/cases/{case_id}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
-        )
-        again = ana[0].post(
-            f"/cases/{case_id}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
-        )
-        elsewhere = ana[0].post(
-            f"/cases/{case_id + 1}/messages/{message_id}/resend", data={"csrf_token": ana[1]}
-        )
+        resent = _post(ana, f"/cases/{case_id}/messages/{message_id}/resend")
+        again = _post(ana, f"/cases/{case_id}/messages/{message_id}/resend")
+        elsewhere = _post(ana, f"/cases/{case_id + 1}/messages/{message_id}/resend")
     with read_only(bench.container.sessions) as session:
         state = session.scalar(select(CustomerMessage.state))
         audited = session.scalars(
@@ -546,18 +469,7 @@ def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
     receiver.status = 503
     now = utcnow()
     with unit_of_work(bench.container.sessions) as session:
-        account_id = session.scalar(select(Account.id).where(Account.external_id == "4411"))
-        session.add(
-            Suppression(
-                account_id=account_id,
-                address_hash=suppressions.address_hash("someone@example.org"),
-                reason="complaint",
-                first_seen_at=now,
-                state="pending",
-                attempts=0,
-            )
-        )
-        session.flush()
+        pending_suppression(session, account_id_of(session), "someone@example.org", now=now)
         suppressions.push_due_suppressions(
             session,
             build_connector(bench.container.settings.connector),
@@ -568,9 +480,7 @@ def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
         push_key = session.scalar(select(Suppression.push_key))
     with signed_in(bench.base_url, "ana") as ana:
         letters = ana[0].get("/dead-letters").text
-        pushed = ana[0].post(
-            f"/dead-letters/suppressions/{push_key}/retry", data={"csrf_token": ana[1]}
-        )
+        pushed = _post(ana, f"/dead-letters/suppressions/{push_key}/retry")
     with read_only(bench.container.sessions) as session:
         state = session.scalar(select(Suppression.state))
 
@@ -578,4 +488,4 @@ def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
     assert "suppression list: 1 address(es)" in letters
     assert pushed.headers["location"] == "/dead-letters?done=requeued"
     assert state == "pending"
-    assert receiver.accepted == []
+    assert receiver.applied == []

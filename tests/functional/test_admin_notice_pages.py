@@ -1,46 +1,24 @@
 """The notice template admin pages over real HTTP: the list, saving versions, the sandbox's
 refusals, a preview with a real case's figures, and who may use them."""
 
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
-
-import pytest
 from sqlalchemy import func, select
 
-from abusedesk.core.clock import utcnow
-from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.db import read_only
 from abusedesk.storage.tables import (
-    Account,
     AuditEntry,
     CustomerMessage,
     NoticeTemplate,
-    SendingStat,
 )
-from tests.support.enforcement_pages import Workbenches, signed_in, workbenches
+from tests.support.enforcement_pages import Workbenches, quote_complaints, signed_in, stored
 from tests.support.workbench import Workbench, analyst_in, complaint_case
 
 BODY = "Hello {{ account.name }},\n\n{{ figures.complaint_rate.sentence }}.\n"
 
 
-@pytest.fixture
-def benches(database_url: str, tmp_path: Path) -> Iterator[Workbenches]:
-    """Start receivers and workbenches that stay up until the test's checks are done."""
-    with workbenches(database_url, tmp_path) as started:
-        yield started
-
-
 def _saved(bench: Workbench) -> list[tuple[str, str, int, str]]:
-    with read_only(bench.container.sessions) as session:
-        rows = session.execute(
-            select(
-                NoticeTemplate.kind,
-                NoticeTemplate.category,
-                NoticeTemplate.version,
-                NoticeTemplate.note,
-            ).order_by(NoticeTemplate.id)
-        ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    template = NoticeTemplate
+    columns = (template.kind, template.category, template.version, template.note)
+    return stored(bench.container, *columns, order_by=template.id)
 
 
 def _form(csrf: str, **fields: str) -> dict[str, str]:
@@ -120,20 +98,7 @@ def test_a_preview_renders_the_draft_with_a_real_case_and_sends_nothing(
     bench = benches.serve()
     analyst_in(bench.container, "root", "admin")
     case_id = complaint_case(bench.container)
-    now = utcnow()
-    with unit_of_work(bench.container.sessions) as session:
-        account_id = session.scalar(select(Account.id).where(Account.external_id == "4411"))
-        session.add(
-            SendingStat(
-                account_id=account_id,
-                resource_key="",
-                hour=(now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0),
-                destination_group="feedback_loop",
-                sent=12_400,
-                fbl_sent=12_400,
-                complaints=77,
-            )
-        )
+    quote_complaints(bench.container, hours_back=24)
     with signed_in(bench.base_url, "root") as (admin, csrf):
         previewed = admin.post(
             "/admin/notices/preview", data={**_form(csrf), "case_id": str(case_id)}

@@ -2,11 +2,12 @@
 
 import json
 
+import httpx
 from sqlalchemy import select
 
 from abusedesk.storage.db import read_only
 from abusedesk.storage.tables import AuditEntry, EnforcementAction, EnforcementPolicyRow
-from tests.support.enforcement_pages import signed_in
+from tests.support.enforcement_pages import signed_in, stored
 from tests.support.workbench import Workbench, analyst_in, complaint_case
 
 STRICTER = {
@@ -21,13 +22,23 @@ STRICTER = {
 
 
 def _versions(bench: Workbench) -> list[tuple[int, str, str]]:
-    with read_only(bench.container.sessions) as session:
-        rows = session.execute(
-            select(
-                EnforcementPolicyRow.version, EnforcementPolicyRow.author, EnforcementPolicyRow.note
-            ).order_by(EnforcementPolicyRow.version)
-        ).all()
-    return [(row.version, row.author, row.note) for row in rows]
+    policy = EnforcementPolicyRow
+    columns = (policy.version, policy.author, policy.note)
+    return stored(bench.container, *columns, order_by=policy.version)
+
+
+def _save(
+    admin: httpx.Client, csrf: str, policy_json: str, note: str, base_version: str = "1"
+) -> httpx.Response:
+    return admin.post(
+        "/admin/policy",
+        data={
+            "csrf_token": csrf,
+            "policy_json": policy_json,
+            "note": note,
+            "base_version": base_version,
+        },
+    )
 
 
 def test_an_admin_saves_a_stricter_policy_and_the_next_action_cites_it(bench: Workbench) -> None:
@@ -37,15 +48,7 @@ def test_an_admin_saves_a_stricter_policy_and_the_next_action_cites_it(bench: Wo
     case_id = complaint_case(bench.container)
     with signed_in(bench.base_url, "root") as (admin, csrf):
         before = admin.get("/admin/policy").text
-        saved = admin.post(
-            "/admin/policy",
-            data={
-                "csrf_token": csrf,
-                "policy_json": json.dumps(STRICTER),
-                "note": "pause needs a second analyst",
-                "base_version": "1",
-            },
-        )
+        saved = _save(admin, csrf, json.dumps(STRICTER), "pause needs a second analyst")
         after = admin.get(saved.headers["location"]).text
     with signed_in(bench.base_url, "ana") as (analyst, analyst_csrf):
         analyst.post(
@@ -93,23 +96,9 @@ def test_a_policy_with_problems_is_refused_with_each_problem_by_place(bench: Wor
         "approval_required": ["terminate"],
     }
     with signed_in(bench.base_url, "root") as (admin, csrf):
-        refused = admin.post(
-            "/admin/policy",
-            data={
-                "csrf_token": csrf,
-                "policy_json": json.dumps(broken),
-                "note": "oops",
-                "base_version": "1",
-            },
-        )
-        not_json = admin.post(
-            "/admin/policy",
-            data={"csrf_token": csrf, "policy_json": "{", "note": "x", "base_version": "1"},
-        )
-        no_note = admin.post(
-            "/admin/policy",
-            data={"csrf_token": csrf, "policy_json": "{}", "note": " ", "base_version": "1"},
-        )
+        refused = _save(admin, csrf, json.dumps(broken), "oops")
+        not_json = _save(admin, csrf, "{", "x")
+        no_note = _save(admin, csrf, "{}", " ")
 
     assert refused.status_code == 422
     assert "thresholds.complaint_rate: the review rate must be below the pause rate" in refused.text
@@ -126,9 +115,8 @@ def test_an_edit_made_from_an_older_version_is_refused(bench: Workbench) -> None
     """Two admins edit version 1; the second save is refused instead of overwriting."""
     analyst_in(bench.container, "root", "admin")
     with signed_in(bench.base_url, "root") as (admin, csrf):
-        form = {"csrf_token": csrf, "policy_json": json.dumps(STRICTER), "base_version": "1"}
-        first = admin.post("/admin/policy", data={**form, "note": "first"})
-        second = admin.post("/admin/policy", data={**form, "note": "second"})
+        first = _save(admin, csrf, json.dumps(STRICTER), "first")
+        second = _save(admin, csrf, json.dumps(STRICTER), "second")
 
     assert first.status_code == 303
     assert second.status_code == 409
@@ -141,10 +129,7 @@ def test_only_policy_admins_open_or_save_the_policy(bench: Workbench) -> None:
     analyst_in(bench.container, "lee", "lead")
     with signed_in(bench.base_url, "lee") as (lead, csrf):
         page = lead.get("/admin/policy")
-        saved = lead.post(
-            "/admin/policy",
-            data={"csrf_token": csrf, "policy_json": "{}", "note": "x", "base_version": "1"},
-        )
+        saved = _save(lead, csrf, "{}", "x")
 
     assert (page.status_code, saved.status_code) == (403, 403)
     assert [version for version, _, _ in _versions(bench) if version > 1] == []

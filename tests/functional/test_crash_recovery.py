@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from abusedesk.bootstrap import build
-from abusedesk.config import Settings
 from abusedesk.intake.service import Incoming
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Case, Event, Report
@@ -19,6 +18,7 @@ from tests.factories.arf import arf_report
 from tests.factories.inventory import make_account, make_sent_mail
 from tests.functional.cli import cli_env
 from tests.support.databases import fresh_database
+from tests.support.settings import private_settings
 
 REPORTS = 3000
 ACCOUNTS = 5
@@ -64,11 +64,7 @@ def _wait_until(condition: object, timeout: float, what: str) -> None:
 def test_killed_serve_process_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
     """After SIGKILL and restart every report is processed once and case counts are exact."""
     with fresh_database("sqlite", tmp_path) as database_url:
-        container = build(
-            Settings(
-                database={"url": database_url}, storage={"evidence_dir": tmp_path / "evidence"}
-            )
-        )
+        container = build(private_settings(database_url, tmp_path))
         raws: list[bytes] = []
         expected_per_account: dict[int, int] = {}
         with unit_of_work(container.sessions) as session:

@@ -37,6 +37,7 @@ from tests.support.imap import (
     free_port,
     running_dovecot,
 )
+from tests.support.settings import private_settings
 
 MAX_BYTES = 20_000
 STORED_FLAGS = (b"$AbusedeskStored", b"\\Seen")
@@ -71,11 +72,7 @@ def mailbox(dovecot: DovecotServer) -> Mailbox:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Return test settings with a report size limit small enough to exceed cheaply."""
-    return Settings(
-        database={"url": database_url},
-        storage={"evidence_dir": tmp_path / "evidence", "max_report_bytes": MAX_BYTES},
-        smtp={"enabled": False},
-    )
+    return private_settings(database_url, tmp_path, storage={"max_report_bytes": MAX_BYTES})
 
 
 def poller_for(container: Container, mailbox: Mailbox, **account: Any) -> ImapPoller:

@@ -25,12 +25,21 @@ from abusedesk.core.ratelimit import PeerRateLimiter
 from abusedesk.notices.links import portal_token
 from abusedesk.storage import appeals, notices
 from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import Account, AuditEntry, Case, QueueRow
+from abusedesk.storage.tables import Case, QueueRow
 from abusedesk.web.app import create_app
 from abusedesk.web.portal import PortalState, form_token, form_token_is_fresh
 from tests.support.access import access_settings
+from tests.support.casework import audit_trail
 from tests.support.enforcement_pages import signed_in
-from tests.support.portal import COMPLAINANT, CONTACT, Noticed, context_of, paused_with_notice, team
+from tests.support.portal import (
+    COMPLAINANT,
+    CONTACT,
+    Noticed,
+    appeal_outcome,
+    context_of,
+    paused_with_notice,
+    team,
+)
 from tests.support.web import serving
 
 MAX_FILES = 3
@@ -60,12 +69,7 @@ def portal(database_url: str, tmp_path: Path) -> Iterator[Portal]:
     """Serve the app with the team and one paused account whose notice has a link."""
     settings = access_settings(database_url, tmp_path)
     notices_settings = settings.notices.model_copy(
-        update={
-            "keys_file": tmp_path / "keys" / "notices.json",
-            "outbox_dir": tmp_path / "outbox",
-            "appeal_max_attachments": MAX_FILES,
-            "appeal_max_attachment_bytes": MAX_BYTES,
-        }
+        update={"appeal_max_attachments": MAX_FILES, "appeal_max_attachment_bytes": MAX_BYTES}
     )
     container = build(settings.model_copy(update={"notices": notices_settings}))
     try:
@@ -357,15 +361,8 @@ def test_the_approver_cannot_decide_and_the_attachment_downloads_audited(portal:
     assert "sandbox" in download.headers["content-security-policy"]
     with read_only(portal.container.sessions) as session:
         assert appeals.appeal(session, filed.id).state == "open"
-        tags = list(
-            session.scalars(
-                select(AuditEntry.actor).where(
-                    AuditEntry.tag == "appeal:attachment:download",
-                    AuditEntry.subject_id == str(filed.id),
-                )
-            )
-        )
-    assert tags == ["lee"]
+        trail = audit_trail(session, "appeal", filed.id)
+    assert [actor for tag, actor in trail if tag == "appeal:attachment:download"] == ["lee"]
 
 
 def test_a_reviewer_overturns_and_the_customer_sees_the_decision(portal: Portal) -> None:
@@ -389,17 +386,10 @@ def test_a_reviewer_overturns_and_the_customer_sees_the_decision(portal: Portal)
     assert 'id="reversal-' in page.text
     assert f'id="appeal-{filed.id}"' in decided_list.text
     assert "decided (overturned)" in customer.text
-    with read_only(portal.container.sessions) as session:
-        standing = session.scalar(
-            select(Account.standing).where(Account.id == portal.noticed.account_id)
-        )
-        told = [
-            m.kind
-            for m in notices.case_messages(session, portal.noticed.case_id)
-            if m.appeal_id == filed.id
-        ]
-    assert standing == "healthy"
-    assert told == ["appeal_received", "appeal_decision"]
+    assert appeal_outcome(portal.container, portal.noticed, filed.id) == (
+        "healthy",
+        ["appeal_received", "appeal_decision"],
+    )
 
 
 def test_a_refused_decision_shows_the_reason(portal: Portal) -> None:

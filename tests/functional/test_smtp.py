@@ -19,6 +19,7 @@ from abusedesk.intake.smtp import (
 )
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Report
+from tests.support.settings import private_settings
 
 MAX_BYTES = 200_000
 RECIPIENTS = ["abuse@", "reports@abuse.example.net"]
@@ -36,14 +37,10 @@ REPORT = (
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Return test settings with a report size limit small enough to exceed cheaply."""
-    return Settings(
-        database={"url": database_url},
-        storage={
-            "evidence_dir": tmp_path / "evidence",
-            "inline_max_bytes": 64 * 1024,
-            "max_report_bytes": MAX_BYTES,
-        },
-        smtp={"enabled": False},
+    return private_settings(
+        database_url,
+        tmp_path,
+        storage={"inline_max_bytes": 64 * 1024, "max_report_bytes": MAX_BYTES},
     )
 
 

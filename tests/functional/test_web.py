@@ -9,13 +9,13 @@ from fastapi import Depends, FastAPI
 
 import abusedesk
 from abusedesk.bootstrap import Container, build
-from abusedesk.config import Settings
 from abusedesk.core.clock import utcnow
 from abusedesk.intake.service import Incoming
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tokens import SqlTokenRepository
 from abusedesk.web.app import SECURITY_HEADERS, create_app
 from abusedesk.web.auth import require_token
+from tests.support.settings import private_settings
 from tests.support.web import bearer, issue, serving
 
 REPORT = b"From: someone@isp.example\r\nSubject: spam from your customer\r\n\r\nSee below.\r\n"
@@ -61,13 +61,7 @@ def test_health_counts_reports_by_status(container: Container, client: httpx.Cli
 def test_health_answers_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     """/health answers 503 with the reason when the database cannot be opened."""
     # A directory is no database file: connecting fails the way an absent server does.
-    unreachable = build(
-        Settings(
-            database={"url": f"sqlite:///{tmp_path}"},
-            storage={"evidence_dir": tmp_path / "evidence"},
-            smtp={"enabled": False},
-        )
-    )
+    unreachable = build(private_settings(f"sqlite:///{tmp_path}", tmp_path))
     try:
         with serving(create_app(unreachable)) as base_url:
             response = httpx.get(f"{base_url}/health")

@@ -2,16 +2,16 @@
 reviewer who had no hand in the action, with reversals run through the connector."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container
-from abusedesk.config import NoticeSettings, Settings
+from abusedesk.config import Settings
 from abusedesk.connectors.calls import ActionCall, SuppressionEntry
 from abusedesk.core.errors import NotFound
 from abusedesk.enforcement.errors import (
@@ -20,7 +20,7 @@ from abusedesk.enforcement.errors import (
     InvalidAppealDecision,
     ReasonRequired,
 )
-from abusedesk.messaging.keys import NoticeContext, notice_context
+from abusedesk.messaging.keys import NoticeContext
 from abusedesk.storage import appeals, enforcement, notices, queues
 from abusedesk.storage.appeals import (
     AppealRefused,
@@ -31,12 +31,13 @@ from abusedesk.storage.appeals import (
 )
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import ActionRecord, LocalConnector
-from abusedesk.storage.tables import Account, AuditEntry, Case, Resource, table_of
-from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account
+from abusedesk.storage.tables import Case, Resource
+from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account, subject_tags
+from tests.support.enforcement import executed, propose, standing_of
+from tests.support.notices import CONTACT, context_for, set_contact
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-EVIDENCE = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
 LIMITS = AttachmentLimits(
     max_count=2,
     max_bytes=2048,
@@ -72,40 +73,10 @@ class Provider:
         """Accept a suppression push (appeals never send one)."""
 
 
-def _executed(
-    session: Session,
-    account_id: int,
-    action: str,
-    *,
-    case_id: int | None,
-    at: Any = MONDAY,
-    proposer: str = "ana",
-    approver: str | None = "ben",
-    resource_id: int | None = None,
-) -> ActionRecord:
-    record = enforcement.propose(
-        session,
-        account_id,
-        action,
-        cause="complaint_rate",
-        reason="complaint rate 0.62% over the last 12,400 messages",
-        evidence=EVIDENCE,
-        actor=proposer,
-        now=at,
-        case_id=case_id,
-        resource_id=resource_id,
-    )
-    if approver is not None:
-        enforcement.approve(session, record.id, approver=approver, now=at)
-    return enforcement.execute(
-        session, record.id, LocalConnector(), actor=approver or proposer, now=at
-    )
-
-
 def _paused_case(session: Session, n: int = 1) -> tuple[int, int, ActionRecord]:
     account_id = new_account(session, n)
     case_id = make_case(session, account_id, queue="triage")
-    pause = _executed(session, account_id, "pause", case_id=case_id)
+    pause = executed(session, account_id, "pause", case_id=case_id)
     return account_id, case_id, pause
 
 
@@ -120,17 +91,45 @@ def _appeal(session: Session, action_id: int, **changes: Any) -> appeals.AppealR
     return appeals.submit_appeal(session, action_id, **values)
 
 
-def _standing(session: Session, account_id: int) -> str:
-    return str(session.scalar(select(Account.standing).where(Account.id == account_id)))
+def _appealed_pause(container: Container) -> tuple[int, int, ActionRecord, appeals.AppealRecord]:
+    """Pause an account on a case and appeal the pause; return (account, case, pause, appeal)."""
+    with unit_of_work(container.sessions) as session:
+        account_id, case_id, pause = _paused_case(session)
+        return account_id, case_id, pause, _appeal(session, pause.id)
 
 
-def _appeal_tags(session: Session, appeal_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(AuditEntry.tag)
-            .where(AuditEntry.subject_type == "appeal", AuditEntry.subject_id == str(appeal_id))
-            .order_by(AuditEntry.id)
-        )
+def _assert_nothing_changed(
+    container: Container, appeal_id: int, account_id: int, provider: Provider
+) -> None:
+    """The appeal is still open, the account still paused, and no action ran."""
+    with unit_of_work(container.sessions) as session:
+        assert appeals.appeal(session, appeal_id).state == "open"
+        assert standing_of(session, account_id) == "paused"
+    assert provider.actions == []
+
+
+def _decide(
+    session: Session,
+    appeal_id: int,
+    decision: str,
+    reason: str,
+    *,
+    connector: Provider | None = None,
+    reviewer: str = "cleo",
+    lift: Sequence[int] = (),
+    now: datetime = MONDAY + 2 * DAY,
+    notices: NoticeContext | None = None,
+) -> appeals.AppealRecord:
+    return appeals.decide_appeal(
+        session,
+        appeal_id,
+        decision=decision,
+        reason=reason,
+        reviewer=reviewer,
+        lift=lift,
+        connector=connector or Provider(),
+        now=now,
+        notices=notices,
     )
 
 
@@ -157,7 +156,7 @@ def test_an_appeal_lands_in_the_appeals_queue_with_its_own_due_time(
         session.refresh(case)
         queue = queues.queue_by_id(session, case.queue_id or 0)
         steps = kinds(session, case_id)
-        tags = _appeal_tags(session, filed.id)
+        tags = subject_tags(session, "appeal", filed.id)
         case_tags = audit_tags(session, case_id)
     assert (filed.state, filed.action_id, filed.case_id) == ("open", pause.id, case_id)
     assert filed.due_at == MONDAY + DAY + appeals.APPEALS_RESOLUTION
@@ -184,7 +183,7 @@ def test_a_closed_case_reopens_when_its_action_is_appealed(container: Container)
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id, status="closed", queue="triage")
-        pause = _executed(session, account_id, "pause", case_id=case_id)
+        pause = executed(session, account_id, "pause", case_id=case_id)
         _appeal(session, pause.id)
         case = session.get(Case, case_id)
         assert case is not None
@@ -210,17 +209,7 @@ def test_only_executed_punitive_actions_are_appealed(container: Container) -> No
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id)
-        proposed = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="complaint_rate",
-            reason="over the threshold",
-            evidence=EVIDENCE,
-            actor="ana",
-            now=MONDAY,
-            case_id=case_id,
-        )
+        proposed = propose(session, account_id, "pause", case_id=case_id)
     with (
         unit_of_work(container.sessions) as session,
         pytest.raises(AppealRefused, match="proposed"),
@@ -233,8 +222,8 @@ def test_only_executed_punitive_actions_are_appealed(container: Container) -> No
             session, proposed.id, reason="paused in error", actor="ana", now=MONDAY + HOUR
         )
         enforcement.execute(session, resume.id, LocalConnector(), actor="ana", now=MONDAY + HOUR)
-        reinstate = _executed(
-            session, account_id, "reinstate", case_id=case_id, at=MONDAY + 2 * HOUR
+        reinstate = executed(
+            session, account_id, "reinstate", case_id=case_id, now=MONDAY + 2 * HOUR
         )
     with unit_of_work(container.sessions) as session:
         with pytest.raises(AppealRefused, match="reinstate is not an action that can be appealed"):
@@ -307,48 +296,38 @@ def test_the_proposer_or_approver_cannot_review_the_appeal(
     container: Container, reviewer: str
 ) -> None:
     """ConflictedReviewer: the appeal stays open and the account paused."""
-    with unit_of_work(container.sessions) as session:
-        account_id, _, pause = _paused_case(session)
-        filed = _appeal(session, pause.id)
+    account_id, *_, filed = _appealed_pause(container)
     provider = Provider()
     with unit_of_work(container.sessions) as session, pytest.raises(ConflictedReviewer):
-        appeals.decide_appeal(
+        _decide(
             session,
             filed.id,
-            decision="overturn",
-            reason="the opt-in evidence holds",
+            "overturn",
+            "the opt-in evidence holds",
             reviewer=reviewer,
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
-    with unit_of_work(container.sessions) as session:
-        assert appeals.appeal(session, filed.id).state == "open"
-        assert _standing(session, account_id) == "paused"
-    assert provider.actions == []
+    _assert_nothing_changed(container, filed.id, account_id, provider)
 
 
 def test_overturn_reinstates_through_the_connector(container: Container) -> None:
     """The reinstatement is proposed in the appeal's name, run by the reviewer; the account
     is healthy again and the pause is marked reversed."""
-    with unit_of_work(container.sessions) as session:
-        account_id, case_id, pause = _paused_case(session)
-        filed = _appeal(session, pause.id)
+    account_id, case_id, pause, filed = _appealed_pause(container)
     provider = Provider()
     with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
+        decided = _decide(
             session,
             filed.id,
-            decision="overturn",
-            reason="the list broker was removed before the pause; complaints stopped",
-            reviewer="cleo",
+            "overturn",
+            "the list broker was removed before the pause; complaints stopped",
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
         (reversal_id,) = decided.reversal_action_ids
         reversal = enforcement.action_record(session, reversal_id)
         original = enforcement.action_record(session, pause.id)
-        standing = _standing(session, account_id)
-        tags = _appeal_tags(session, filed.id)
+        standing = standing_of(session, account_id)
+        tags = subject_tags(session, "appeal", filed.id)
         steps = kinds(session, case_id)
     assert (decided.state, decided.reviewer, decided.lifted_action_ids) == (
         "overturned",
@@ -376,24 +355,22 @@ def test_partial_lifts_the_pause_and_keeps_the_throttle(container: Container) ->
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id, queue="triage")
-        throttle = _executed(session, account_id, "throttle", case_id=case_id)
-        pause = _executed(session, account_id, "pause", case_id=case_id, at=MONDAY + HOUR)
+        throttle = executed(session, account_id, "throttle", case_id=case_id)
+        pause = executed(session, account_id, "pause", case_id=case_id, now=MONDAY + HOUR)
         filed = _appeal(session, pause.id)
         in_scope = [a.id for a in appeals.appealed_actions(session, filed.id)]
     assert in_scope == [throttle.id, pause.id]
     provider = Provider()
     with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
+        decided = _decide(
             session,
             filed.id,
-            decision="partial",
-            reason="sending may resume at the throttled rate while the list is cleaned",
-            reviewer="cleo",
+            "partial",
+            "sending may resume at the throttled rate while the list is cleaned",
             lift=[pause.id],
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
-        standing = _standing(session, account_id)
+        standing = standing_of(session, account_id)
         kept = enforcement.action_record(session, throttle.id)
         lifted = enforcement.action_record(session, pause.id)
     assert (decided.state, decided.lifted_action_ids) == ("partial", (pause.id,))
@@ -405,9 +382,7 @@ def test_a_partial_decision_must_keep_something_and_lift_only_appealed_actions(
     container: Container,
 ) -> None:
     """Lifting everything, nothing, or an action outside the appeal is refused."""
-    with unit_of_work(container.sessions) as session:
-        _, _, pause = _paused_case(session)
-        filed = _appeal(session, pause.id)
+    _, _, pause, filed = _appealed_pause(container)
     for lift, words in (
         ([pause.id], "use overturn"),
         ([], "lifts some appealed actions"),
@@ -417,26 +392,9 @@ def test_a_partial_decision_must_keep_something_and_lift_only_appealed_actions(
             unit_of_work(container.sessions) as session,
             pytest.raises(InvalidAppealDecision, match=words),
         ):
-            appeals.decide_appeal(
-                session,
-                filed.id,
-                decision="partial",
-                reason="some of it",
-                reviewer="cleo",
-                lift=lift,
-                connector=Provider(),
-                now=MONDAY + 2 * DAY,
-            )
+            _decide(session, filed.id, "partial", "some of it", lift=lift)
     with unit_of_work(container.sessions) as session, pytest.raises(ReasonRequired):
-        appeals.decide_appeal(
-            session,
-            filed.id,
-            decision="uphold",
-            reason="  ",
-            reviewer="cleo",
-            connector=Provider(),
-            now=MONDAY + 2 * DAY,
-        )
+        _decide(session, filed.id, "uphold", "  ")
     with unit_of_work(container.sessions) as session:
         assert appeals.appeal(session, filed.id).state == "open"
 
@@ -446,59 +404,50 @@ def test_a_partial_decision_the_ladder_forbids_changes_nothing(container: Contai
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id, queue="triage")
-        throttle = _executed(session, account_id, "throttle", case_id=case_id)
-        pause = _executed(session, account_id, "pause", case_id=case_id, at=MONDAY + HOUR)
+        throttle = executed(session, account_id, "throttle", case_id=case_id)
+        pause = executed(session, account_id, "pause", case_id=case_id, now=MONDAY + HOUR)
         filed = _appeal(session, pause.id)
     provider = Provider()
     with unit_of_work(container.sessions) as session, pytest.raises(ActionNotAllowed):
-        appeals.decide_appeal(
+        _decide(
             session,
             filed.id,
-            decision="partial",
-            reason="the throttle was too strict",
-            reviewer="cleo",
+            "partial",
+            "the throttle was too strict",
             lift=[throttle.id],
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
-    with unit_of_work(container.sessions) as session:
-        assert appeals.appeal(session, filed.id).state == "open"
-        assert _standing(session, account_id) == "paused"
-    assert provider.actions == []
+    _assert_nothing_changed(container, filed.id, account_id, provider)
 
 
 def test_uphold_changes_nothing_and_a_decided_appeal_stays_decided(container: Container) -> None:
     """Upholding runs no action; deciding again is refused."""
-    with unit_of_work(container.sessions) as session:
-        account_id, _, pause = _paused_case(session)
-        filed = _appeal(session, pause.id)
+    account_id, _, pause, filed = _appealed_pause(container)
     provider = Provider()
     with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
+        decided = _decide(
             session,
             filed.id,
-            decision="uphold",
-            reason="complaints continued after the claimed fix",
-            reviewer="cleo",
+            "uphold",
+            "complaints continued after the claimed fix",
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
     assert (decided.state, decided.reversal_action_ids, provider.actions) == ("upheld", (), [])
     with (
         unit_of_work(container.sessions) as session,
         pytest.raises(AppealStateConflict, match="already decided"),
     ):
-        appeals.decide_appeal(
+        _decide(
             session,
             filed.id,
-            decision="overturn",
-            reason="second thoughts",
+            "overturn",
+            "second thoughts",
             reviewer="dan",
             connector=provider,
             now=MONDAY + 3 * DAY,
         )
     with unit_of_work(container.sessions) as session:
-        assert _standing(session, account_id) == "paused"
+        assert standing_of(session, account_id) == "paused"
         assert enforcement.action_record(session, pause.id).state == "executed"
 
 
@@ -506,22 +455,14 @@ def test_connector_down_the_reversal_fails_and_nothing_is_marked_executed(
     container: Container,
 ) -> None:
     """The decision stands; the reinstatement is failed (retried later); the account stays."""
+    account_id, _, pause, filed = _appealed_pause(container)
     with unit_of_work(container.sessions) as session:
-        account_id, _, pause = _paused_case(session)
-        filed = _appeal(session, pause.id)
-    with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
-            session,
-            filed.id,
-            decision="overturn",
-            reason="wrongly paused",
-            reviewer="cleo",
-            connector=Provider(down=True),
-            now=MONDAY + 2 * DAY,
+        decided = _decide(
+            session, filed.id, "overturn", "wrongly paused", connector=Provider(down=True)
         )
         (reversal_id,) = decided.reversal_action_ids
         reversal = enforcement.action_record(session, reversal_id)
-        standing = _standing(session, account_id)
+        standing = standing_of(session, account_id)
         original = enforcement.action_record(session, pause.id)
     assert decided.state == "overturned"
     assert (reversal.state, reversal.executed_at, reversal.attempts) == ("failed", None, 1)
@@ -542,17 +483,9 @@ def test_a_reversal_needing_a_second_approver_is_approved_by_the_reviewer(
         account_id, _, pause = _paused_case(session)
         filed = _appeal(session, pause.id)
     with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
-            session,
-            filed.id,
-            decision="overturn",
-            reason="wrongly paused",
-            reviewer="cleo",
-            connector=Provider(),
-            now=MONDAY + 2 * DAY,
-        )
+        decided = _decide(session, filed.id, "overturn", "wrongly paused")
         reversal = enforcement.action_record(session, decided.reversal_action_ids[0])
-        standing = _standing(session, account_id)
+        standing = standing_of(session, account_id)
     assert reversal.needs_approval
     assert (reversal.proposed_by, reversal.approved_by, reversal.state) == (
         f"appeal:{filed.id}",
@@ -568,7 +501,7 @@ def test_overturning_a_resource_action_runs_its_opposite(container: Container) -
         account_id = new_account(session)
         resource_id = session.scalar(select(Resource.id).where(Resource.account_id == account_id))
         case_id = make_case(session, account_id, queue="triage")
-        block = _executed(
+        block = executed(
             session,
             account_id,
             "block_domain",
@@ -579,16 +512,14 @@ def test_overturning_a_resource_action_runs_its_opposite(container: Container) -
         filed = _appeal(session, block.id)
     provider = Provider()
     with unit_of_work(container.sessions) as session:
-        decided = appeals.decide_appeal(
+        decided = _decide(
             session,
             filed.id,
-            decision="overturn",
-            reason="the domain belongs to a different customer",
-            reviewer="cleo",
+            "overturn",
+            "the domain belongs to a different customer",
             connector=provider,
-            now=MONDAY + 2 * DAY,
         )
-        standing = _standing(session, account_id)
+        standing = standing_of(session, account_id)
         original = enforcement.action_record(session, block.id)
     assert provider.actions == ["unblock_domain"]
     assert (decided.state, original.state, standing) == ("overturned", "reversed", "healthy")
@@ -606,15 +537,7 @@ def test_open_appeals_list_by_due_time_with_the_overdue_flagged(container: Conta
         late = _appeal(session, second.id, now=MONDAY)
         early = _appeal(session, first.id, now=MONDAY + 3 * DAY)
         done = _appeal(session, third.id, now=MONDAY + DAY)
-        appeals.decide_appeal(
-            session,
-            done.id,
-            decision="uphold",
-            reason="the figures stand",
-            reviewer="cleo",
-            connector=Provider(),
-            now=MONDAY + DAY,
-        )
+        _decide(session, done.id, "uphold", "the figures stand", now=MONDAY + DAY)
         listed = appeals.list_appeals(session, now=MONDAY + 4 * DAY)
         decided = appeals.list_appeals(session, now=MONDAY + 4 * DAY, state="upheld")
     assert [(entry.appeal.id, entry.overdue) for entry in listed] == [
@@ -633,7 +556,7 @@ def test_reading_an_attachment_is_audited(container: Container) -> None:
         filed = _appeal(session, pause.id, uploads=[Upload("proof.pdf", "application/pdf", PDF)])
         (info,) = filed.attachments
         read = appeals.attachment(session, filed.id, info.id, actor="cleo", now=MONDAY + 2 * DAY)
-        tags = _appeal_tags(session, filed.id)
+        tags = subject_tags(session, "appeal", filed.id)
         listed = appeals.case_appeals(session, case_id)
     assert (read.data, read.info.sha256) == (PDF, info.sha256)
     assert tags[-1] == "appeal:attachment:download"
@@ -645,44 +568,26 @@ def test_reading_an_attachment_is_audited(container: Container) -> None:
 # --- telling the customer -------------------------------------------------------------
 
 
-def notice_context_for(settings: Settings) -> NoticeContext:
-    """Return a notice context with fixed keys (no key file is written)."""
-    notices = NoticeSettings(
-        link_keys={"k1": SecretStr("k" * 40)},
-        link_key_id="k1",
-        redaction_key=SecretStr("r" * 40),
-        portal_base_url="http://127.0.0.1:8000",
-    )
-    return notice_context(settings.model_copy(update={"notices": notices}))
-
-
 def test_the_customer_is_told_of_the_appeal_and_the_decision(
-    container: Container, settings: Settings
+    container: Container, settings: Settings, tmp_path: Path
 ) -> None:
     """An appeal_received message on submission, an appeal_decision one with the reason."""
-    context = notice_context_for(settings)
+    context = context_for(settings, tmp_path)
     with unit_of_work(container.sessions) as session:
         account_id, case_id, pause = _paused_case(session)
-        session.execute(
-            update(table_of(Account))
-            .where(Account.id == account_id)
-            .values(contact_email="postmaster@customer1.example.com")
-        )
+        set_contact(session, account_id)
         filed = _appeal(session, pause.id, notices=context)
-        appeals.decide_appeal(
+        _decide(
             session,
             filed.id,
-            decision="overturn",
-            reason="the broker's list is gone and complaints stopped",
-            reviewer="cleo",
-            connector=Provider(),
-            now=MONDAY + 2 * DAY,
+            "overturn",
+            "the broker's list is gone and complaints stopped",
             notices=context,
         )
         sent = [m for m in notices.case_messages(session, case_id) if m.appeal_id == filed.id]
     assert [(m.kind, m.direction, m.to_address) for m in sent] == [
-        ("appeal_received", "out", "postmaster@customer1.example.com"),
-        ("appeal_decision", "out", "postmaster@customer1.example.com"),
+        ("appeal_received", "out", CONTACT),
+        ("appeal_decision", "out", CONTACT),
     ]
     received, decision = sent
     assert "3 Nov 2026" in received.body  # submitted on Tuesday; due two days later

@@ -4,21 +4,17 @@
 each database; the embedded engine's sweep runs the step it is given.
 """
 
-import asyncio
 import random
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import Settings
-from abusedesk.connectors import Connector, LocalConnector, WebhookConnector, retry_policy
+from abusedesk.connectors import LocalConnector, retry_policy
 from abusedesk.core.clock import utcnow
-from abusedesk.core.hashing import sha256_hex
 from abusedesk.messaging.keys import notice_context
 from abusedesk.pipeline.enforcement import (
     enforcement_tender,
@@ -26,19 +22,20 @@ from abusedesk.pipeline.enforcement import (
     run_action,
     tend_enforcement,
 )
-from abusedesk.pipeline.queue import make_app, sweep_once
 from abusedesk.storage import enforcement, notices
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import ActionRecord
-from abusedesk.storage.tables import Account, AuditEntry, Suppression, table_of
+from abusedesk.storage.tables import Account, AuditEntry, Suppression
+from tests.factories.arf import arf_naming
 from tests.factories.inventory import make_account, make_sent_mail
-from tests.integration.test_suppressions import DOMAIN, complaint
 from tests.support.casework import MONDAY, make_case, new_account
-from tests.support.jobs import job_database, job_engine_container
+from tests.support.enforcement import executed, pending_suppression, propose, tags_of_action
+from tests.support.jobs import worker_sweep
+from tests.support.notices import CONTACT, set_contact
 from tests.support.unattributed import ingest
-from tests.support.webhook import SECRET, closed_port_url, running_receiver
+from tests.support.webhook import provider_down, running_receiver, webhook_to
 
-FIGURES = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
+DOMAIN = "customer1.example.com"
 
 
 def _settings(container: Container) -> Settings:
@@ -53,27 +50,13 @@ def _settings(container: Container) -> Settings:
     return container.settings.model_copy(update={"connector": connector})
 
 
-def _propose(session: Session, account_id: int, action: str, *, at: datetime) -> ActionRecord:
-    return enforcement.propose(
-        session,
-        account_id,
-        action,
-        cause="complaint_rate",
-        reason="complaints over the threshold",
-        evidence=FIGURES,
-        actor="ana",
-        now=at,
-    )
-
-
 def _fail(container: Container, action_id: int, at: datetime) -> ActionRecord:
     """Run the action against a provider that is down; return it failed."""
-    down = WebhookConnector(closed_port_url(), [SECRET], timeout_seconds=1)
     with unit_of_work(container.sessions) as session:
         record = run_action(
             session,
             action_id,
-            down,
+            provider_down(),
             actor="ana",
             now=at,
             retry=retry_policy(_settings(container).connector),
@@ -98,8 +81,8 @@ def test_the_sweep_retries_due_actions_and_tells_the_customer(container: Contain
     with unit_of_work(container.sessions) as session:
         first = new_account(session, 1)
         second = new_account(session, 2)
-        due = _propose(session, first, "throttle", at=MONDAY)
-        later = _propose(session, second, "throttle", at=MONDAY)
+        due = propose(session, first, "throttle")
+        later = propose(session, second, "throttle")
     failed_due = _fail(container, due.id, MONDAY)
     failed_later = _fail(container, later.id, MONDAY + timedelta(minutes=5))
     told = Told()
@@ -107,9 +90,12 @@ def test_the_sweep_retries_due_actions_and_tells_the_customer(container: Contain
     assert failed_due.next_attempt_at is not None
     assert failed_due.next_attempt_at <= sweep_at
     with running_receiver() as receiver:
-        connector = WebhookConnector(receiver.url, [SECRET], timeout_seconds=2)
         sweep = tend_enforcement(
-            container.sessions, connector, _settings(container), sweep_at, notify=told
+            container.sessions,
+            webhook_to(receiver.url),
+            _settings(container),
+            sweep_at,
+            notify=told,
         )
     assert (sweep.executed, sweep.failed, sweep.dead, sweep.errors) == ([due.id], [], [], [])
     assert told.actions == [(due.id, "executed")]
@@ -124,13 +110,14 @@ def test_the_sweep_retries_due_actions_and_tells_the_customer(container: Contain
 def test_the_sweep_dead_letters_after_the_last_attempt(container: Container) -> None:
     """Down on every sweep: after max_attempts the action is dead and no longer retried."""
     with unit_of_work(container.sessions) as session:
-        action = _propose(session, new_account(session), "throttle", at=MONDAY)
+        action = propose(session, new_account(session), "throttle")
     record = _fail(container, action.id, MONDAY)
-    down = WebhookConnector(closed_port_url(), [SECRET], timeout_seconds=1)
     outcomes = []
     for _ in range(3):
         at = record.next_attempt_at or MONDAY
-        outcomes.append(tend_enforcement(container.sessions, down, _settings(container), at))
+        outcomes.append(
+            tend_enforcement(container.sessions, provider_down(), _settings(container), at)
+        )
         with unit_of_work(container.sessions) as session:
             record = enforcement.action_record(session, action.id)
     assert [(s.failed, s.dead) for s in outcomes] == [
@@ -147,22 +134,10 @@ def test_a_retry_the_ladder_now_forbids_is_dead_lettered(container: Container) -
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id)
-        throttle = _propose(session, account_id, "throttle", at=MONDAY)
+        throttle = propose(session, account_id, "throttle")
     failed = _fail(container, throttle.id, MONDAY)
     with unit_of_work(container.sessions) as session:
-        suspend = enforcement.propose(
-            session,
-            account_id,
-            "suspend",
-            cause="phishing",
-            reason="phishing kit",
-            evidence={"case_ids": [case_id]},
-            case_id=case_id,
-            actor="ana",
-            now=MONDAY,
-        )
-        enforcement.approve(session, suspend.id, approver="ben", now=MONDAY)
-        enforcement.execute(session, suspend.id, LocalConnector(), actor="ben", now=MONDAY)
+        executed(session, account_id, "suspend", case_id=case_id)
     assert failed.next_attempt_at is not None
     sweep = tend_enforcement(
         container.sessions, LocalConnector(), _settings(container), failed.next_attempt_at
@@ -187,22 +162,13 @@ def test_a_failing_notice_keeps_the_action_executed(container: Container) -> Non
     told = Told()
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        warn = _propose(session, account_id, "warn", at=MONDAY)
+        warn = propose(session, account_id, "warn")
         done = run_action(
             session, warn.id, LocalConnector(), actor="ana", now=MONDAY, notify=broken
         )
-        review = _propose(session, account_id, "review", at=MONDAY)
+        review = propose(session, account_id, "review")
+    tags = tags_of_action(container, warn.id)
     with unit_of_work(container.sessions) as session:
-        tags = list(
-            session.scalars(
-                select(AuditEntry.tag)
-                .where(
-                    AuditEntry.subject_type == "enforcement_action",
-                    AuditEntry.subject_id == str(warn.id),
-                )
-                .order_by(AuditEntry.id)
-            )
-        )
         reasons = list(
             session.scalars(
                 select(AuditEntry.reason).where(
@@ -216,8 +182,9 @@ def test_a_failing_notice_keeps_the_action_executed(container: Container) -> Non
     failed = _fail(container, review.id, MONDAY)
     assert failed.state == "failed"
     with unit_of_work(container.sessions) as session:
-        down = WebhookConnector(closed_port_url(), [SECRET], timeout_seconds=1)
-        again = run_action(session, review.id, down, actor="ana", now=MONDAY, notify=told)
+        again = run_action(
+            session, review.id, provider_down(), actor="ana", now=MONDAY, notify=told
+        )
     assert (again.state, told.actions) == ("failed", [])
 
 
@@ -228,10 +195,14 @@ def test_the_sweep_collects_and_pushes_suppressions(container: Container) -> Non
         mail = make_sent_mail(
             session, account_id, resource_id, 1, domain=DOMAIN, recipient="jane@mail.example.net"
         )
-    ingest(container, [complaint(mail, "jane@mail.example.net", 1)])
+    complaint = arf_naming(
+        "jane@mail.example.net", message_id=mail.message_id, from_domain=DOMAIN, serial=1
+    )
+    ingest(container, [complaint])
     with running_receiver() as receiver:
-        connector: Connector = WebhookConnector(receiver.url, [SECRET], timeout_seconds=2)
-        sweep = tend_enforcement(container.sessions, connector, _settings(container), utcnow())
+        sweep = tend_enforcement(
+            container.sessions, webhook_to(receiver.url), _settings(container), utcnow()
+        )
     assert (sweep.collected, len(sweep.pushed), sweep.errors) == (1, 1, [])
     [pushed] = receiver.applied
     assert pushed["type"] == "suppression_list"
@@ -243,7 +214,7 @@ def test_the_sweep_collects_and_pushes_suppressions(container: Container) -> Non
 def test_the_embedded_sweep_runs_the_enforcement_step(container: Container) -> None:
     """Given as a tender, the step runs on every sweep; a raising tender stops nothing."""
     with unit_of_work(container.sessions) as session:
-        action = _propose(session, new_account(session), "warn", at=MONDAY)
+        action = propose(session, new_account(session), "warn")
     _fail(container, action.id, utcnow() - timedelta(hours=1))
     told = Told()
     runs: list[datetime] = []
@@ -261,33 +232,14 @@ def test_the_embedded_sweep_runs_the_enforcement_step(container: Container) -> N
     assert told.actions == [(action.id, "executed")]
 
 
-def test_a_retried_action_queues_the_customer_notice(container: Container, tmp_path: Path) -> None:
+def test_a_retried_action_queues_the_customer_notice(container: Container) -> None:
     """With notify_customer, the sweep's successful retry leaves a pending notice on the case."""
     settings = _settings(container)
-    settings = settings.model_copy(
-        update={
-            "notices": settings.notices.model_copy(update={"keys_file": tmp_path / "keys.json"})
-        }
-    )
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        session.execute(
-            update(table_of(Account))
-            .where(Account.id == account_id)
-            .values(contact_email="postmaster@customer1.example.com")
-        )
+        set_contact(session, account_id)
         case_id = make_case(session, account_id)
-        action = enforcement.propose(
-            session,
-            account_id,
-            "warn",
-            cause="complaint_rate",
-            reason="complaints over the threshold",
-            evidence={"case_ids": [case_id]},
-            case_id=case_id,
-            actor="ana",
-            now=MONDAY,
-        )
+        action = propose(session, account_id, "warn", case_id=case_id)
     failed = _fail(container, action.id, MONDAY)
     assert failed.next_attempt_at is not None
     sweep = tend_enforcement(
@@ -301,7 +253,7 @@ def test_a_retried_action_queues_the_customer_notice(container: Container, tmp_p
     with unit_of_work(container.sessions) as session:
         messages = notices.case_messages(session, case_id)
     assert [(m.action_id, m.to_address, m.state) for m in messages] == [
-        (action.id, "postmaster@customer1.example.com", "pending")
+        (action.id, CONTACT, "pending")
     ]
 
 
@@ -311,24 +263,12 @@ def test_a_provider_that_is_down_stops_the_sweep_after_three_failures(
     """Four due actions and four accounts' suppressions: three calls each, the rest wait."""
     with unit_of_work(container.sessions) as session:
         accounts = [new_account(session, n) for n in range(1, 5)]
-        actions = [_propose(session, a, "warn", at=MONDAY) for a in accounts]
+        actions = [propose(session, a, "warn") for a in accounts]
         for account_id in accounts:
-            session.execute(
-                table_of(Suppression)
-                .insert()
-                .values(
-                    account_id=account_id,
-                    address_hash=sha256_hex(f"user{account_id}@mail.example.net".encode()),
-                    reason="complaint",
-                    first_seen_at=MONDAY,
-                    state="pending",
-                    attempts=0,
-                )
-            )
+            pending_suppression(session, account_id, f"user{account_id}@mail.example.net")
     failed = [_fail(container, a.id, MONDAY) for a in actions]
     at = max(f.next_attempt_at or MONDAY for f in failed)
-    down = WebhookConnector(closed_port_url(), [SECRET], timeout_seconds=1)
-    sweep = tend_enforcement(container.sessions, down, _settings(container), at)
+    sweep = tend_enforcement(container.sessions, provider_down(), _settings(container), at)
     assert (len(sweep.failed), len(sweep.push_failed), sweep.executed) == (3, 3, [])
     with unit_of_work(container.sessions) as session:
         attempts = sorted(enforcement.action_record(session, a.id).attempts for a in actions)
@@ -339,20 +279,11 @@ def test_a_provider_that_is_down_stops_the_sweep_after_three_failures(
     assert unbatched == 1
 
 
-@pytest.fixture
-def engine_container(tmp_path: Path) -> Iterator[Container]:
-    """Return the application wired to the procrastinate engine on a fresh database."""
-    with job_database(tmp_path, job_schema=True) as url:
-        built = job_engine_container(url, tmp_path)
-        yield built
-        built.close()
-
-
 @pytest.mark.postgres
 def test_the_worker_sweep_runs_the_enforcement_step(engine_container: Container) -> None:
     """The procrastinate worker's periodic sweep runs the same step as the embedded one."""
     with unit_of_work(engine_container.sessions) as session:
-        action = _propose(session, new_account(session), "warn", at=MONDAY)
+        action = propose(session, new_account(session), "warn")
     _fail(engine_container, action.id, utcnow() - timedelta(hours=1))
     told = Told()
     engine_container.embedded.tenders[:] = [
@@ -360,11 +291,5 @@ def test_the_worker_sweep_runs_the_enforcement_step(engine_container: Container)
             engine_container.sessions, LocalConnector(), _settings(engine_container), notify=told
         )
     ]
-    app = make_app(engine_container.settings.database.url, periodic_sweep=False)
-
-    async def once() -> None:
-        async with app.open_async():
-            await sweep_once(app, engine_container)
-
-    asyncio.run(once())
+    worker_sweep(engine_container)
     assert told.actions == [(action.id, "executed")]

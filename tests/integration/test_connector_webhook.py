@@ -27,63 +27,27 @@ from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.storage import case_history, enforcement, suppressions
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import ActionRecord, ActionState
-from abusedesk.storage.tables import Account, AuditEntry, Resource
+from abusedesk.storage.tables import Resource
 from tests.factories.inventory import make_resource
-from tests.support.casework import MONDAY, audit_tags, make_case, new_account
+from tests.support.casework import MONDAY, audit_tags, new_account
+from tests.support.enforcement import (
+    REASON,
+    account_standing,
+    approved_pause,
+    propose,
+    tags_of_action,
+)
 from tests.support.webhook import (
     OLD_SECRET,
     SECRET,
     Receiver,
-    closed_port_url,
+    provider_down,
     running_receiver,
+    webhook_to,
 )
 
 DAY = timedelta(days=1)
-FIGURES = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
 RETRY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=3)
-
-
-def _connector(url: str, *, timeout: float = 2.0) -> WebhookConnector:
-    return WebhookConnector(url, [SECRET], timeout_seconds=timeout)
-
-
-def _standing(container: Container, account_id: int) -> str:
-    with unit_of_work(container.sessions) as session:
-        return str(session.scalar(select(Account.standing).where(Account.id == account_id)))
-
-
-def _action_tags(container: Container, action_id: int) -> list[str]:
-    with unit_of_work(container.sessions) as session:
-        return list(
-            session.scalars(
-                select(AuditEntry.tag)
-                .where(
-                    AuditEntry.subject_type == "enforcement_action",
-                    AuditEntry.subject_id == str(action_id),
-                )
-                .order_by(AuditEntry.id)
-            )
-        )
-
-
-def _approved_pause(container: Container) -> tuple[int, int, ActionRecord]:
-    """Return (account id, case id, a pause proposed by ana and approved by ben)."""
-    with unit_of_work(container.sessions) as session:
-        account_id = new_account(session)
-        case_id = make_case(session, account_id)
-        proposed = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="complaint_rate",
-            reason="complaint rate 0.62% over 12,400 messages",
-            evidence={"case_ids": [case_id], **FIGURES},
-            case_id=case_id,
-            actor="ana",
-            now=MONDAY,
-        )
-        approved = enforcement.approve(session, proposed.id, approver="ben", now=MONDAY)
-    return account_id, case_id, approved
 
 
 def _execute(
@@ -103,9 +67,9 @@ def _execute(
 
 def test_a_correctly_signed_call_executes_the_action(container: Container) -> None:
     """The receiver verifies the signature and gets every documented field; the pause runs."""
-    account_id, case_id, approved = _approved_pause(container)
+    account_id, case_id, approved = approved_pause(container)
     with running_receiver() as receiver:
-        done = _execute(container, approved.id, _connector(receiver.url))
+        done = _execute(container, approved.id, webhook_to(receiver.url))
     assert receiver.outcomes() == ["applied"]
     body = receiver.applied[0]
     assert body == {
@@ -116,7 +80,7 @@ def test_a_correctly_signed_call_executes_the_action(container: Container) -> No
         "account": "acct-1",
         "resource": None,
         "cause": "complaint_rate",
-        "reason": "complaint rate 0.62% over 12,400 messages",
+        "reason": REASON,
         "policy_version": 1,
         "case_id": case_id,
         "reverses_action_id": None,
@@ -131,16 +95,16 @@ def test_a_correctly_signed_call_executes_the_action(container: Container) -> No
         None,
         None,
     )
-    assert _standing(container, account_id) == "paused"
+    assert account_standing(container, account_id) == "paused"
     with unit_of_work(container.sessions) as session:
         assert audit_tags(session, case_id)[-1] == "enforcement:action:execute"
 
 
 def test_a_replayed_call_is_refused_by_the_receiver(container: Container) -> None:
     """The same signed request sent again is recognised as a replay and not applied twice."""
-    _, _, approved = _approved_pause(container)
+    _, _, approved = approved_pause(container)
     with running_receiver(Receiver(replay_status=409)) as receiver:
-        _execute(container, approved.id, _connector(receiver.url))
+        _execute(container, approved.id, webhook_to(receiver.url))
         first = receiver.requests[0]
         again = httpx.post(receiver.url, content=first.body, headers=first.headers, timeout=5)
     assert again.status_code == 409
@@ -150,18 +114,18 @@ def test_a_replayed_call_is_refused_by_the_receiver(container: Container) -> Non
 
 def test_a_call_under_an_unknown_secret_is_refused_and_fails(container: Container) -> None:
     """A receiver holding another secret answers 401: the action fails and is not executed."""
-    account_id, _case_id, approved = _approved_pause(container)
+    account_id, _case_id, approved = approved_pause(container)
     with running_receiver(Receiver(secrets=[OLD_SECRET])) as receiver:
-        failed = _execute(container, approved.id, _connector(receiver.url))
+        failed = _execute(container, approved.id, webhook_to(receiver.url))
     assert receiver.outcomes() == ["refused:BadSignature"]
     assert failed.state == "failed"
     assert "answered HTTP 401" in (failed.failure or "")
-    assert _standing(container, account_id) == "healthy"
+    assert account_standing(container, account_id) == "healthy"
 
 
 def test_rotation_signs_with_both_secrets(container: Container) -> None:
     """Signed with the new and the old secret, a receiver still on the old one accepts."""
-    _, _, approved = _approved_pause(container)
+    _, _, approved = approved_pause(container)
     with running_receiver(Receiver(secrets=[OLD_SECRET])) as receiver:
         connector = WebhookConnector(receiver.url, [SECRET, OLD_SECRET], timeout_seconds=2)
         done = _execute(container, approved.id, connector)
@@ -173,8 +137,8 @@ def test_receiver_down_fails_schedules_a_retry_and_the_retry_succeeds(
     container: Container,
 ) -> None:
     """Nothing listening: failed, next attempt set, standing unchanged; later it executes."""
-    account_id, case_id, approved = _approved_pause(container)
-    failed = _execute(container, approved.id, _connector(closed_port_url()))
+    account_id, case_id, approved = approved_pause(container)
+    failed = _execute(container, approved.id, provider_down())
     assert (failed.state, failed.attempts, failed.executed_at, failed.dead_at) == (
         "failed",
         1,
@@ -184,21 +148,21 @@ def test_receiver_down_fails_schedules_a_retry_and_the_retry_succeeds(
     assert "could not reach" in (failed.failure or "")
     assert failed.next_attempt_at is not None
     assert MONDAY + timedelta(seconds=15) <= failed.next_attempt_at <= MONDAY + RETRY.base
-    assert _standing(container, account_id) == "healthy"
+    assert account_standing(container, account_id) == "healthy"
     with running_receiver() as receiver:
         with unit_of_work(container.sessions) as session:
             early = enforcement.retry_due_actions(
-                session, _connector(receiver.url), now=MONDAY + timedelta(seconds=10), retry=RETRY
+                session, webhook_to(receiver.url), now=MONDAY + timedelta(seconds=10), retry=RETRY
             )
         assert early == []
         with unit_of_work(container.sessions) as session:
             retried = enforcement.retry_due_actions(
-                session, _connector(receiver.url), now=failed.next_attempt_at, retry=RETRY
+                session, webhook_to(receiver.url), now=failed.next_attempt_at, retry=RETRY
             )
     assert [(r.id, r.state, r.attempts) for r in retried] == [(approved.id, "executed", 2)]
     assert receiver.requests[0].headers["Idempotency-Key"] == approved.idempotency_key
-    assert _standing(container, account_id) == "paused"
-    assert _action_tags(container, approved.id) == [
+    assert account_standing(container, account_id) == "paused"
+    assert tags_of_action(container, approved.id) == [
         "enforcement:action:propose",
         "enforcement:action:approve",
         "enforcement:action:fail",
@@ -217,41 +181,41 @@ def test_a_lost_answer_is_retried_under_the_same_key_and_counted_delivered(
     container: Container,
 ) -> None:
     """The receiver acts but answers too late; the retry is a replay it answers 200 to."""
-    account_id, _, approved = _approved_pause(container)
+    account_id, _, approved = approved_pause(container)
     with running_receiver(Receiver(slow_seconds=1.5)) as receiver:
-        failed = _execute(container, approved.id, _connector(receiver.url, timeout=0.5))
-        assert (failed.state, _standing(container, account_id)) == ("failed", "healthy")
+        failed = _execute(container, approved.id, webhook_to(receiver.url, timeout=0.5))
+        assert (failed.state, account_standing(container, account_id)) == ("failed", "healthy")
         assert "no answer" in (failed.failure or "")
         receiver.slow_seconds = 0
         assert failed.next_attempt_at is not None
-        done = _execute(container, approved.id, _connector(receiver.url), failed.next_attempt_at)
+        done = _execute(container, approved.id, webhook_to(receiver.url), failed.next_attempt_at)
     assert receiver.outcomes() == ["applied", "replayed"]
     assert len(receiver.applied) == 1
     keys = {r.headers["Idempotency-Key"] for r in receiver.requests}
     assert keys == {approved.idempotency_key}
     assert (done.state, done.attempts) == ("executed", 2)
-    assert _standing(container, account_id) == "paused"
+    assert account_standing(container, account_id) == "paused"
 
 
 def test_errors_from_the_receiver_fail_the_action(container: Container) -> None:
     """A 500 or a redirect is a failure: the action stays failed, its text says why."""
-    _, _, approved = _approved_pause(container)
+    _, _, approved = approved_pause(container)
     with running_receiver(Receiver(status=500)) as receiver:
-        failed = _execute(container, approved.id, _connector(receiver.url))
+        failed = _execute(container, approved.id, webhook_to(receiver.url))
     assert failed.state == "failed"
     assert failed.failure == (
         f'WebhookFailed: {receiver.url} answered HTTP 500: {{"error": "provider unavailable"}}'
     )
     with running_receiver(Receiver(status=302)) as receiver:
-        again = _execute(container, approved.id, _connector(receiver.url), MONDAY + DAY)
+        again = _execute(container, approved.id, webhook_to(receiver.url), MONDAY + DAY)
     assert (again.state, again.attempts) == ("failed", 2)
     assert "answered HTTP 302" in (again.failure or "")
 
 
 def test_exhausted_retries_dead_letter_the_action_until_retried(container: Container) -> None:
     """After max_attempts failures the action is a dead letter; retry_dead puts it back."""
-    account_id, case_id, approved = _approved_pause(container)
-    down = _connector(closed_port_url())
+    account_id, case_id, approved = approved_pause(container)
+    down = provider_down()
     record = approved
     now = MONDAY
     for _ in range(RETRY.max_attempts):
@@ -268,8 +232,8 @@ def test_exhausted_retries_dead_letter_the_action_until_retried(container: Conta
     ]
     assert letters[0].account_external_id == "acct-1"
     assert "could not reach" in (letters[0].failure or "")
-    assert _action_tags(container, approved.id)[-1] == "enforcement:action:dead_letter"
-    assert _standing(container, account_id) == "healthy"
+    assert tags_of_action(container, approved.id)[-1] == "enforcement:action:dead_letter"
+    assert account_standing(container, account_id) == "healthy"
     with unit_of_work(container.sessions) as session:
         back = enforcement.retry_dead(session, approved.id, actor="ben", now=now + DAY)
         with pytest.raises(enforcement.ActionStateConflict):
@@ -277,12 +241,12 @@ def test_exhausted_retries_dead_letter_the_action_until_retried(container: Conta
     assert (back.state, back.dead_at, back.next_attempt_at) == ("failed", None, now + DAY)
     with running_receiver() as receiver, unit_of_work(container.sessions) as session:
         retried = enforcement.retry_due_actions(
-            session, _connector(receiver.url), now=now + DAY, retry=RETRY
+            session, webhook_to(receiver.url), now=now + DAY, retry=RETRY
         )
         assert enforcement.dead_letters(session) == []
     assert [(r.state, r.attempts) for r in retried] == [("executed", 4)]
-    assert _standing(container, account_id) == "paused"
-    assert "enforcement:action:retry_dead" in _action_tags(container, approved.id)
+    assert account_standing(container, account_id) == "paused"
+    assert "enforcement:action:retry_dead" in tags_of_action(container, approved.id)
 
 
 def test_resource_actions_carry_the_resource_and_mark_it(container: Container) -> None:
@@ -292,19 +256,16 @@ def test_resource_actions_carry_the_resource_and_mark_it(container: Container) -
         domain_id = int(
             session.scalar(select(Resource.id).where(Resource.account_id == account_id)) or 0
         )
-        block = enforcement.propose(
+        block = propose(
             session,
             account_id,
             "block_domain",
             cause="phishing",
             reason="phishing pages on the domain",
-            evidence=FIGURES,
             resource_id=domain_id,
-            actor="ana",
-            now=MONDAY,
         )
     with running_receiver() as receiver:
-        connector = _connector(receiver.url)
+        connector = webhook_to(receiver.url)
         done = _execute(container, block.id, connector)
         with unit_of_work(container.sessions) as session:
             blocked = session.get(Resource, domain_id)
@@ -335,16 +296,13 @@ def test_suppress_address_puts_the_address_on_the_list(container: Container) -> 
         address_id = make_resource(
             session, account_id, "identity_address", "Promo@Customer1.example.com", since=MONDAY
         )
-        action = enforcement.propose(
+        action = propose(
             session,
             account_id,
             "suppress_address",
             cause="spam",
             reason="a spam trap address",
-            evidence=FIGURES,
             resource_id=address_id,
-            actor="ana",
-            now=MONDAY,
         )
         enforcement.execute(session, action.id, LocalConnector(), actor="ana", now=MONDAY)
         listed = suppressions.account_suppressions(session, account_id)
@@ -362,32 +320,16 @@ def test_reinstatement_restarts_the_metrics_window(container: Container) -> None
     """A reinstatement records when the account's metrics window starts afresh."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        warn = enforcement.propose(
-            session,
-            account_id,
-            "warn",
-            cause="spam",
-            reason="complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
+        warn = propose(session, account_id, "warn", cause="spam", reason="complaints")
         enforcement.execute(session, warn.id, LocalConnector(), actor="ana", now=MONDAY)
         before = enforcement.metrics_since(session, account_id)
-        back = enforcement.propose(
-            session,
-            account_id,
-            "reinstate",
-            cause="spam",
-            reason="list cleaned",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY + DAY,
+        back = propose(
+            session, account_id, "reinstate", cause="spam", reason="list cleaned", now=MONDAY + DAY
         )
         enforcement.execute(session, back.id, LocalConnector(), actor="ana", now=MONDAY + DAY)
         after = enforcement.metrics_since(session, account_id)
     assert (before, after) == (None, MONDAY + DAY)
-    assert _standing(container, account_id) == "healthy"
+    assert account_standing(container, account_id) == "healthy"
 
 
 def test_build_connector_from_settings() -> None:

@@ -20,8 +20,8 @@ from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.notices import MessageRecord
 from abusedesk.storage.tables import Event, Report
 from tests.factories.arf import arf_report
-from tests.support.casework import MONDAY, kinds, make_case, new_account
-from tests.support.notices import CONTACT, context_for, executed, set_contact
+from tests.support.casework import kinds, make_case, new_account
+from tests.support.notices import CONTACT, context_for, queue_notice, set_contact
 
 
 @pytest.fixture
@@ -46,9 +46,7 @@ def _notice(container: Container, ctx: NoticeContext) -> tuple[int, MessageRecor
         account_id = new_account(session)
         set_contact(session, account_id)
         case_id = make_case(session, account_id)
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, case_id), notices=ctx, now=MONDAY
-        )
+        sent = queue_notice(session, ctx, account_id, case_id)
     assert sent is not None
     return case_id, sent
 

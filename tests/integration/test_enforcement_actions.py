@@ -22,11 +22,11 @@ from abusedesk.storage.enforcement import (
     InvalidEvidence,
     LocalConnector,
 )
-from abusedesk.storage.tables import Account, AuditEntry
+from abusedesk.storage.tables import AuditEntry
 from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account
+from tests.support.enforcement import account_standing, executed, propose, tags_of_action
 
 DAY = timedelta(days=1)
-FIGURES = {"figures": {"complaint_rate": 0.0062, "messages": 12400}}
 
 
 class RecordingConnector(LocalConnector):
@@ -49,41 +49,12 @@ class FailingConnector(RecordingConnector):
         raise ConnectionError("provider unreachable")
 
 
-def _standing(container: Container, account_id: int) -> str:
-    with unit_of_work(container.sessions) as session:
-        return str(session.scalar(select(Account.standing).where(Account.id == account_id)))
-
-
-def _action_tags(container: Container, action_id: int) -> list[str]:
-    with unit_of_work(container.sessions) as session:
-        return list(
-            session.scalars(
-                select(AuditEntry.tag)
-                .where(
-                    AuditEntry.subject_type == "enforcement_action",
-                    AuditEntry.subject_id == str(action_id),
-                )
-                .order_by(AuditEntry.id)
-            )
-        )
-
-
 def test_propose_approve_execute_moves_the_standing(container: Container) -> None:
     """A pause proposed by one analyst, approved by another, executed: the account is paused."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         case_id = make_case(session, account_id)
-        proposed = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="complaint_rate",
-            reason="complaint rate 0.62% over 12,400 messages",
-            evidence={"case_ids": [case_id], **FIGURES},
-            case_id=case_id,
-            actor="ana",
-            now=MONDAY,
-        )
+        proposed = propose(session, account_id, "pause", case_id=case_id)
     with unit_of_work(container.sessions) as session:
         approved = enforcement.approve(session, proposed.id, approver="ben", now=MONDAY + DAY)
         connector = RecordingConnector()
@@ -105,29 +76,22 @@ def test_propose_approve_execute_moves_the_standing(container: Container) -> Non
         None,
     )
     assert connector.calls == [("acct-1", "pause", done.idempotency_key)]
-    assert _standing(container, account_id) == "paused"
+    assert account_standing(container, account_id) == "paused"
     assert steps.count("action") == 3
     assert case_tags[-3:] == [
         "enforcement:action:propose",
         "enforcement:action:approve",
         "enforcement:action:execute",
     ]
-    assert _action_tags(container, proposed.id) == case_tags[-3:]
+    assert tags_of_action(container, proposed.id) == case_tags[-3:]
 
 
 def test_self_approval_is_refused(container: Container) -> None:
     """The proposer cannot approve their own action; it stays proposed."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        action = enforcement.propose(
-            session,
-            account_id,
-            "suspend",
-            cause="phishing",
-            reason="hosted phishing kit",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
+        action = propose(
+            session, account_id, "suspend", cause="phishing", reason="hosted phishing kit"
         )
     with pytest.raises(SelfApproval), unit_of_work(container.sessions) as session:
         enforcement.approve(session, action.id, approver=" ana ", now=MONDAY)
@@ -139,22 +103,15 @@ def test_suspend_without_approval_cannot_execute(container: Container) -> None:
     """Suspend always needs a second approver: executing it unapproved is refused."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        action = enforcement.propose(
-            session,
-            account_id,
-            "suspend",
-            cause="phishing",
-            reason="hosted phishing kit",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
+        action = propose(
+            session, account_id, "suspend", cause="phishing", reason="hosted phishing kit"
         )
     assert action.needs_approval
     with pytest.raises(ApprovalRequired), unit_of_work(container.sessions) as session:
         enforcement.execute(session, action.id, LocalConnector(), actor="ana", now=MONDAY)
     with unit_of_work(container.sessions) as session:
         assert enforcement.action_record(session, action.id).state == "proposed"
-    assert _standing(container, account_id) == "healthy"
+    assert account_standing(container, account_id) == "healthy"
 
 
 def test_connector_failure_leaves_the_action_failed_and_a_retry_succeeds(
@@ -164,28 +121,21 @@ def test_connector_failure_leaves_the_action_failed_and_a_retry_succeeds(
     down = FailingConnector()
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        action = enforcement.propose(
-            session,
-            account_id,
-            "throttle",
-            cause="bounce_rate",
-            reason="bounces at 7%",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
+        action = propose(
+            session, account_id, "throttle", cause="bounce_rate", reason="bounces at 7%"
         )
     with unit_of_work(container.sessions) as session:
         failed = enforcement.execute(session, action.id, down, actor="ana", now=MONDAY)
     assert (failed.state, failed.attempts, failed.executed_at) == ("failed", 1, None)
     assert failed.failure == "ConnectionError: provider unreachable"
-    assert _standing(container, account_id) == "healthy"
+    assert account_standing(container, account_id) == "healthy"
     up = RecordingConnector()
     with unit_of_work(container.sessions) as session:
         done = enforcement.execute(session, action.id, up, actor="ana", now=MONDAY + DAY)
     assert (done.state, done.attempts, done.failure) == ("executed", 2, None)
     assert down.calls[0][2] == up.calls[0][2] == done.idempotency_key
-    assert _standing(container, account_id) == "throttled"
-    assert _action_tags(container, action.id) == [
+    assert account_standing(container, account_id) == "throttled"
+    assert tags_of_action(container, action.id) == [
         "enforcement:action:propose",
         "enforcement:action:fail",
         "enforcement:action:execute",
@@ -200,17 +150,7 @@ def test_reverse_proposes_the_opposite_and_marks_the_original_when_it_runs(
     """Reversing an executed pause proposes resume; executed, the pause reads reversed."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        pause = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="complaint_rate",
-            reason="complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
-        enforcement.execute(session, pause.id, LocalConnector(), actor="ana", now=MONDAY)
+        pause = executed(session, account_id, "pause")
     with unit_of_work(container.sessions) as session:
         undo = enforcement.reverse(
             session,
@@ -226,35 +166,19 @@ def test_reverse_proposes_the_opposite_and_marks_the_original_when_it_runs(
         enforcement.execute(session, undo.id, LocalConnector(), actor="ben", now=MONDAY + DAY)
         original = enforcement.action_record(session, pause.id)
     assert original.state == ActionState.REVERSED
-    assert _standing(container, account_id) == "throttled"
-    assert _action_tags(container, undo.id)[0] == "enforcement:action:reverse"
-    assert _action_tags(container, pause.id)[-1] == "enforcement:action:reversed"
+    assert account_standing(container, account_id) == "throttled"
+    assert tags_of_action(container, undo.id)[0] == "enforcement:action:reverse"
+    assert tags_of_action(container, pause.id)[-1] == "enforcement:action:reversed"
 
 
 def test_reinstate_has_no_single_opposite(container: Container) -> None:
     """Reversing a reinstatement is refused with NoOpposite."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        warn = enforcement.propose(
-            session,
-            account_id,
-            "warn",
-            cause="spam",
-            reason="first complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
+        warn = propose(session, account_id, "warn", cause="spam", reason="first complaints")
         enforcement.execute(session, warn.id, LocalConnector(), actor="ana", now=MONDAY)
-        back = enforcement.propose(
-            session,
-            account_id,
-            "reinstate",
-            cause="spam",
-            reason="fixed",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY + DAY,
+        back = propose(
+            session, account_id, "reinstate", cause="spam", reason="fixed", now=MONDAY + DAY
         )
         enforcement.execute(session, back.id, LocalConnector(), actor="ana", now=MONDAY + DAY)
         with pytest.raises(NoOpposite):
@@ -266,40 +190,22 @@ def test_repeat_review_escalates_to_pause(container: Container) -> None:
     local = LocalConnector()
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        first = enforcement.propose(
-            session,
-            account_id,
-            "review",
-            cause="complaint_rate",
-            reason="0.12% complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
+        first = propose(session, account_id, "review", reason="0.12% complaints")
         enforcement.execute(session, first.id, local, actor="ana", now=MONDAY)
         ended = enforcement.reverse(
             session, first.id, reason="rate back under 0.1%", actor="ana", now=MONDAY + 14 * DAY
         )
         enforcement.execute(session, ended.id, local, actor="ana", now=MONDAY + 14 * DAY)
-        other = enforcement.propose(
+        other = propose(
             session,
             account_id,
             "review",
             cause="bounce_rate",
             reason="bounces at 6%",
-            evidence=FIGURES,
-            actor="ana",
             now=MONDAY + 30 * DAY,
         )
-        second = enforcement.propose(
-            session,
-            account_id,
-            "review",
-            cause="complaint_rate",
-            reason="0.15% complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY + 30 * DAY,
+        second = propose(
+            session, account_id, "review", reason="0.15% complaints", now=MONDAY + 30 * DAY
         )
     assert (first.action, first.escalated) == ("review", False)
     assert (other.action, other.escalated) == ("review", False)
@@ -315,37 +221,9 @@ def test_the_ladder_is_checked_at_proposal_and_at_execution(container: Container
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
         with pytest.raises(ActionNotAllowed):
-            enforcement.propose(
-                session,
-                account_id,
-                "resume",
-                cause="spam",
-                reason="no pause to lift",
-                evidence=FIGURES,
-                actor="ana",
-                now=MONDAY,
-            )
-        warn = enforcement.propose(
-            session,
-            account_id,
-            "warn",
-            cause="spam",
-            reason="complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
-        pause = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="spam",
-            reason="complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
-        enforcement.execute(session, pause.id, LocalConnector(), actor="ana", now=MONDAY)
+            propose(session, account_id, "resume", cause="spam", reason="no pause to lift")
+        warn = propose(session, account_id, "warn", cause="spam", reason="complaints")
+        executed(session, account_id, "pause")
         with pytest.raises(ActionNotAllowed):
             enforcement.execute(session, warn.id, LocalConnector(), actor="ana", now=MONDAY)
 
@@ -367,39 +245,21 @@ def test_bad_evidence_and_targets_are_refused(container: Container) -> None:
                     now=MONDAY,
                 )
         with pytest.raises(InvalidEvidence):
-            enforcement.propose(
-                session,
-                account_id,
-                "block_domain",
-                cause="spam",
-                reason="complaints",
-                evidence=FIGURES,
-                actor="ana",
-                now=MONDAY,
-            )
+            propose(session, account_id, "block_domain", cause="spam", reason="complaints")
 
 
 def test_rejected_action_cannot_run(container: Container) -> None:
     """A rejected action is closed: executing or approving it is refused."""
     with unit_of_work(container.sessions) as session:
         account_id = new_account(session)
-        action = enforcement.propose(
-            session,
-            account_id,
-            "terminate",
-            cause="fraud",
-            reason="stolen card",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
+        action = propose(session, account_id, "terminate", cause="fraud", reason="stolen card")
         rejected = enforcement.reject(
             session, action.id, reason="card was not stolen", actor="ben", now=MONDAY
         )
         with pytest.raises(ActionStateConflict):
             enforcement.approve(session, action.id, approver="ben", now=MONDAY)
     assert (rejected.state, rejected.rejected_by) == ("rejected", "ben")
-    assert _action_tags(container, action.id) == [
+    assert tags_of_action(container, action.id) == [
         "enforcement:action:propose",
         "enforcement:action:reject",
     ]
@@ -428,16 +288,7 @@ def test_policy_versions(container: Container) -> None:
             )
         versions = [p.version for p in enforcement.policy_versions(session)]
         account_id = new_account(session)
-        throttle = enforcement.propose(
-            session,
-            account_id,
-            "throttle",
-            cause="spam",
-            reason="complaints",
-            evidence=FIGURES,
-            actor="ana",
-            now=MONDAY,
-        )
+        throttle = propose(session, account_id, "throttle", cause="spam", reason="complaints")
         saved = session.scalars(
             select(AuditEntry.tag).where(AuditEntry.subject_type == "enforcement_policy")
         ).all()

@@ -4,6 +4,7 @@ import json
 import stat
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -19,21 +20,24 @@ from abusedesk.messaging.keys import (
     notice_context,
     notice_keyring,
 )
-from abusedesk.messaging.templates import InvalidTemplate, TemplateRefused
+from abusedesk.messaging.templates import InvalidTemplate, RenderedNotice, TemplateRefused
 from abusedesk.notices.links import ExpiredLink, LinkRefused, TamperedLink, portal_token
-from abusedesk.storage import case_history, casework, enforcement, notice_templates, notices
+from abusedesk.storage import case_history, casework, notice_templates, notices
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.notices import Channel, MessageState, NoticeRefused
+from abusedesk.storage.notices import Channel, MessageRecord, MessageState, NoticeRefused
 from abusedesk.storage.reputation import account_figures
 from abusedesk.storage.tables import Account, AuditEntry, Case, CustomerMessage, table_of
-from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account
+from tests.support.casework import MONDAY, audit_tags, kinds, make_case, new_account, subject_tags
+from tests.support.enforcement import executed, propose
 from tests.support.notices import (
     CONTACT,
     add_event,
     add_sending,
+    complaint_on_case,
     context_for,
-    executed,
     hours_ago,
+    link_token,
+    queue_notice,
     set_contact,
 )
 
@@ -51,14 +55,9 @@ def ctx(settings: Settings, tmp_path: Path) -> NoticeContext:
 def _setup(container: Container, *, contact: str | None = CONTACT) -> tuple[int, int, int]:
     """An account with figures and a spam case with one complaint; return ids."""
     with unit_of_work(container.sessions) as session:
-        account_id = new_account(session)
-        set_contact(session, account_id, contact)
-        case_id = make_case(session, account_id)
-        _, event_id = add_event(
+        account_id, case_id, event_id = complaint_on_case(
             session,
-            account_id,
-            case_id,
-            serial=1,
+            contact=contact,
             reporter="Jane Doe <jane.doe@mailbox.example>",
             indicators={
                 "from_address": ["news@customer1.example.com"],
@@ -75,13 +74,35 @@ def _setup(container: Container, *, contact: str | None = CONTACT) -> tuple[int,
     return account_id, case_id, event_id
 
 
+def _message(
+    session: Session,
+    ctx: NoticeContext,
+    account_id: int,
+    case_id: int,
+    kind: str,
+    *,
+    context: dict[str, Any] | None = None,
+    **ids: int,
+) -> MessageRecord | None:
+    return notices.queue_message(
+        session,
+        kind=kind,
+        case_id=case_id,
+        account_id=account_id,
+        context=context or {},
+        notices=ctx,
+        now=MONDAY,
+        **ids,
+    )
+
+
 def test_an_executed_action_queues_a_notice_with_figures_and_redacted_evidence(
     container: Container, ctx: NoticeContext
 ) -> None:
     """The notice quotes the figures, hides the complainant, links the portal, is audited."""
     account_id, case_id, event_id = _setup(container)
     with unit_of_work(container.sessions) as session:
-        action = executed(session, account_id, case_id, event_ids=[event_id])
+        action = executed(session, account_id, case_id=case_id, event_ids=[event_id])
         sent = notices.queue_action_notice(session, action, notices=ctx, now=MONDAY)
         assert sent is not None
         history = kinds(session, case_id)
@@ -108,14 +129,7 @@ def test_an_executed_action_queues_a_notice_with_figures_and_redacted_evidence(
     assert history[-1] == "notice"
     assert "notices:case:notice" in tags
     with unit_of_work(container.sessions) as session:
-        tags = list(
-            session.scalars(
-                select(AuditEntry.tag).where(
-                    AuditEntry.subject_type == "customer_message",
-                    AuditEntry.subject_id == str(sent.id),
-                )
-            )
-        )
+        tags = subject_tags(session, "customer_message", sent.id)
     assert tags == ["notices:message:queue"]
 
 
@@ -125,18 +139,11 @@ def test_later_messages_thread_under_the_earlier_ones(
     """In-Reply-To names the previous message of the case, References all of them."""
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
-        first = notices.queue_action_notice(
-            session, executed(session, account_id, case_id, "warn"), notices=ctx, now=MONDAY
-        )
+        first = queue_notice(session, ctx, account_id, case_id, "warn")
         reply = notices.record_reply(
             session, case_id=case_id, body="We fixed it", channel=Channel.PORTAL, now=MONDAY
         )
-        second = notices.queue_action_notice(
-            session,
-            executed(session, account_id, case_id, "pause", now=MONDAY + DAY),
-            notices=ctx,
-            now=MONDAY + DAY,
-        )
+        second = queue_notice(session, ctx, account_id, case_id, now=MONDAY + DAY)
     assert first is not None
     assert second is not None
     assert second.in_reply_to == reply.message_id
@@ -149,8 +156,7 @@ def test_no_contact_address_means_no_notice_and_the_history_says_so(
     """Nobody to write to: None, and a step in the case's history explains it."""
     account_id, case_id, _ = _setup(container, contact=None)
     with unit_of_work(container.sessions) as session:
-        action = executed(session, account_id, case_id)
-        assert notices.queue_action_notice(session, action, notices=ctx, now=MONDAY) is None
+        assert queue_notice(session, ctx, account_id, case_id) is None
         assert notices.case_messages(session, case_id) == []
         history = casework_history_reasons(session, case_id)
     assert any("no contact address" in (reason or "") for reason in history)
@@ -165,17 +171,7 @@ def test_only_executed_actions_notify(container: Container, ctx: NoticeContext) 
     """A proposed action has not happened: writing its notice is refused."""
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
-        proposed = enforcement.propose(
-            session,
-            account_id,
-            "pause",
-            cause="complaint_rate",
-            reason="over",
-            evidence={"figures": {"x": 1}},
-            actor="alice",
-            now=MONDAY,
-            case_id=case_id,
-        )
+        proposed = propose(session, account_id, "pause", case_id=case_id)
         with pytest.raises(NoticeRefused, match="proposed"):
             notices.queue_action_notice(session, proposed, notices=ctx, now=MONDAY)
 
@@ -186,11 +182,9 @@ def test_the_portal_opens_the_notice_and_refuses_bad_links(
     """A valid token opens notice, thread and redacted evidence; others are refused."""
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, case_id), notices=ctx, now=MONDAY
-        )
+        sent = queue_notice(session, ctx, account_id, case_id)
     assert sent is not None
-    token = sent.body.split("/portal/")[1].split()[0]
+    token = link_token(sent.body)
     with unit_of_work(container.sessions) as session:
         view = notices.open_portal(session, token, ctx, MONDAY + DAY)
         assert view.message.id == sent.id
@@ -231,11 +225,9 @@ def test_a_link_signed_with_another_key_is_refused(
         settings, tmp_path, link_keys={"k1": SecretStr("another-key-another-key-another-key-01")}
     )
     with unit_of_work(container.sessions) as session:
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, case_id), notices=theirs, now=MONDAY
-        )
+        sent = queue_notice(session, theirs, account_id, case_id)
         assert sent is not None
-        token = sent.body.split("/portal/")[1].split()[0]
+        token = link_token(sent.body)
         with pytest.raises(TamperedLink):
             notices.open_portal(session, token, ours, MONDAY)
 
@@ -246,15 +238,15 @@ def test_appeal_messages_render_from_the_caller_context(
     """``appeal_received`` takes the appeal's values and fills in the action and links."""
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
-        action = executed(session, account_id, case_id)
-        received = notices.queue_message(
+        action = executed(session, account_id, case_id=case_id)
+        appeal = {"id": 7, "submitted_on": "3 Nov 2026", "due_on": "5 Nov 2026"}
+        received = _message(
             session,
-            kind="appeal_received",
-            case_id=case_id,
-            account_id=account_id,
-            context={"appeal": {"id": 7, "submitted_on": "3 Nov 2026", "due_on": "5 Nov 2026"}},
-            notices=ctx,
-            now=MONDAY,
+            ctx,
+            account_id,
+            case_id,
+            "appeal_received",
+            context={"appeal": appeal},
             action_id=action.id,
             appeal_id=7,
         )
@@ -267,26 +259,9 @@ def test_appeal_messages_render_from_the_caller_context(
         assert "5 Nov 2026" in received.body
         assert "(pause)" in received.body
         with pytest.raises(NoticeRefused, match="kind"):
-            notices.queue_message(
-                session,
-                kind="pause",
-                case_id=case_id,
-                account_id=account_id,
-                context={},
-                notices=ctx,
-                now=MONDAY,
-            )
+            _message(session, ctx, account_id, case_id, "pause")
         with pytest.raises(InvalidTemplate, match="appeal"):
-            notices.queue_message(
-                session,
-                kind="appeal_decision",
-                case_id=case_id,
-                account_id=account_id,
-                context={},
-                notices=ctx,
-                now=MONDAY,
-                action_id=action.id,
-            )
+            _message(session, ctx, account_id, case_id, "appeal_decision", action_id=action.id)
 
 
 def test_a_reply_is_stored_once_and_wakes_a_case_waiting_for_it(
@@ -296,24 +271,17 @@ def test_a_reply_is_stored_once_and_wakes_a_case_waiting_for_it(
     _account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
         casework.snooze(session, case_id, until=None, until_reply=True, actor="alice", now=MONDAY)
+        same_mail: dict[str, Any] = {
+            "case_id": case_id,
+            "body": "We removed the purchased list.",
+            "channel": Channel.EMAIL,
+            "message_id": "<abc@customer1.example.com>",
+            "now": MONDAY + DAY,
+        }
         reply = notices.record_reply(
-            session,
-            case_id=case_id,
-            body="We removed the purchased list.",
-            channel=Channel.EMAIL,
-            subject="Re: paused",
-            from_address="ops@customer1.example.com",
-            message_id="<abc@customer1.example.com>",
-            now=MONDAY + DAY,
+            session, subject="Re: paused", from_address="ops@customer1.example.com", **same_mail
         )
-        again = notices.record_reply(
-            session,
-            case_id=case_id,
-            body="We removed the purchased list.",
-            channel=Channel.EMAIL,
-            message_id="<abc@customer1.example.com>",
-            now=MONDAY + DAY,
-        )
+        again = notices.record_reply(session, **same_mail)
         history = kinds(session, case_id)
         snoozed = session.get(Case, case_id)
         assert snoozed is not None
@@ -367,9 +335,7 @@ def test_templates_are_versioned_checked_and_used(container: Container, ctx: Not
         assert saved.version == 2
         versions = notice_templates.template_versions(session, "pause", "spam")
         listed = {(t.kind, t.category): t for t in notice_templates.templates(session)}
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, case_id), notices=ctx, now=MONDAY
-        )
+        sent = queue_notice(session, ctx, account_id, case_id)
         template_audit = session.scalar(
             select(func.count()).where(AuditEntry.tag == "notices:template:save")
         )
@@ -400,9 +366,7 @@ def test_a_saved_template_that_fails_on_real_data_falls_back_to_the_built_in(
             now=MONDAY,
         )
         other_case = make_case(session, account_id, "phishing")
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, other_case), notices=ctx, now=MONDAY
-        )
+        sent = queue_notice(session, ctx, account_id, other_case)
         reasons = casework_history_reasons(session, other_case)
     assert sent is not None
     assert sent.template_version is None
@@ -416,37 +380,27 @@ def test_preview_uses_real_case_data_and_sends_nothing(
     """A preview renders the draft with the case's account, figures and redacted evidence."""
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
-        executed(session, account_id, case_id)
-        rendered = notice_templates.preview(
-            session,
-            kind="pause",
-            category="spam",
-            subject="{{ account.name }}",
-            body="{{ figures.complaint_rate.sentence }}|{{ evidence[0].summary }}",
-            case_id=case_id,
-            notices=ctx,
-            now=MONDAY,
+        executed(session, account_id, case_id=case_id)
+
+        def preview(
+            kind: str, category: str, subject: str, body: str, case: int = case_id
+        ) -> RenderedNotice:
+            return notice_templates.preview(
+                session, kind=kind, category=category, subject=subject, body=body,
+                case_id=case, notices=ctx, now=MONDAY,
+            )  # fmt: skip
+
+        rendered = preview(
+            "pause",
+            "spam",
+            "{{ account.name }}",
+            "{{ figures.complaint_rate.sentence }}|{{ evidence[0].summary }}",
         )
-        ack = notice_templates.preview(
-            session,
-            kind="reporter_ack",
-            category="",
-            subject="Thanks",
-            body="{{ report.reference }} {{ case_reference }}",
-            case_id=case_id,
-            notices=ctx,
-            now=MONDAY,
-        )
+        ack = preview("reporter_ack", "", "Thanks", "{{ report.reference }} {{ case_reference }}")
         with pytest.raises(InvalidTemplate):
-            notice_templates.preview(
-                session, kind="pause", category="", subject="s", body="{% if %}",
-                case_id=case_id, notices=ctx, now=MONDAY,
-            )  # fmt: skip
+            preview("pause", "", "s", "{% if %}")
         with pytest.raises(NotFound):
-            notice_templates.preview(
-                session, kind="pause", category="", subject="s", body="b",
-                case_id=999_999, notices=ctx, now=MONDAY,
-            )  # fmt: skip
+            preview("pause", "", "s", "b", case=999_999)
         count = session.scalar(select(func.count()).select_from(CustomerMessage))
     assert rendered.subject == "Customer acct-1"
     figures, summary = rendered.body.split("|")
@@ -560,11 +514,9 @@ def test_reporters_are_acknowledged_once_and_only_when_reachable(
             for r in (no_reply, loop)
         ]
         due_after = notices.reports_to_acknowledge(session, now=MONDAY + timedelta(minutes=5))
-        sent = notices.queue_action_notice(
-            session, executed(session, account_id, case_id), notices=ctx, now=MONDAY
-        )
+        sent = queue_notice(session, ctx, account_id, case_id)
         assert sent is not None
-        token = sent.body.split("/portal/")[1].split()[0]
+        token = link_token(sent.body)
         thread = notices.open_portal(session, token, ctx, MONDAY).thread
     assert due == [person, no_reply]
     assert ack is not None

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.bootstrap import Container
 from abusedesk.config import Settings
 from abusedesk.messaging.delivery import OutboxMailer, SmtpMailer, build_mailer
-from abusedesk.messaging.keys import NoticeContext
+from abusedesk.messaging.keys import NoticeContext, notice_context
 from abusedesk.pipeline.embedded import EmbeddedEngine
 from abusedesk.pipeline.notices import (
     deliver_messages,
@@ -23,40 +23,28 @@ from abusedesk.pipeline.notices import (
 from abusedesk.storage import case_history, notices
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.notices import Channel, MessageRecord, MessageState, NoticeRefused
-from tests.support.casework import MONDAY, make_case, new_account
+from tests.support.casework import MONDAY
 from tests.support.notices import (
     CONTACT,
-    add_event,
-    context_for,
-    executed,
+    complaint_on_case,
     notice_settings,
-    set_contact,
+    queue_notice,
     smtp_sink,
 )
 
 COMPLAINANT = "jane.doe@mailbox.example"
 
 
-def _queued(container: Container, ctx: NoticeContext) -> tuple[int, MessageRecord]:
+def _queued(container: Container, configured: Settings) -> tuple[NoticeContext, int, MessageRecord]:
+    """Queue a pause notice under the *configured* notice settings; return its context too."""
+    ctx = notice_context(configured)
     with unit_of_work(container.sessions) as session:
-        account_id = new_account(session)
-        set_contact(session, account_id)
-        case_id = make_case(session, account_id)
-        _, event_id = add_event(
-            session,
-            account_id,
-            case_id,
-            serial=1,
-            details={"subject": f"complaint from {COMPLAINANT}"},
+        account_id, case_id, event_id = complaint_on_case(
+            session, details={"subject": f"complaint from {COMPLAINANT}"}
         )
-        sent = notices.queue_action_notice(
-            session,
-            executed(session, account_id, case_id, event_ids=[event_id]),
-            notices=ctx,
-            now=MONDAY,
-        )
+        sent = queue_notice(session, ctx, account_id, case_id, event_ids=[event_id])
     assert sent is not None
-    return case_id, sent
+    return ctx, case_id, sent
 
 
 def _state(sessions: sessionmaker[Session], message_id: int) -> MessageRecord:
@@ -78,8 +66,7 @@ def test_a_notice_reaches_the_smtp_server_threaded_and_redacted(
         configured = notice_settings(
             settings, tmp_path, delivery="smtp", smtp_host="127.0.0.1", smtp_port=sink.port
         )
-        ctx = context_for(configured, tmp_path)
-        case_id, first = _queued(container, ctx)
+        ctx, case_id, first = _queued(container, configured)
         mailer = build_mailer(configured.notices)
         assert isinstance(mailer, SmtpMailer)
         done = deliver_messages(container.sessions, mailer, configured.notices, MONDAY)
@@ -136,8 +123,7 @@ def test_a_refusing_relay_is_retried_with_backoff_then_given_up(
             backoff_base_seconds=60,
             backoff_cap_seconds=60,
         )
-        ctx = context_for(configured, tmp_path)
-        case_id, sent = _queued(container, ctx)
+        _, case_id, sent = _queued(container, configured)
         mailer = build_mailer(configured.notices)
         first = deliver_messages(container.sessions, mailer, configured.notices, MONDAY)
         after_first = _state(container.sessions, sent.id)
@@ -177,8 +163,7 @@ def test_a_relay_that_is_down_leaves_the_message_waiting(
     configured = notice_settings(
         settings, tmp_path, delivery="smtp", smtp_port=_free_port(), smtp_timeout_seconds=5
     )
-    ctx = context_for(configured, tmp_path)
-    _, sent = _queued(container, ctx)
+    *_, sent = _queued(container, configured)
     done = deliver_messages(
         container.sessions, build_mailer(configured.notices), configured.notices, MONDAY
     )
@@ -193,8 +178,7 @@ def test_the_outbox_keeps_each_message_as_a_file(
 ) -> None:
     """Embedded mode: one .eml per message, readable as mail; a claimed message is not resent."""
     configured = notice_settings(settings, tmp_path)
-    ctx = context_for(configured, tmp_path)
-    _, sent = _queued(container, ctx)
+    ctx, _, sent = _queued(container, configured)
     mailer = build_mailer(configured.notices)
     assert isinstance(mailer, OutboxMailer)
     done = tend_notices(container.sessions, mailer, ctx, MONDAY)
@@ -214,8 +198,7 @@ def test_an_outbox_that_cannot_be_written_is_a_failure_not_a_crash(
     blocked = tmp_path / "blocked"
     blocked.write_text("not a folder")
     configured = notice_settings(settings, tmp_path, outbox_dir=blocked)
-    ctx = context_for(configured, tmp_path)
-    _, sent = _queued(container, ctx)
+    *_, sent = _queued(container, configured)
     done = deliver_messages(
         container.sessions, build_mailer(configured.notices), configured.notices, MONDAY
     )
@@ -241,8 +224,7 @@ def test_the_embedded_sweep_delivers_notices(
 ) -> None:
     """Bound as a sweep tender, the notices work runs with every sweep of the engine."""
     configured = notice_settings(settings, tmp_path)
-    ctx = context_for(configured, tmp_path)
-    _, sent = _queued(container, ctx)
+    ctx, _, sent = _queued(container, configured)
     engine = EmbeddedEngine(
         container.sessions,
         container.reports,

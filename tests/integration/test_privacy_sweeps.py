@@ -1,9 +1,6 @@
 """Both periodic sweeps purge evidence past its retention."""
 
-import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -11,11 +8,10 @@ from sqlalchemy import select, update
 from abusedesk.bootstrap import Container
 from abusedesk.core.clock import utcnow
 from abusedesk.pipeline.embedded import EmbeddedEngine
-from abusedesk.pipeline.queue import make_app, sweep_once
 from abusedesk.privacy.model import RetentionPolicy
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.tables import Report
-from tests.support.jobs import job_database, job_engine_container
+from tests.support.jobs import worker_sweep
 
 OLD_REPORT = b"Subject: an old report of no known format\r\n\r\nbody\r\n"
 
@@ -49,24 +45,9 @@ def test_embedded_sweep_purges_with_a_policy_and_not_without(container: Containe
     assert (kept, _purge_reason(container, report_id)) == (None, "retention")
 
 
-@pytest.fixture
-def engine_container(tmp_path: Path) -> Iterator[Container]:
-    """Return the application wired to the procrastinate engine on a fresh database."""
-    with job_database(tmp_path, job_schema=True) as url:
-        built = job_engine_container(url, tmp_path)
-        yield built
-        built.close()
-
-
 @pytest.mark.postgres
 def test_procrastinate_sweep_purges_by_the_settings(engine_container: Container) -> None:
     """The worker's periodic sweep purges by ``retention`` settings: 200 days is past 180."""
     old = _old_settled_report(engine_container, 200)
-    app = make_app(engine_container.settings.database.url, periodic_sweep=False)
-
-    async def once() -> None:
-        async with app.open_async():
-            await sweep_once(app, engine_container)
-
-    asyncio.run(once())
+    worker_sweep(engine_container)
     assert _purge_reason(engine_container, old) == "retention"

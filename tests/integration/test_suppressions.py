@@ -6,23 +6,26 @@ aggregation); the push goes to a real webhook receiver on 127.0.0.1.
 
 import random
 from datetime import timedelta
-from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import select, update
 
 from abusedesk.bootstrap import Container
-from abusedesk.connectors import LocalConnector, SuppressionEntry, WebhookConnector
+from abusedesk.connectors import LocalConnector, SuppressionEntry
 from abusedesk.core.clock import utcnow
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.storage import enforcement, suppressions
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.suppressions import SuppressionState
-from abusedesk.storage.tables import AuditEntry, Event, Resource, Suppression, table_of
+from abusedesk.storage.tables import Event, Resource, table_of
+from tests.factories.arf import arf_naming
+from tests.factories.dsn import hard_bounce
 from tests.factories.inventory import SentMail, make_account, make_sent_mail
+from tests.support.casework import subject_tags
+from tests.support.enforcement import pending_suppression
 from tests.support.unattributed import ingest
-from tests.support.webhook import SECRET, closed_port_url, running_receiver
+from tests.support.webhook import provider_down, running_receiver, webhook_to
 
 DOMAIN = "customer1.example.com"
 RETRY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=2)
@@ -30,89 +33,9 @@ RETRY = RetryPolicy(base=timedelta(seconds=30), cap=timedelta(hours=1), max_atte
 
 def complaint(mail: SentMail, complainant: str, serial: int) -> bytes:
     """Return an ARF abuse report naming *complainant* about *mail*."""
-    date = format_datetime(utcnow())
-    return f"""From: feedback@fbl.example.net
-To: fbl@abuse.example.org
-Subject: complaint {serial}
-Date: {date}
-Message-ID: <fbl-{serial}@fbl.example.net>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="b{serial}"
-
---b{serial}
-Content-Type: text/plain
-
-This is an email abuse report.
-
---b{serial}
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: ExampleFBL/1.0
-Version: 1
-Original-Rcpt-To: {complainant}
-Reporting-MTA: dns; fbl.example.net
-Arrival-Date: {date}
-
---b{serial}
-Content-Type: message/rfc822
-
-From: News <news@{mail.domain}>
-To: {complainant}
-Subject: Great offer
-Date: {date}
-Message-ID: <{mail.message_id}>
-
-Buy now
---b{serial}--
-""".replace("\n", "\r\n").encode()
-
-
-def hard_bounce(mail: SentMail, recipient: str, serial: int, *, status: str = "5.1.1") -> bytes:
-    """Return a DSN saying delivery of *mail* to *recipient* failed (5.1.1: unknown user)."""
-    date = format_datetime(utcnow())
-    diagnostic = (
-        "smtp; 550 5.1.1 user unknown"
-        if status.startswith("5")
-        else "smtp; 451 4.2.0 mailbox busy, try later"
+    return arf_naming(
+        complainant, message_id=mail.message_id, from_domain=mail.domain, serial=serial
     )
-    action = "failed" if status.startswith("5") else "delayed"
-    return f"""From: MAILER-DAEMON@mx.mail.example.net
-To: bounces@{mail.domain}
-Return-Path: <>
-Subject: Undelivered Mail Returned to Sender
-Date: {date}
-Message-ID: <dsn-{serial}@mx.mail.example.net>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="d{serial}"
-
---d{serial}
-Content-Type: text/plain
-
-Delivery to {recipient} failed.
-
---d{serial}
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.mail.example.net
-
-Final-Recipient: rfc822; {recipient}
-Action: {action}
-Status: {status}
-Diagnostic-Code: {diagnostic}
-
---d{serial}
-Content-Type: message/rfc822
-
-From: News <news@{mail.domain}>
-To: {recipient}
-Subject: Great offer
-Date: {date}
-Message-ID: <{mail.message_id}>
-
-Buy now
---d{serial}--
-""".replace("\n", "\r\n").encode()
 
 
 def _account_with_mail(container: Container, recipients: list[str]) -> tuple[int, list[SentMail]]:
@@ -173,13 +96,7 @@ def test_complaints_and_hard_bounces_are_collected_once(container: Container) ->
     ingest(container, [complaint(again, "jane@mail.example.net", 4)])
     assert _collect(container) == 0
     with unit_of_work(container.sessions) as session:
-        tags = list(
-            session.scalars(
-                select(AuditEntry.tag).where(
-                    AuditEntry.subject_type == "account", AuditEntry.subject_id == str(account_id)
-                )
-            )
-        )
+        tags = subject_tags(session, "account", account_id)
     assert tags.count("suppression:collect") == 1
 
 
@@ -209,23 +126,12 @@ def test_pending_suppressions_are_pushed_in_batches_to_the_receiver(
     with unit_of_work(container.sessions) as session:
         account_id, _ = make_account(session, "acct-1", domain=DOMAIN)
         for n in range(3):
-            session.execute(
-                table_of(Suppression)
-                .insert()
-                .values(
-                    account_id=account_id,
-                    address_hash=sha256_hex(f"user{n}@mail.example.net".encode()),
-                    reason="complaint",
-                    first_seen_at=utcnow(),
-                    state="pending",
-                    attempts=0,
-                )
-            )
+            pending_suppression(session, account_id, f"user{n}@mail.example.net", now=utcnow())
     now = utcnow()
     with running_receiver() as receiver, unit_of_work(container.sessions) as session:
         outcomes = suppressions.push_due_suppressions(
             session,
-            WebhookConnector(receiver.url, [SECRET], timeout_seconds=2),
+            webhook_to(receiver.url),
             now=now,
             retry=RETRY,
             batch_size=2,
@@ -256,19 +162,10 @@ def test_a_failed_push_is_retried_with_the_same_batch_then_dead_lettered(
     """Down: the batch keeps its key, retries when due, dies after max attempts, comes back."""
     with unit_of_work(container.sessions) as session:
         account_id, _ = make_account(session, "acct-1", domain=DOMAIN)
-        session.execute(
-            table_of(Suppression)
-            .insert()
-            .values(
-                account_id=account_id,
-                address_hash=sha256_hex(b"jane@mail.example.net"),
-                reason="hard_bounce",
-                first_seen_at=utcnow(),
-                state="pending",
-                attempts=0,
-            )
+        pending_suppression(
+            session, account_id, "jane@mail.example.net", reason="hard_bounce", now=utcnow()
         )
-    down = WebhookConnector(closed_port_url(), [SECRET], timeout_seconds=1)
+    down = provider_down()
     now = utcnow()
     rng = random.Random(3)
     with unit_of_work(container.sessions) as session:
@@ -301,22 +198,13 @@ def test_a_failed_push_is_retried_with_the_same_batch_then_dead_lettered(
             suppressions.retry_dead_push(session, dead.push_key, actor="ben", now=later)
         [pushed] = suppressions.push_due_suppressions(
             session,
-            WebhookConnector(receiver.url, [SECRET], timeout_seconds=2),
+            webhook_to(receiver.url),
             now=later,
             retry=RETRY,
             batch_size=10,
         )
         assert enforcement.dead_letters(session) == []
-        tags = list(
-            session.scalars(
-                select(AuditEntry.tag)
-                .where(
-                    AuditEntry.subject_type == "suppression_push",
-                    AuditEntry.subject_id == dead.push_key,
-                )
-                .order_by(AuditEntry.id)
-            )
-        )
+        tags = subject_tags(session, "suppression_push", dead.push_key)
     assert (pushed.state, pushed.attempts) == ("pushed", 3)
     assert receiver.requests[0].headers["Idempotency-Key"] == failed.push_key
     assert tags == [
@@ -334,18 +222,7 @@ def test_the_local_connector_marks_pushes_done(container: Container) -> None:
         assert suppressions.suppress_by_action(
             session, account_id, sha256_hex(b"x@mail.example.net"), action_id=1, now=utcnow()
         ).state == (SuppressionState.PUSHED)
-        session.execute(
-            table_of(Suppression)
-            .insert()
-            .values(
-                account_id=account_id,
-                address_hash=sha256_hex(b"y@mail.example.net"),
-                reason="complaint",
-                first_seen_at=utcnow(),
-                state="pending",
-                attempts=0,
-            )
-        )
+        pending_suppression(session, account_id, "y@mail.example.net", now=utcnow())
         outcomes = suppressions.push_due_suppressions(
             session, LocalConnector(), now=utcnow(), retry=RETRY, batch_size=5
         )

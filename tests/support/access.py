@@ -13,6 +13,7 @@ from abusedesk.config import Settings
 from abusedesk.core.clock import utcnow
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.users import SqlUserRepository
+from tests.support.settings import private_settings
 
 PASSWORD = "correct horse battery"
 # Cheap argon2 parameters: tests hash many passwords on few cores.
@@ -26,12 +27,8 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 def access_settings(database_url: str, tmp_path: Path, **access: Any) -> Settings:
     """Return test settings with fast hashing, plain-HTTP cookies and *access* overrides."""
-    return Settings(
-        database={"url": database_url},
-        storage={"evidence_dir": tmp_path / "evidence"},
-        smtp={"enabled": False},
-        notices={"keys_file": tmp_path / "keys.json", "outbox_dir": tmp_path / "outbox"},
-        access={**FAST_HASHING, "allow_plain_http": True, **access},
+    return private_settings(
+        database_url, tmp_path, access={**FAST_HASHING, "allow_plain_http": True, **access}
     )
 
 

@@ -191,15 +191,26 @@ def kinds(session: Session, case_id: int) -> list[str]:
     return [entry.kind for entry in case_history.history(session, case_id)]
 
 
+def audit_trail(
+    session: Session, subject_type: str, subject_id: int | str
+) -> list[tuple[str, str]]:
+    """Return the audit rows about one subject as (tag, actor), oldest first."""
+    rows = session.execute(
+        select(AuditEntry.tag, AuditEntry.actor)
+        .where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == str(subject_id))
+        .order_by(AuditEntry.id)
+    ).all()
+    return [(row.tag, row.actor) for row in rows]
+
+
+def subject_tags(session: Session, subject_type: str, subject_id: int | str) -> list[str]:
+    """Return the audit tags recorded about one subject (``case``, ``appeal``, …), oldest first."""
+    return [tag for tag, _ in audit_trail(session, subject_type, subject_id)]
+
+
 def audit_tags(session: Session, case_id: int) -> list[str]:
     """Return the audit tags recorded about case *case_id*, oldest first."""
-    return list(
-        session.scalars(
-            select(AuditEntry.tag)
-            .where(AuditEntry.subject_type == "case", AuditEntry.subject_id == str(case_id))
-            .order_by(AuditEntry.id)
-        )
-    )
+    return subject_tags(session, "case", case_id)
 
 
 def signals_about(session: Session, kind: str) -> list[str]:

@@ -1,88 +1,33 @@
 """A workbench whose actions run through the signed webhook to a real receiver on 127.0.0.1.
 
-The receiver checks every call as the provider would (`signing.verify` with a record of
-idempotency keys) and keeps what it accepted; it can be told to answer 503, as a control
-plane that is down.
+The receiver is `tests.support.webhook.Receiver`: it checks every call as the provider
+would and keeps what it applied; set its ``status`` (e.g. 503) for a control plane that is
+down, and back to None when it is up again.
 """
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container, build
 from abusedesk.core.clock import utcnow
-from abusedesk.enforcement.signing import SeenKeys, WebhookRefused, verify
 from abusedesk.storage import enforcement
-from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import Account, AuditEntry, EnforcementAction
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.tables import Account, EnforcementAction
 from abusedesk.web.app import create_app
 from tests.support.access import access_settings, csrf_of, sign_in
+from tests.support.casework import audit_trail
+from tests.support.notices import add_sending, hours_ago
 from tests.support.web import serving
+from tests.support.webhook import SECRET, Receiver, running_receiver
 from tests.support.workbench import Workbench
-
-SECRET = "a-shared-secret-of-at-least-32-characters"
-
-
-@dataclass
-class Receiver:
-    """What the provider's control plane received: accepted calls and refusals."""
-
-    url: str = ""
-    status: int = 200
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    seen: SeenKeys = field(default_factory=SeenKeys)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, headers: dict[str, str], body: bytes) -> int:
-        """Check one call; keep it when it is correctly signed and new; return the status."""
-        with self.lock:
-            if self.status != 200:
-                return self.status
-            try:
-                key = verify(headers, body, [SECRET.encode()], utcnow(), seen=self.seen)
-            except WebhookRefused as refusal:
-                self.refused.append(type(refusal).__name__)
-                return 401
-            self.accepted.append({"idempotency_key": key, **json.loads(body)})
-            return 200
-
-
-@contextmanager
-def receiving() -> Iterator[Receiver]:
-    """Run a receiver on an ephemeral port of 127.0.0.1 until the block ends."""
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.take(dict(self.headers.items()), body)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep the test output quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/enforcement"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def enforcement_container(
@@ -93,7 +38,7 @@ def enforcement_container(
     max_attempts: int = 8,
     **access: Any,
 ) -> Container:
-    """Build a container whose notice keys and outbox live in *tmp_path*.
+    """Build a container whose evidence, notice keys and outbox live in *tmp_path*.
 
     With *receiver_url* its connector is the signed webhook to it; without, the local one.
     """
@@ -104,16 +49,13 @@ def enforcement_container(
             update={
                 "kind": "webhook",
                 "url": receiver_url,
-                "secrets": [SecretStr(SECRET)],
+                "secrets": [SecretStr(SECRET.decode())],
                 "timeout_seconds": 5.0,
                 "max_attempts": max_attempts,
                 "backoff_base_seconds": 60.0,
             }
         )
-    notices = settings.notices.model_copy(
-        update={"keys_file": tmp_path / "keys" / "notices.json", "outbox_dir": tmp_path / "outbox"}
-    )
-    return build(settings.model_copy(update={"connector": connector, "notices": notices}))
+    return build(settings.model_copy(update={"connector": connector}))
 
 
 @contextmanager
@@ -154,29 +96,44 @@ def standing(container: Container, external_id: str = "4411") -> str:
     return found
 
 
+def account_id_of(session: Session, external_id: str = "4411") -> int:
+    """Return the id of the account *external_id* (the one `complaint_case` makes)."""
+    found = session.scalar(select(Account.id).where(Account.external_id == external_id))
+    assert found is not None
+    return found
+
+
+def quote_complaints(container: Container, *, hours_back: int) -> None:
+    """Record 77 complaints over 12,400 feedback-loop messages of account 4411, in one hour
+    *hours_back* hours ago: a complaint rate of 0.62%."""
+    with unit_of_work(container.sessions) as session:
+        add_sending(
+            session,
+            account_id_of(session),
+            hours_ago(utcnow(), hours_back),
+            "feedback_loop",
+            sent=12_400,
+            fbl_sent=12_400,
+            complaints=77,
+        )
+
+
+def stored(container: Container, *columns: Any, order_by: Any) -> list[tuple[Any, ...]]:
+    """Return *columns* of every stored row of their table, ordered by *order_by*."""
+    with read_only(container.sessions) as session:
+        return [tuple(row) for row in session.execute(select(*columns).order_by(order_by))]
+
+
 def actions(container: Container) -> list[tuple[int, str, str]]:
     """Return every stored action as (id, action, state), oldest first."""
-    with read_only(container.sessions) as session:
-        rows = session.execute(
-            select(
-                EnforcementAction.id, EnforcementAction.action, EnforcementAction.state
-            ).order_by(EnforcementAction.id)
-        ).all()
-    return [(row.id, row.action, row.state) for row in rows]
+    action = EnforcementAction
+    return stored(container, action.id, action.action, action.state, order_by=action.id)
 
 
 def action_tags(container: Container, action_id: int) -> list[tuple[str, str]]:
     """Return the audit rows about action *action_id* as (tag, actor), oldest first."""
     with read_only(container.sessions) as session:
-        rows = session.execute(
-            select(AuditEntry.tag, AuditEntry.actor)
-            .where(
-                AuditEntry.subject_type == "enforcement_action",
-                AuditEntry.subject_id == str(action_id),
-            )
-            .order_by(AuditEntry.id)
-        ).all()
-    return [(row.tag, row.actor) for row in rows]
+        return audit_trail(session, "enforcement_action", action_id)
 
 
 def idempotency_key(container: Container, action_id: int) -> str:
@@ -200,7 +157,7 @@ class Workbenches:
 
     def receiver(self) -> Receiver:
         """Start a receiver on 127.0.0.1."""
-        return self._stack.enter_context(receiving())
+        return self._stack.enter_context(running_receiver())
 
     def serve(self, receiver: Receiver | None = None, *, max_attempts: int = 8) -> Workbench:
         """Serve a workbench whose actions go to *receiver* (or stay local without one)."""
@@ -216,3 +173,10 @@ def workbenches(database_url: str, tmp_path: Path) -> Iterator[Workbenches]:
     """Yield a starter of receivers and workbenches; stop them all at the end."""
     with ExitStack() as stack:
         yield Workbenches(database_url, tmp_path, stack)
+
+
+@pytest.fixture
+def benches(database_url: str, tmp_path: Path) -> Iterator[Workbenches]:
+    """Start receivers and workbenches that stay up until the test's checks are done."""
+    with workbenches(database_url, tmp_path) as started:
+        yield started

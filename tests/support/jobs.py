@@ -1,5 +1,6 @@
 """The procrastinate job engine under test: its PostgreSQL databases, the app on them, raw SQL."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,9 +10,9 @@ import psycopg
 import pytest
 
 from abusedesk.bootstrap import Container, build
-from abusedesk.config import Settings
-from abusedesk.pipeline.queue import apply_schema, conninfo
+from abusedesk.pipeline.queue import apply_schema, conninfo, make_app, sweep_once
 from tests.support.databases import fresh_database, postgres_url
+from tests.support.settings import private_settings
 
 NEEDS_POSTGRES = "needs PostgreSQL: set ABUSEDESK_TEST_DATABASE_URL (CI always does)"
 
@@ -33,13 +34,7 @@ def job_database(directory: Path, *, job_schema: bool) -> Iterator[str]:
 def job_engine_container(database_url: str, directory: Path, **jobs: Any) -> Container:
     """Return the application wired to the procrastinate engine, its evidence under *directory*."""
     return build(
-        Settings(
-            database={"url": database_url},
-            storage={"evidence_dir": directory / "evidence"},
-            smtp={"enabled": False},
-            notices={"keys_file": directory / "keys.json", "outbox_dir": directory / "outbox"},
-            jobs={"backend": "procrastinate", **jobs},
-        )
+        private_settings(database_url, directory, jobs={"backend": "procrastinate", **jobs})
     )
 
 
@@ -48,3 +43,23 @@ def sql(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(conninfo(database_url), autocommit=True) as connection:
         cursor = connection.execute(query, params or None)
         return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture
+def engine_container(tmp_path: Path) -> Iterator[Container]:
+    """Return the application wired to the procrastinate engine on a fresh database."""
+    with job_database(tmp_path, job_schema=True) as url:
+        built = job_engine_container(url, tmp_path)
+        yield built
+        built.close()
+
+
+def worker_sweep(container: Container) -> None:
+    """Run the procrastinate worker's periodic sweep once, as the worker does."""
+    app = make_app(container.settings.database.url, periodic_sweep=False)
+
+    async def once() -> None:
+        async with app.open_async():
+            await sweep_once(app, container)
+
+    asyncio.run(once())

@@ -1,9 +1,10 @@
-"""Notices in tests: explicit keys, an SMTP sink on 127.0.0.1, executed actions, figures."""
+"""Notices in tests: explicit keys, an SMTP sink on 127.0.0.1, complaints and figures."""
 
 import asyncio
 import email
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,14 +21,16 @@ from sqlalchemy.orm import Session as DbSession
 
 from abusedesk.config import Settings
 from abusedesk.messaging.keys import NoticeContext, notice_context
-from abusedesk.storage import enforcement
-from abusedesk.storage.enforcement import ActionRecord, LocalConnector
+from abusedesk.storage import notices
+from abusedesk.storage.notices import MessageRecord
 from abusedesk.storage.tables import Account, Event, Report, SendingStat, table_of
-from tests.support.casework import MONDAY
+from tests.support.casework import MONDAY, make_case, new_account
+from tests.support.enforcement import executed
 
 LINK_KEY = "link-key-link-key-link-key-link-key-01"
 REDACTION_KEY = "redaction-key-redaction-key-redaction-01"
 CONTACT = "ops@customer1.example.com"
+_LINK = re.compile(r"/portal/([A-Za-z0-9_.\-]+)")
 
 
 def notice_settings(base: Settings, tmp_path: Path, **overrides: Any) -> Settings:
@@ -60,30 +63,53 @@ def set_contact(session: DbSession, account_id: int, address: str | None = CONTA
     )
 
 
-def executed(
+def complaint_on_case(
     session: DbSession,
+    *,
+    contact: str | None = CONTACT,
+    reporter: str = "abuse@isp.example",
+    indicators: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> tuple[int, int, int]:
+    """Insert an account reached at *contact*, a spam case, and one complaint on the case.
+
+    Return (account id, case id, event id).
+    """
+    account_id = new_account(session)
+    set_contact(session, account_id, contact)
+    case_id = make_case(session, account_id)
+    _, event_id = add_event(
+        session,
+        account_id,
+        case_id,
+        serial=1,
+        reporter=reporter,
+        indicators=indicators,
+        details=details,
+    )
+    return account_id, case_id, event_id
+
+
+def queue_notice(
+    session: DbSession,
+    ctx: NoticeContext,
     account_id: int,
     case_id: int,
     action: str = "pause",
     *,
     now: datetime = MONDAY,
-    event_ids: list[int] | None = None,
-) -> ActionRecord:
-    """Propose *action* (alice), approve it (bob) when needed, execute it; return it."""
-    proposed = enforcement.propose(
-        session,
-        account_id,
-        action,
-        cause="complaint_rate",
-        reason="complaint rate over the pause threshold",
-        evidence={"case_ids": [case_id], "event_ids": event_ids or [], "figures": {"x": 1}},
-        actor="alice",
-        now=now,
-        case_id=case_id,
-    )
-    if proposed.needs_approval:
-        enforcement.approve(session, proposed.id, approver="bob", now=now)
-    return enforcement.execute(session, proposed.id, LocalConnector(), actor="bob", now=now)
+    event_ids: Sequence[int] = (),
+) -> MessageRecord | None:
+    """Execute *action* on the case (ana proposes, ben approves) and queue its notice."""
+    done = executed(session, account_id, action, case_id=case_id, now=now, event_ids=event_ids)
+    return notices.queue_action_notice(session, done, notices=ctx, now=now)
+
+
+def link_token(body: str) -> str:
+    """Return the token of the portal link in a notice's *body*."""
+    found = _LINK.search(body)
+    assert found is not None, "the notice carries no portal link"
+    return found.group(1)
 
 
 def add_event(

@@ -5,7 +5,6 @@ pause is proposed by one analyst and approved by another, runs through the app's
 connector, and the notice is queued as the workbench queues it.
 """
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -20,12 +19,12 @@ from abusedesk.storage import enforcement, notices
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.enforcement import ActionRecord
 from abusedesk.storage.tables import Account, CustomerMessage, table_of
-from tests.factories.arf import arf_report
+from tests.factories.arf import arf_naming
+from tests.support.notices import link_token
 from tests.support.workbench import DOMAIN, analyst_in, complaint_case
 
 COMPLAINANT = "jane.doe@mail.example.net"
 CONTACT = "postmaster@news.example.com"
-_LINK = re.compile(r"/portal/([A-Za-z0-9_.\-]+)")
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,8 @@ class Noticed:
 
 def complaint_naming(complainant: str, serial: int = 1) -> bytes:
     """Return an ARF report whose complainant is *complainant* (in the report and the copy)."""
-    raw = arf_report(message_id=f"m{serial}@{DOMAIN}", from_domain=DOMAIN, serial=serial)
-    raw = raw.replace(b"redacted@mail.example.net", complainant.encode())
-    return raw.replace(
-        b"Version: 1\r\n", f"Version: 1\r\nOriginal-Rcpt-To: {complainant}\r\n".encode()
+    return arf_naming(
+        complainant, message_id=f"m{serial}@{DOMAIN}", from_domain=DOMAIN, serial=serial
     )
 
 
@@ -102,6 +99,16 @@ def paused_with_notice(container: Container, *, serial: int = 1) -> Noticed:
             .where(CustomerMessage.action_id == proposed.id)
             .order_by(CustomerMessage.id)
         ).one()
-    found = _LINK.search(body)
-    assert found is not None, "the notice carries no portal link"
-    return Noticed(case_id, account_id, proposed.id, message_id, found.group(1))
+    return Noticed(case_id, account_id, proposed.id, message_id, link_token(body))
+
+
+def appeal_outcome(container: Container, noticed: Noticed, appeal_id: int) -> tuple[str, list[str]]:
+    """Return the paused account's standing now and the kinds of messages about the appeal."""
+    with read_only(container.sessions) as session:
+        standing = session.scalar(select(Account.standing).where(Account.id == noticed.account_id))
+        told = [
+            m.kind
+            for m in notices.case_messages(session, noticed.case_id)
+            if m.appeal_id == appeal_id
+        ]
+    return str(standing), told

@@ -1,5 +1,8 @@
 """A real webhook receiver on 127.0.0.1 that verifies calls the way docs/connector.md says.
 
+The connector's own tests call it directly; served workbenches reach it through their
+settings (`tests.support.enforcement_pages.enforcement_container`).
+
 It runs an HTTP server on a thread, checks each POST with `signing.verify` and a
 `SeenKeys` store, and keeps what it applied and what it refused. Its behaviour can be
 switched while it runs: answer errors (``status``), or act and then answer too late for
@@ -7,6 +10,7 @@ the sender's timeout (``slow_seconds``, for a lost answer).
 """
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from abusedesk.connectors import WebhookConnector
 from abusedesk.core.clock import utcnow
 from abusedesk.enforcement.signing import ReplayedCall, SeenKeys, WebhookRefused, verify
 
@@ -118,9 +123,17 @@ def running_receiver(receiver: Receiver | None = None) -> Iterator[Receiver]:
 
 def closed_port_url() -> str:
     """Return a URL on 127.0.0.1 where nothing listens (the provider is down)."""
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/abuse/enforcement"
+
+
+def webhook_to(url: str, *, timeout: float = 2.0) -> WebhookConnector:
+    """Return the signed webhook connector to *url*, signing with `SECRET`."""
+    return WebhookConnector(url, [SECRET], timeout_seconds=timeout)
+
+
+def provider_down() -> WebhookConnector:
+    """Return a signed webhook connector to a provider that is down (nothing listens)."""
+    return webhook_to(closed_port_url(), timeout=1.0)
