@@ -7,12 +7,15 @@ threshold, end the review when the rates healed or too little mail was sent to j
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from abusedesk.bootstrap import Container
 from abusedesk.storage import enforcement
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import REVIEW_ACTOR, ActionRecord
+from abusedesk.storage.tables import Resource
 from tests.support.casework import MONDAY, make_case, new_account
-from tests.support.enforcement import account_standing, executed
+from tests.support.enforcement import account_standing, executed, propose
 from tests.support.notices import add_sending, hours_ago
 
 DAY = timedelta(days=1)
@@ -118,3 +121,14 @@ def test_a_rejected_ending_is_not_proposed_again(container: Container) -> None:
             session, pause.id, reason="fixed; a new list", actor="lee", now=AFTER_PERIOD
         )
     assert _endings(container, AFTER_PERIOD + 2 * DAY) == []
+
+
+def test_a_pending_resource_action_does_not_hold_the_review_open(container: Container) -> None:
+    """A block on one identity waiting for its retry is no decision about the review."""
+    account_id, case_id = _under_review(container)
+    _sent(container, account_id, complaints=1, at=AFTER_PERIOD)
+    with unit_of_work(container.sessions) as session:
+        identity = session.scalar(select(Resource.id).where(Resource.account_id == account_id))
+        propose(session, account_id, "block_identity", case_id=case_id, resource_id=identity)
+    (ending,) = _endings(container, AFTER_PERIOD)
+    assert ending.action == "end_review"

@@ -46,11 +46,9 @@ _ACTION_BODY = """Hello {{ account.name }},
 
 We have {{ action.words }}{% if action.resource %} ({{ action.resource }}){% endif %}, on {{ action.executed_on }}.
 
-Why: {{ action.reason }}
-Policy: {{ action.policy_reason }}
 {% if not action.lifting %}
 
-What we measured:
+Under our enforcement policy (version {{ action.policy_version }}), this follows from what we measured:
 - {{ figures.complaint_rate.sentence }}
 - {{ figures.bounce_rate.sentence }}
 {% if evidence %}

@@ -499,7 +499,7 @@ def propose_review_endings(session: Session, *, now: datetime, limit: int = 100)
     """Propose what ends each review whose period is over; return the new actions' ids.
 
     An account under review whose ``review`` executed at least the policy's review period
-    ago, with no action pending, gets a proposal: ``pause`` when a rate is still at or
+    ago, with no account action pending or taken since, gets a proposal: ``pause`` when a rate is still at or
     above its review threshold, else ``end_review`` (`policy.after_review`), citing the
     review's case and the figures now. It is only proposed: an analyst executes it, or
     approves it when the policy wants a second analyst.
@@ -519,7 +519,9 @@ def propose_review_endings(session: Session, *, now: datetime, limit: int = 100)
     pending = set(
         session.scalars(
             select(EnforcementAction.account_id).where(
-                EnforcementAction.state.in_(sorted(ActionState.PENDING))
+                EnforcementAction.state.in_(sorted(ActionState.PENDING)),
+                # A pending block or suppression is about a resource, not the review.
+                EnforcementAction.resource_id.is_(None),
             )
         )
     )
