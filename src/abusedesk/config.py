@@ -4,10 +4,11 @@ Nested groups use a double underscore: ``ABUSEDESK_SMTP__PORT=2525``.
 Defaults are safe and offline: SQLite under ``./var/``, mail to an outbox folder.
 """
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abusedesk.cases.policy import CaseGroups
@@ -258,12 +259,17 @@ class ConnectorSettings(BaseModel):
     suppression_batch_size: int = Field(default=500, ge=1, le=10_000)
 
 
+_REPLY_MAILBOX = re.compile(r"[a-z0-9-]{1,32}")
+_DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 class NoticeSettings(BaseModel):
     """Customer notices, reply addresses and the customer portal (docs/notices.md)."""
 
     from_address: str = "Abuse Desk <abuse-desk@abusedesk.localhost>"
     # Replies come back to <reply_mailbox>+<case>.<key id>.<mac>@<reply_domain>; the SMTP
-    # intake takes every address of that shape, whatever its domain.
+    # intake takes every address of that shape, and a reply is one at reply_domain. Both
+    # are lowercased (mail may fold case); other characters are refused at start.
     reply_mailbox: str = "case"
     reply_domain: str = "abusedesk.localhost"
     # Keys for portal links and reply addresses: key id -> secret (32+ characters); the
@@ -305,6 +311,29 @@ class NoticeSettings(BaseModel):
             "text/csv",
         ]
     )
+
+    @field_validator("reply_mailbox")
+    @classmethod
+    def _reply_mailbox(cls, value: str) -> str:
+        """Lowercase the reply mailbox; refuse one a reply address cannot carry."""
+        mailbox = value.strip().lower()
+        if not _REPLY_MAILBOX.fullmatch(mailbox):
+            raise ValueError(
+                f"{value[:70]!r}: a reply mailbox is 1-32 letters, digits or hyphens (e.g. case)"
+            )
+        return mailbox
+
+    @field_validator("reply_domain")
+    @classmethod
+    def _reply_domain(cls, value: str) -> str:
+        """Lowercase the reply domain; refuse anything but a plain domain name."""
+        domain = value.strip().lower().removesuffix(".")
+        if len(domain) > 253 or not all(_DOMAIN_LABEL.fullmatch(p) for p in domain.split(".")):
+            raise ValueError(
+                f"{value[:70]!r}: a reply domain is a domain name such as desk.example.com"
+                " (letters, digits, hyphens and dots)"
+            )
+        return domain
 
 
 class Settings(BaseSettings):

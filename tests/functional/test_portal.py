@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -23,8 +24,9 @@ from abusedesk.bootstrap import Container, build
 from abusedesk.core.clock import utcnow
 from abusedesk.core.ratelimit import PeerRateLimiter
 from abusedesk.notices.links import portal_token
-from abusedesk.storage import appeals, notices
-from abusedesk.storage.db import read_only
+from abusedesk.storage import appeals, enforcement, notices
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.enforcement import LocalConnector
 from abusedesk.storage.tables import Case, QueueRow
 from abusedesk.web.app import create_app
 from abusedesk.web.portal import PortalState, form_token, form_token_is_fresh
@@ -356,13 +358,71 @@ def test_the_approver_cannot_decide_and_the_attachment_downloads_audited(portal:
     assert posted.status_code == 403
     assert "approved the action appealed" in posted.text
     assert download.content == PDF
-    assert download.headers["content-disposition"] == 'attachment; filename="proof.pdf"'
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"proof.pdf\"; filename*=UTF-8''proof.pdf"
+    )
     assert download.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in download.headers["content-security-policy"]
     with read_only(portal.container.sessions) as session:
         assert appeals.appeal(session, filed.id).state == "open"
         trail = audit_trail(session, "appeal", filed.id)
     assert [actor for tag, actor in trail if tag == "appeal:attachment:download"] == ["lee"]
+
+
+def test_an_attachment_named_in_any_script_downloads(portal: Portal) -> None:
+    """A file name beyond Latin-1 is kept: an ASCII stand-in and the UTF-8 name in the
+    header, never a server error."""
+    name = "Проверка €東京.pdf"
+    with httpx.Client(base_url=portal.base_url) as http:
+        sent = _appeal(http, portal, [("attachments", (name, PDF, "application/pdf"))])
+    assert sent.status_code == 303
+    (filed,) = _appeals_of(portal)
+    (file,) = filed.attachments
+    assert file.filename == name
+    with signed_in(portal.base_url, "cleo") as (http, _):
+        download = http.get(f"/appeals/{filed.id}/attachments/{file.id}")
+    assert download.status_code == 200
+    assert download.content == PDF
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="________ ___.pdf"; ')
+    assert disposition.endswith("filename*=UTF-8''" + quote(name, safe=""))
+
+
+def test_an_overturn_over_an_action_outside_the_appeal_is_refused_on_the_page(
+    portal: Portal,
+) -> None:
+    """A suspension executed after the appealed pause shows on the appeal page as outside
+    the appeal, and an overturn, which would lift it too, is refused with its name."""
+    filed = _filed(portal)
+    now = utcnow()
+    with unit_of_work(portal.container.sessions) as session:
+        proposed = enforcement.propose(
+            session,
+            portal.noticed.account_id,
+            "suspend",
+            cause="complaint_rate",
+            reason="complaints went on after the pause",
+            evidence={"figures": {"complaint_rate": 0.009}},
+            actor="ana",
+            now=now,
+        )
+        enforcement.approve(session, proposed.id, approver="lee", now=now)
+        suspension = enforcement.execute(
+            session, proposed.id, LocalConnector(), actor="lee", now=now
+        )
+    with signed_in(portal.base_url, "cleo") as (http, csrf):
+        page = http.get(f"/appeals/{filed.id}")
+        posted = http.post(
+            f"/appeals/{filed.id}/decide",
+            data={"csrf_token": csrf, "decision": "overturn", "reason": "wrongly paused"},
+        )
+    assert f'id="outside-{suspension.id}"' in page.text
+    assert posted.status_code == 422
+    assert f"action {suspension.id} (suspend, no case" in posted.text
+    assert appeal_outcome(portal.container, portal.noticed, filed.id) == (
+        "suspended",
+        ["appeal_received"],
+    )
 
 
 def test_a_reviewer_overturns_and_the_customer_sees_the_decision(portal: Portal) -> None:

@@ -193,7 +193,9 @@ def test_demo_seed_prints_a_generated_password_once(database_url: str, tmp_path:
     first = _user_cli("demo", "seed", *SMALL_SEED, database_url=database_url, workdir=tmp_path)
     second = _user_cli("demo", "seed", "--if-empty", database_url=database_url, workdir=tmp_path)
     lines = first.stdout.splitlines()
-    password = lines[lines.index("their password, shown only this once:") + 1].strip()
+    header = "their password, shown only this once:"
+    assert header in lines, f"exit {first.returncode}\n{first.stdout}\n{first.stderr}"
+    password = lines[lines.index(header) + 1].strip()
 
     assert _verifies(database_url, "admin", password)
     assert (second.returncode, "demo users created" in second.stdout) == (0, False)

@@ -21,6 +21,7 @@ from abusedesk.enforcement.errors import (
     ReasonRequired,
 )
 from abusedesk.messaging.keys import NoticeContext
+from abusedesk.pipeline.enforcement import notify_customer, tend_enforcement
 from abusedesk.storage import appeals, enforcement, notices, queues
 from abusedesk.storage.appeals import (
     AppealRefused,
@@ -595,3 +596,207 @@ def test_the_customer_is_told_of_the_appeal_and_the_decision(
     assert "we overturn the action and lift it" in decision.body
     assert "the broker's list is gone and complaints stopped" in decision.body
     assert "pause" in decision.body
+
+
+# --- what an overturn may lift ----------------------------------------------------------
+
+
+def test_an_overturn_is_refused_while_a_later_action_outside_the_appeal_is_in_force(
+    container: Container,
+) -> None:
+    """A suspension executed after the appealed pause, on another case, would be lifted by
+    the reinstatement: the overturn is refused naming it, and nothing runs; once the
+    suspension is dealt with, the overturn reinstates."""
+    account_id, _, pause, filed = _appealed_pause(container)
+    with unit_of_work(container.sessions) as session:
+        other_case = make_case(session, account_id, "phishing", queue="triage")
+        suspension = executed(
+            session, account_id, "suspend", case_id=other_case, now=MONDAY + DAY + HOUR
+        )
+        outside = appeals.actions_outside_appeal(session, filed.id)
+    assert [a.id for a in outside] == [suspension.id]
+    provider = Provider()
+    with unit_of_work(container.sessions) as session, pytest.raises(InvalidAppealDecision) as e:
+        _decide(session, filed.id, "overturn", "wrongly paused", connector=provider)
+    assert f"action {suspension.id} (suspend, case #{other_case}" in str(e.value)
+    assert "reinstates the account" in str(e.value)
+    with unit_of_work(container.sessions) as session:
+        assert appeals.appeal(session, filed.id).state == "open"
+        assert standing_of(session, account_id) == "suspended"
+        states = {
+            a.id: a.state
+            for a in (enforcement.action_record(session, i) for i in (pause.id, suspension.id))
+        }
+    assert states == {pause.id: "executed", suspension.id: "executed"}
+    assert provider.actions == []
+
+    # The suspension is lifted on its own (back to paused); now the overturn may reinstate.
+    with unit_of_work(container.sessions) as session:
+        unsuspend = enforcement.reverse(
+            session, suspension.id, reason="suspended in error", actor="ana", now=MONDAY + 2 * DAY
+        )
+        enforcement.execute(
+            session, unsuspend.id, LocalConnector(), actor="ana", now=MONDAY + 2 * DAY
+        )
+        assert appeals.actions_outside_appeal(session, filed.id) == []
+        decided = _decide(session, filed.id, "overturn", "wrongly paused", connector=provider)
+        standing = standing_of(session, account_id)
+    assert (decided.state, standing, provider.actions) == ("overturned", "healthy", ["reinstate"])
+
+
+def test_a_partial_decision_is_not_held_up_by_an_action_outside_the_appeal(
+    container: Container,
+) -> None:
+    """A warning on another case does not stop a partial decision, which reverses only the
+    lifted action; an overturn would have reinstated over it and is refused."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        earlier_case = make_case(session, account_id, "phishing", queue="triage")
+        warning = executed(session, account_id, "warn", case_id=earlier_case, approver=None)
+        case_id = make_case(session, account_id, queue="triage")
+        throttle = executed(session, account_id, "throttle", case_id=case_id, now=MONDAY + HOUR)
+        pause = executed(session, account_id, "pause", case_id=case_id, now=MONDAY + 2 * HOUR)
+        filed = _appeal(session, pause.id)
+    with unit_of_work(container.sessions) as session, pytest.raises(InvalidAppealDecision) as e:
+        _decide(session, filed.id, "overturn", "wrongly paused")
+    assert f"action {warning.id} (warn" in str(e.value)
+    assert "Decide partial" in str(e.value)
+    with unit_of_work(container.sessions) as session:
+        decided = _decide(session, filed.id, "partial", "the pause was too much", lift=[pause.id])
+        standing = standing_of(session, account_id)
+        kept = [enforcement.action_record(session, i).state for i in (warning.id, throttle.id)]
+    assert (decided.state, standing, kept) == ("partial", "throttled", ["executed", "executed"])
+
+
+# --- who may review --------------------------------------------------------------------
+
+
+def test_the_analyst_who_executed_an_unapproved_action_cannot_review_its_appeal(
+    container: Container,
+) -> None:
+    """The review period proposed the throttle and dan ran it with no second approver: dan
+    had a hand in it and is refused; cleo may decide."""
+    with unit_of_work(container.sessions) as session:
+        account_id = new_account(session)
+        case_id = make_case(session, account_id, queue="triage")
+        proposed = propose(
+            session, account_id, "throttle", case_id=case_id, actor=enforcement.REVIEW_ACTOR
+        )
+        assert not proposed.needs_approval
+        throttle = enforcement.execute(
+            session, proposed.id, LocalConnector(), actor="dan", now=MONDAY
+        )
+        filed = _appeal(session, throttle.id)
+    provider = Provider()
+    with unit_of_work(container.sessions) as session, pytest.raises(ConflictedReviewer) as e:
+        _decide(
+            session, filed.id, "overturn", "wrongly throttled", reviewer="dan", connector=provider
+        )
+    assert "dan executed action" in str(e.value)
+    assert provider.actions == []
+    with unit_of_work(container.sessions) as session:
+        assert appeals.appeal(session, filed.id).state == "open"
+        assert appeals.hands_in(throttle) == {enforcement.REVIEW_ACTOR, "dan"}
+        decided = _decide(session, filed.id, "overturn", "wrongly throttled", connector=provider)
+    assert (decided.reviewer, provider.actions) == ("cleo", ["reinstate"])
+
+
+# --- telling the customer what really happened -------------------------------------------
+
+
+def test_a_message_that_cannot_be_queued_does_not_undo_the_appeal_or_the_decision(
+    container: Container, settings: Settings, tmp_path: Path
+) -> None:
+    """The notice settings carry a reply domain no reply address can hold, so no message
+    can be queued. The appeal is stored all the same; when the provider has reinstated
+    the account, the decision, the executed reinstatement and the standing stay; each
+    failure is recorded (on the appeal, and on the reinstatement for its notice)."""
+    context = context_for(settings, tmp_path, reply_domain="desk_example.test")
+    provider = Provider()
+    with unit_of_work(container.sessions) as session:
+        account_id, case_id, pause = _paused_case(session)
+        set_contact(session, account_id)
+        filed = _appeal(session, pause.id, notices=context)
+    with unit_of_work(container.sessions) as session:
+        decided = _decide(
+            session, filed.id, "overturn", "wrongly paused", connector=provider, notices=context
+        )
+    with unit_of_work(container.sessions) as session:
+        (reversal_id,) = decided.reversal_action_ids
+        reversal = enforcement.action_record(session, reversal_id)
+        stored = appeals.appeal(session, filed.id)
+        standing = standing_of(session, account_id)
+        tags = subject_tags(session, "appeal", filed.id)
+        reversal_tags = subject_tags(session, "enforcement_action", reversal_id)
+        sent = notices.case_messages(session, case_id)
+    assert provider.actions == ["reinstate"]
+    assert (stored.state, reversal.state, standing) == ("overturned", "executed", "healthy")
+    assert tags == [
+        "appeal:appeal:submit",
+        "appeal:appeal:notice_failed",
+        "appeal:appeal:decide",
+        "appeal:appeal:notice_failed",
+    ]
+    assert reversal_tags[-1] == "enforcement:action:notice_failed"
+    assert sent == []
+
+
+def test_a_reversal_still_waiting_is_told_as_being_lifted_and_notified_once_it_runs(
+    container: Container, settings: Settings, tmp_path: Path
+) -> None:
+    """Connector down: the decision says the pause is being lifted, not that it was, and
+    no action notice goes out; the sweep's later retry executes the reinstatement and then
+    the customer gets its notice, as they do when it runs at once."""
+    context = context_for(settings, tmp_path)
+    account_id, case_id, _, filed = _appealed_pause(container)
+    with unit_of_work(container.sessions) as session:
+        set_contact(session, account_id)
+        decided = _decide(
+            session,
+            filed.id,
+            "overturn",
+            "wrongly paused",
+            connector=Provider(down=True),
+            notices=context,
+        )
+        (reversal_id,) = decided.reversal_action_ids
+        told = notices.case_messages(session, case_id)
+    decision = next(m for m in told if m.kind == "appeal_decision")
+    assert "being lifted" in decision.body
+    assert "pause (being lifted)" in decision.body
+    assert "we overturn the action and lift it" not in decision.body
+    assert [m.kind for m in told if m.action_id == reversal_id] == []
+
+    later = MONDAY + 3 * DAY
+    sweep = tend_enforcement(
+        container.sessions,
+        Provider(),
+        container.settings,
+        later,
+        notify=notify_customer(context),
+    )
+    assert sweep.executed == [reversal_id]
+    with unit_of_work(container.sessions) as session:
+        told = notices.case_messages(session, case_id)
+        standing = standing_of(session, account_id)
+    assert standing == "healthy"
+    assert [m.kind for m in told if m.action_id == reversal_id] == ["reinstate"]
+
+
+def test_a_reversal_that_runs_at_once_is_told_lifted_with_its_own_notice(
+    container: Container, settings: Settings, tmp_path: Path
+) -> None:
+    """Connector up: the decision says the pause is lifted, and the reinstatement's notice
+    follows it, as on a later retry."""
+    context = context_for(settings, tmp_path)
+    account_id, case_id, _, filed = _appealed_pause(container)
+    with unit_of_work(container.sessions) as session:
+        set_contact(session, account_id)
+        decided = _decide(session, filed.id, "overturn", "wrongly paused", notices=context)
+        (reversal_id,) = decided.reversal_action_ids
+        told = [m for m in notices.case_messages(session, case_id) if m.direction == "out"]
+    kinds_told = [m.kind for m in told if m.appeal_id == filed.id or m.action_id == reversal_id]
+    assert kinds_told == ["appeal_decision", "reinstate"]
+    decision = next(m for m in told if m.kind == "appeal_decision")
+    assert "we overturn the action and lift it" in decision.body
+    assert "being lifted" not in decision.body

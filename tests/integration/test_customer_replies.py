@@ -173,6 +173,59 @@ def test_an_ordinary_report_is_still_parsed(
     assert report.report_format == "arf"
 
 
+def test_a_complaint_copying_reply_addresses_is_still_parsed(
+    container: Container, ctx: NoticeContext, processor: ReportProcessor
+) -> None:
+    """Sent to abuse@, a complaint that Cc's a forged or dangling reply address is parsed."""
+    case_id, sent = _notice(container, ctx)
+    address = sent.from_address.split("<")[1].rstrip(">")
+    local, domain = address.split("@")
+    forged = f"{local[:-3]}{'aaa' if not local.endswith('aaa') else 'bbb'}@{domain}"
+    dangling = reply_address(ctx.keyring, "424242", "desk.example")
+    for serial, copied in enumerate((forged, dangling), start=1):
+        raw = arf_report(
+            message_id=f"m-{serial}@news.example.com", from_domain="news.example.com", serial=serial
+        )
+        report_id = _store(container, f"Cc: {copied}\r\n".encode() + raw, "abuse@desk.example")
+        outcome = processor.process_report(report_id)
+        report = _report(container, report_id)
+        assert (outcome.status, report.report_format) == ("done", "arf"), report.last_error
+    with unit_of_work(container.sessions) as session:
+        thread = notices.case_messages(session, case_id)
+    assert [m.direction for m in thread] == ["out"]
+
+
+def test_reply_addresses_at_another_domain_are_not_ours(
+    container: Container, ctx: NoticeContext, processor: ReportProcessor
+) -> None:
+    """Correctly signed but at a domain other than the reply domain: no reply, parsed."""
+    case_id, _sent = _notice(container, ctx)
+    elsewhere = reply_address(ctx.keyring, str(case_id), "other.example")
+    raw = arf_report(message_id="m-9@news.example.com", from_domain="news.example.com", serial=9)
+    for rcpt in (elsewhere, "abuse@desk.example"):
+        report_id = _store(container, f"To: {elsewhere}\r\n".encode() + raw, rcpt)
+        outcome = processor.process_report(report_id)
+        report = _report(container, report_id)
+        assert (outcome.status, report.report_format) == ("done", "arf"), report.last_error
+    with unit_of_work(container.sessions) as session:
+        thread = notices.case_messages(session, case_id)
+    assert [m.direction for m in thread] == ["out"]
+
+
+def test_reply_addresses_match_the_reply_domain_in_any_letter_case(
+    container: Container, ctx: NoticeContext, processor: ReportProcessor
+) -> None:
+    """Mail systems may change an address's case: CASE+...@DESK.EXAMPLE is still a reply."""
+    case_id, sent = _notice(container, ctx)
+    address = sent.from_address.split("<")[1].rstrip(">").upper()
+    report_id = _store(container, _reply_mail(address), address)
+    outcome = processor.process_report(report_id)
+    with unit_of_work(container.sessions) as session:
+        thread = notices.case_messages(session, case_id)
+    assert outcome.status == "done"
+    assert [m.direction for m in thread] == ["out", "in"]
+
+
 def test_the_recipient_policy_takes_reply_addresses_at_any_domain() -> None:
     """With a reply mailbox, case+<token>@ anywhere is taken; without one, it is not."""
     policy = RecipientPolicy(["abuse@"], reply_mailbox="case")

@@ -375,9 +375,11 @@ def test_a_saved_template_that_fails_on_real_data_falls_back_to_the_built_in(
 
 
 def test_preview_uses_real_case_data_and_sends_nothing(
-    container: Container, ctx: NoticeContext
+    container: Container, settings: Settings, tmp_path: Path
 ) -> None:
     """A preview renders the draft with the case's account, figures and redacted evidence."""
+    # Reporters shown in full, so that the report's subject is quoted (redacted).
+    ctx = context_for(settings, tmp_path, reporter_policy="show")
     account_id, case_id, _ = _setup(container)
     with unit_of_work(container.sessions) as session:
         executed(session, account_id, case_id=case_id)
@@ -572,3 +574,56 @@ def test_a_reply_follows_a_merge_and_puts_the_case_back_in_our_court(
     assert on_merged == []
     assert status == "investigating"
     assert history[-2:] == ["customer_reply", "transition"]
+
+
+FREE_TEXT = {
+    "subject": "Spam complaint from Jane Doe, Mailbox Inc. legal team",
+    "title": "Notice by J. Doe on behalf of Rights Holder Ltd",
+    "description": "I am Jane Doe and I never signed up",
+    "evidence_subject": "Jane, your invoice is ready",
+    "message_text": "Hi Jane Doe, claim your prize",
+}
+
+
+@pytest.mark.parametrize("policy", ["organisation", "hide"])
+def test_free_text_that_may_name_the_reporter_is_left_out(
+    container: Container, settings: Settings, tmp_path: Path, policy: str
+) -> None:
+    """Unless reporters are shown in full, report text never reaches the customer."""
+    ctx = context_for(settings, tmp_path, reporter_policy=policy)
+    with unit_of_work(container.sessions) as session:
+        account_id, case_id, event_id = complaint_on_case(
+            session,
+            reporter="abuse@mailbox.example",
+            details={**FREE_TEXT, "feedback_type": "abuse", "arrival_date": "2026-11-02"},
+        )
+        shown = notices.redacted_evidence(session, case_id, ctx)
+        sent = queue_notice(session, ctx, account_id, case_id, event_ids=[event_id])
+        rendered = notice_templates.preview(
+            session, kind="pause", category="", subject="s",
+            body="{{ evidence[0].summary }}|{{ evidence[0].details }}",
+            case_id=case_id, notices=ctx, now=MONDAY,
+        )  # fmt: skip
+    (item,) = shown
+    assert item["summary"] == "abuse"
+    assert set(item["details"]) == {"feedback_type", "arrival_date"}
+    assert sent is not None
+    for words in ("Jane", "Doe", "Mailbox Inc", "Rights Holder"):
+        assert words not in sent.body
+        assert words not in rendered.body
+
+
+def test_free_text_is_quoted_redacted_when_reporters_are_shown(
+    container: Container, settings: Settings, tmp_path: Path
+) -> None:
+    """With the policy ``show`` the report's words are kept, addresses still tagged."""
+    ctx = context_for(settings, tmp_path, reporter_policy="show")
+    with unit_of_work(container.sessions) as session:
+        _, case_id, _ = complaint_on_case(
+            session, details={**FREE_TEXT, "subject": f"complaint about mail to {COMPLAINANT}"}
+        )
+        (item,) = notices.redacted_evidence(session, case_id, ctx)
+    assert item["summary"].startswith("complaint about mail to [recipient ")
+    assert "I am Jane Doe" in item["summary"]
+    assert COMPLAINANT not in str(item)
+    assert item["details"]["message_text"] == FREE_TEXT["message_text"]

@@ -40,7 +40,9 @@ def _queued(container: Container, configured: Settings) -> tuple[NoticeContext, 
     ctx = notice_context(configured)
     with unit_of_work(container.sessions) as session:
         account_id, case_id, event_id = complaint_on_case(
-            session, details={"subject": f"complaint from {COMPLAINANT}"}
+            session,
+            indicators={"recipient_hash": ["a" * 64]},
+            details={"subject": f"complaint from {COMPLAINANT}"},
         )
         sent = queue_notice(session, ctx, account_id, case_id, event_ids=[event_id])
     assert sent is not None

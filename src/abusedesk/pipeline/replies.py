@@ -1,16 +1,25 @@
 """Customer replies arriving at the SMTP intake: recognised before parsing, put on their case.
 
-A report is a customer's reply when its envelope recipient, or else its To or Cc, is a
-case's reply address (``<mailbox>+<case id>.<key id>.<mac>@<any domain>``) with a valid
-signature. It then becomes an inbound message on that case (its text, subject, sender
-and Message-ID, and the In-Reply-To naming the notice it answers) and the report is
-marked done with the format ``customer_reply``: never parsed as a complaint. A reply
-address whose signature does not match, or that names a case we do not have, sends the
-report to quarantine with the reason ``reply_address_refused``; nothing is lost, the
-raw message stays with the report.
+A reply address is ``<mailbox>+<case id>.<key id>.<mac>@<reply domain>``: our mailbox at
+our reply domain (``notices.reply_mailbox``, ``notices.reply_domain``); the same shape at
+any other domain is no reply address of ours. A report is a customer's reply when:
+
+- one of its envelope recipients is a reply address: the first with a valid signature
+  names the case. When none is valid (a forged or mangled signature, or a case we do
+  not have) the report goes to quarantine with the reason ``reply_address_refused``;
+  nothing is lost, the raw message stays with the report;
+- or else (it came to abuse@, or from a mailbox with no envelope) its To or Cc holds a
+  reply address with a valid signature naming a case we have. One there that fails its
+  check is ignored: a complaint that merely copies a reply address is still a complaint.
+
+A reply becomes an inbound message on its case (its text, subject, sender and
+Message-ID, and the In-Reply-To naming the notice it answers) and the report is marked
+done with the format ``customer_reply``: never parsed as a complaint. Every other report
+goes on to be parsed.
 """
 
 import email
+from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
@@ -47,6 +56,14 @@ class ReplyAddressRefused(ParseError):
     reason = "reply_address_refused"
 
 
+@dataclass(frozen=True)
+class Addressed:
+    """The case a report replies to, and whether its envelope (or only To/Cc) named it."""
+
+    case_id: int
+    on_envelope: bool
+
+
 class CustomerReplies:
     """Recognise customers' replies among incoming reports and store them on their cases."""
 
@@ -60,57 +77,73 @@ class CustomerReplies:
         self.sessions = sessions
         self.reports = reports
         self.notices = notices
-        self.mailbox = notices.settings.reply_mailbox
+        self.mailbox = notices.settings.reply_mailbox.lower()
+        self.domain = notices.settings.reply_domain.lower()
 
     def is_reply_address(self, address: str) -> bool:
-        """Tell whether *address* has the shape of a reply address (signature unchecked)."""
-        local, at, domain = address.strip().strip("<>").lower().rpartition("@")
-        return bool(at and domain) and local.startswith(f"{self.mailbox}+")
+        """Tell whether *address* has the shape of our reply addresses (signature unchecked).
 
-    def case_of(self, envelope: dict[str, object], message: Message) -> int | None:
-        """Return the case a report replies to, None when it is no reply.
-
-        Envelope recipients come first, then To and Cc. Raises `ReplyAddressRefused`
-        when the only reply addresses found fail their check.
+        Our mailbox with a ``+`` tag, at our reply domain; letter case does not matter.
         """
-        candidates = [str(a) for a in _list(envelope.get("rcpt_tos"))]
+        local, at, domain = address.strip().strip("<>").lower().rpartition("@")
+        return bool(at) and domain == self.domain and local.startswith(f"{self.mailbox}+")
+
+    def case_of(self, envelope: dict[str, object], message: Message) -> Addressed | None:
+        """Return the case a report replies to and where the address was, None for no reply.
+
+        Envelope recipients decide when any of them is a reply address: raises
+        `ReplyAddressRefused` when none of those passes its check. Otherwise the first
+        reply address in To or Cc that passes names the case; those that fail are ignored.
+        """
+        recipients = [str(a) for a in _list(envelope.get("rcpt_tos"))]
+        on_envelope = [a for a in recipients if self.is_reply_address(a)]
+        if on_envelope:
+            case_id, refusals = self._first_valid(on_envelope)
+            if case_id is None:
+                raise ReplyAddressRefused("; ".join(refusals))
+            return Addressed(case_id, on_envelope=True)
         fields = [value for name in ("To", "Cc") for value in message.get_all(name) or []]
-        candidates += [address for _, address in parse_addresses([str(f) for f in fields])]
+        in_headers = [
+            address
+            for _, address in parse_addresses([str(f) for f in fields])
+            if self.is_reply_address(address)
+        ]
+        case_id, _ = self._first_valid(in_headers)
+        return None if case_id is None else Addressed(case_id, on_envelope=False)
+
+    def _first_valid(self, addresses: list[str]) -> tuple[int | None, list[str]]:
+        """Return the case the first correctly signed address names, and why others failed."""
         refusals = []
-        for address in candidates:
-            if not self.is_reply_address(address):
-                continue
+        for address in addresses:
             try:
                 case_id = read_reply_address(self.notices.keyring, address, self.mailbox)
             except LinkRefused as error:
                 refusals.append(f"{address[:120]}: {error}")
                 continue
             if case_id.isdigit():
-                return int(case_id)
+                return int(case_id), refusals
             refusals.append(f"{address[:120]}: names no case")
-        if refusals:
-            raise ReplyAddressRefused("; ".join(refusals))
-        return None
+        return None, refusals
 
     def take(self, summary: ReportSummary, raw: bytes) -> MessageRecord | None:
         """Store report *summary* as a customer reply if it is one; return the reply.
 
         Returns None for a report that is not a reply (it goes on to be parsed).
-        Raises `ReplyAddressRefused` for a reply address that fails its check or names
-        an unknown case; the caller quarantines the report.
+        Raises `ReplyAddressRefused` when its envelope recipient is a reply address that
+        fails its check or names an unknown case; the caller quarantines the report.
         """
         if summary.channel not in ("smtp", "imap"):
             return None
         message = email.message_from_bytes(raw, policy=compat32)
-        case_id = self.case_of(summary.envelope or {}, message)
-        if case_id is None:
+        addressed = self.case_of(summary.envelope or {}, message)
+        if addressed is None:
             return None
         now = utcnow()
         with unit_of_work(self.sessions) as session:
             try:
                 record = record_reply(
                     session,
-                    case_id=case_id,
+                    case_id=addressed.case_id,
                     body=reply_text(message),
                     channel=Channel.EMAIL,
                     now=now,
@@ -121,6 +154,9 @@ class CustomerReplies:
                     in_reply_to=_message_id(header(message, "In-Reply-To")),
                 )
             except NotFound as error:
+                if not addressed.on_envelope:
+                    # Only copied in To or Cc: the report is parsed like any other.
+                    return None
                 raise ReplyAddressRefused(f"the reply address names {error}") from None
             self.reports.mark_done(
                 session,

@@ -11,15 +11,24 @@ A reviewer decides: ``uphold`` (nothing changes), ``overturn`` (every appealed a
 undone; account actions by one ``reinstate``, so the account returns to healthy with a
 fresh metrics window) or ``partial`` (the named actions are lifted, the others kept, e.g.
 lift the pause, keep the throttle). The reviewer must be neither the proposer nor the
-approver of any appealed action (ConflictedReviewer). The actions appealed are the appealed
-action and the other punitive actions of the same case still in force, executed before it.
+approver of any appealed action, nor its executor when it had no approver
+(ConflictedReviewer). The actions appealed are the appealed action and the other punitive
+actions of the same case still in force, executed before it. A reinstatement lifts every
+punitive action on the account, so an overturn that reinstates is refused while a punitive
+account action outside the appeal (a later suspension, one on another case) is in force
+(`actions_outside_appeal`): the reviewer decides partial, or deals with that action first.
 
 The reversals an overturn or partial decision needs are proposed in the appeal's name
 (``appeal:<id>``) and, where the policy asks a second approver, approved by the reviewer:
 the reviewer's decision is that approval. They then run through the connector at once; a
 connector failure leaves a reversal failed and retried like any action, never marked
-executed. The customer gets an ``appeal_decision`` message. Every step writes an audit row
-(``appeal:appeal:<verb>``) and a case history step of kind ``appeal``.
+executed. The customer gets an ``appeal_decision`` message, which says which actions are
+lifted and which are still being lifted (their reversal waits for the connector), and, for
+each reversal as it executes (now or on a later retry), the action's own notice. The
+provider may already have acted when the customer is written to, so a message that cannot
+be queued never undoes the decision: it is logged and recorded (``notice_failed``). Every
+step writes an audit row (``appeal:appeal:<verb>``) and a case history step of kind
+``appeal``.
 """
 
 import hashlib
@@ -30,6 +39,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
+import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,7 +53,11 @@ from abusedesk.enforcement.approvals import (
     check_appeal_reviewer,
     plan_appeal_decision,
 )
-from abusedesk.enforcement.errors import InvalidAppealDecision, ReasonRequired
+from abusedesk.enforcement.errors import (
+    ConflictedReviewer,
+    InvalidAppealDecision,
+    ReasonRequired,
+)
 from abusedesk.enforcement.ladder import (
     AccountAction,
     ResourceAction,
@@ -82,6 +96,8 @@ _TEXT_TYPES: Final = ("text/plain", "text/csv")
 _MARKUP: Final = re.compile(rb"<\s*(!doctype\s+html|html|script|svg|iframe|body|head)\b", re.I)
 _CONTROL: Final = frozenset(range(32)) - {9, 10, 12, 13}
 
+log = structlog.get_logger(__name__)
+
 
 class AppealState:
     """The states of an appeal: open until decided, then as decided."""
@@ -100,6 +116,15 @@ DECISION_WORDS: Final = MappingProxyType(
         AppealDecision.UPHOLD: "we keep the action in place",
         AppealDecision.OVERTURN: "we overturn the action and lift it",
         AppealDecision.PARTIAL: "we lift part of the action and keep the rest",
+    }
+)
+# How a decision reads while some reversal still waits for the connector.
+DECISION_WORDS_PENDING: Final = MappingProxyType(
+    {
+        AppealDecision.OVERTURN: "we overturn the action; it is being lifted, and we will"
+        " write again once that is done",
+        AppealDecision.PARTIAL: "we lift part of the action and keep the rest; the lifting is"
+        " under way, and we will write again once it is done",
     }
 )
 # The state each decision leaves an appeal in.
@@ -371,6 +396,7 @@ def submit_appeal(
             },
             notices=notices,
             now=now,
+            actor=actor,
         )
     return appeal(session, int(appeal_id))
 
@@ -485,6 +511,56 @@ def appealed_actions(session: Session, appeal_id: int) -> list[ActionRecord]:
     return [enforcement.action_record(session, action_id) for action_id in ids]
 
 
+def actions_outside_appeal(session: Session, appeal_id: int) -> list[ActionRecord]:
+    """Return the punitive account actions in force on the appeal's account that are not
+    under the appeal, oldest first: a suspension executed after the appealed pause, say,
+    or an action on another case.
+
+    An overturn reinstates the account, and a reinstatement lifts every punitive account
+    action in force; so while any of these is in force, an overturn is refused.
+    """
+    row = _appeal_row(session, appeal_id)
+    under_appeal = {a.id for a in appealed_actions(session, appeal_id)}
+    ids = session.scalars(
+        select(EnforcementAction.id)
+        .where(
+            EnforcementAction.account_id == row.account_id,
+            EnforcementAction.resource_id.is_(None),
+            EnforcementAction.state == ActionState.EXECUTED,
+            EnforcementAction.action.in_(sorted(AccountAction.PUNITIVE)),
+        )
+        .order_by(EnforcementAction.executed_at, EnforcementAction.id)
+    )
+    return [enforcement.action_record(session, i) for i in ids if i not in under_appeal]
+
+
+def hands_in(action: ActionRecord) -> set[str]:
+    """Return who had a hand in *action*: its proposer, its approver, and, when nobody
+    approved it, whoever executed it (e.g. an analyst running a system's proposal)."""
+    names = {action.proposed_by.strip()}
+    if action.approved_by is not None:
+        names.add(action.approved_by.strip())
+    elif action.executed_by is not None:
+        names.add(action.executed_by.strip())
+    return names
+
+
+def check_reviewer(reviewer: str, actions: Sequence[ActionRecord]) -> str:
+    """Return the reviewer's name; raise ConflictedReviewer if they proposed, approved or
+    (without an approver) executed any of *actions*."""
+    name = reviewer.strip()
+    for action in actions:
+        name = check_appeal_reviewer(
+            reviewer, proposed_by=action.proposed_by, approved_by=action.approved_by
+        )
+        if name in hands_in(action):
+            raise ConflictedReviewer(
+                f"{name} executed action {action.id} ({_words(action.action)}), which nobody"
+                " else approved; the appeal needs a reviewer who had no hand in it"
+            )
+    return name
+
+
 def decide_appeal(
     session: Session,
     appeal_id: int,
@@ -500,12 +576,16 @@ def decide_appeal(
 ) -> AppealRecord:
     """Decide an open appeal as ``uphold``, ``overturn`` or ``partial``; return it.
 
-    *lift* names, for a partial decision, the ids of the appealed actions to undo. The
-    reviewer may not have proposed or approved any appealed action (ConflictedReviewer).
-    The reversals are proposed in the appeal's name, approved by the reviewer where the
-    policy asks a second approver, and run through *connector* now; one that fails stays
-    failed and is retried like any action (on *retry*'s schedule). With *notices*, the customer is sent an
-    ``appeal_decision`` message.
+    *lift* names, for a partial decision, the ids of the appealed actions to undo.
+    The reviewer may not have proposed or approved any appealed action, nor executed one
+    nobody approved (ConflictedReviewer). An overturn that reinstates the account is refused
+    while a punitive account action outside the appeal is in force (InvalidAppealDecision
+    naming it; see `actions_outside_appeal`). The reversals are proposed in the appeal's
+    name, approved by the reviewer where the policy asks a second approver, and run through
+    *connector* now; one that fails stays failed and is retried like any action (on
+    *retry*'s schedule). With *notices*, the customer is sent an ``appeal_decision``
+    message saying what is lifted and what is still being lifted, and each reversal that
+    executed its own notice; a message that cannot be queued is recorded, never raised.
     """
     row = _lock_appeal(session, appeal_id)
     if row.state != AppealState.OPEN:
@@ -514,11 +594,7 @@ def decide_appeal(
         )
     why = (reason or "").strip()[:MAX_REASON]
     actions = appealed_actions(session, appeal_id)
-    name = reviewer.strip()
-    for action in actions or [enforcement.action_record(session, row.action_id)]:
-        name = check_appeal_reviewer(
-            reviewer, proposed_by=action.proposed_by, approved_by=action.approved_by
-        )
+    name = check_reviewer(reviewer, actions or [enforcement.action_record(session, row.action_id)])
     by_id = {a.id: a for a in actions}
     lifted_ids = sorted(set(lift))
     unknown = [i for i in lifted_ids if i not in by_id]
@@ -550,6 +626,8 @@ def decide_appeal(
             )
     if decision == AppealDecision.OVERTURN:
         lifted_ids = [a.id for a in actions]
+        if any(is_account_action(a.action) for a in actions):
+            _refuse_reinstating_over(session, appeal_id, actions)
     reversals = _reverse(
         session,
         row,
@@ -596,6 +674,10 @@ def decide_appeal(
         },
     )
     if notices is not None and row.case_id is not None:
+        lifted = [a for a in actions if a.id in lifted_ids]
+        done = {a.id for a in lifted if _lifted_by(a, ran) == ActionState.EXECUTED}
+        pending = [_words(a.action) for a in lifted if a.id not in done]
+        words = DECISION_WORDS_PENDING[decision] if pending else DECISION_WORDS[decision]
         _tell_customer(
             session,
             "appeal_decision",
@@ -609,16 +691,67 @@ def decide_appeal(
                     "submitted_on": _when(row.submitted_at),
                     "due_on": _when(row.due_at),
                     "decision": decision,
-                    "decision_words": DECISION_WORDS[decision],
+                    "decision_words": words,
                     "reason": why,
-                    "lifted": [_words(a.action) for a in actions if a.id in lifted_ids],
+                    "lifted": [
+                        _words(a.action) if a.id in done else f"{_words(a.action)} (being lifted)"
+                        for a in lifted
+                    ],
+                    "lifted_now": [_words(a.action) for a in lifted if a.id in done],
+                    "being_lifted": pending,
                     "kept": [_words(a.action) for a in kept],
                 }
             },
             notices=notices,
             now=now,
+            actor=name,
         )
+        # Each reversal that executed gets its own notice, as it would on a later retry.
+        for reversal in ran:
+            if reversal.state == ActionState.EXECUTED:
+                _tell_of_action(session, reversal, notices, actor=name, now=now)
     return appeal(session, appeal_id)
+
+
+def _refuse_reinstating_over(
+    session: Session, appeal_id: int, actions: Sequence[ActionRecord]
+) -> None:
+    """Refuse an overturn whose reinstatement would lift actions the reviewer never saw."""
+    outside = actions_outside_appeal(session, appeal_id)
+    if not outside:
+        return
+    named = "; ".join(
+        f"action {a.id} ({_words(a.action)}"
+        + (f", case #{a.case_id}" if a.case_id is not None else ", no case")
+        + (f", executed {_when(a.executed_at)}" if a.executed_at is not None else "")
+        + ")"
+        for a in outside
+    )
+    one = len(outside) == 1
+    then = (
+        "Decide partial to lift only some of the appealed actions, or deal with"
+        if len(actions) > 1
+        else "Deal with"
+    )
+    raise InvalidAppealDecision(
+        f"cannot overturn: {named} {'is' if one else 'are'} in force on the account and not"
+        " under this appeal; an overturn reinstates the account, which would lift"
+        f" {'it' if one else 'them'} too. {then} {'that action' if one else 'those actions'}"
+        " first (reverse it, or decide its own appeal), then overturn"
+    )
+
+
+def _lifted_by(action: ActionRecord, reversals: Sequence[ActionRecord]) -> str | None:
+    """Return the state of the reversal that lifts *action*: its own opposite, or for an
+    account action the reinstatement; None when no reversal lifts it."""
+    for reversal in reversals:
+        if reversal.reverses_action_id == action.id:
+            return reversal.state
+    if is_account_action(action.action):
+        for reversal in reversals:
+            if reversal.action == AccountAction.REINSTATE:
+                return reversal.state
+    return None
 
 
 def _reverse(
@@ -828,18 +961,57 @@ def _tell_customer(
     context: dict[str, Any],
     notices: NoticeContext,
     now: datetime,
+    actor: str,
 ) -> None:
-    customer_notices.queue_message(
-        session,
-        kind=kind,
-        case_id=case_id,
-        account_id=account_id,
-        context=context,
-        notices=notices,
-        now=now,
-        action_id=action_id,
-        appeal_id=appeal_id,
-    )
+    """Queue a message about an appeal; if it cannot be queued, record that and go on.
+
+    The appeal (and, for a decision, what the connector already did) must stay recorded,
+    so the message is written in a savepoint and a failure is logged and recorded as the
+    appeal's ``notice_failed`` step instead of raised.
+    """
+    try:
+        with session.begin_nested():
+            customer_notices.queue_message(
+                session,
+                kind=kind,
+                case_id=case_id,
+                account_id=account_id,
+                context=context,
+                notices=notices,
+                now=now,
+                action_id=action_id,
+                appeal_id=appeal_id,
+            )
+    except Exception as error:  # the decision stands whatever the message does
+        log.exception("appeal_message_failed", appeal_id=appeal_id, kind=kind)
+        state = session.scalar(select(AppealRow.state).where(AppealRow.id == appeal_id))
+        failure = f"{type(error).__name__}: {error}"[:MAX_REASON]
+        _step(
+            session,
+            appeal_id,
+            case_id,
+            "notice_failed",
+            actor=actor,
+            now=now,
+            before=state,
+            after=str(state),
+            why=f"the customer's {kind.replace('_', ' ')} message could not be queued: {failure}",
+            extra={"kind": kind},
+        )
+
+
+def _tell_of_action(
+    session: Session, action: ActionRecord, notices: NoticeContext, *, actor: str, now: datetime
+) -> None:
+    """Queue the notice of an executed reversal; if it fails, record that on the action."""
+    try:
+        with session.begin_nested():
+            customer_notices.queue_action_notice(session, action, notices=notices, now=now)
+    except Exception as error:  # the reversal ran; its record must stay
+        log.exception("action_notice_failed", action_id=action.id)
+        enforcement.record_notice_failure(
+            session, action.id, f"{type(error).__name__}: {error}", actor=actor, now=now
+        )
 
 
 def _lock_action(session: Session, action_id: int) -> ActionRecord:

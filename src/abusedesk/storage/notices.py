@@ -41,6 +41,9 @@ from abusedesk.messaging.templates import (
     render,
 )
 from abusedesk.notices.links import LinkRefused, portal_token, read_portal_token, reply_address
+from abusedesk.notices.redaction import Redactor, ReporterPolicy
+from abusedesk.privacy.classes import detail_class
+from abusedesk.privacy.model import EvidenceClass
 from abusedesk.storage import audit, case_history, casework
 from abusedesk.storage.attempts import failed_attempt
 from abusedesk.storage.enforcement import ActionRecord, action_record
@@ -71,6 +74,13 @@ _SUMMARY_KEYS: Final = (
     "title",
     "description",
     "diagnostic",
+)
+# Details written in a person's own words (a report's subject, title or description,
+# the reported message's subject or text): they may name the reporter or the recipient
+# in ways no redaction catches ("Hi Jane", "reported by J. Doe of ..."), so a customer
+# sees them only when the reporter policy shows reporters in full.
+FREE_TEXT_KEYS: Final = frozenset(
+    {"subject", "evidence_subject", "title", "description", "message_text"}
 )
 
 
@@ -652,7 +662,9 @@ def redacted_evidence(
 
     Recipients' addresses and hashes become keyed tags, phone numbers are masked,
     reporters appear as the reporter policy says; the account's own sending addresses
-    stay. *event_ids* narrows to the events an action cites.
+    stay. Free text (`FREE_TEXT_KEYS` and any detail the privacy tables class as a
+    message body) is left out unless the policy shows reporters in full. *event_ids*
+    narrows to the events an action cites.
     """
     query = select(
         Event.id,
@@ -674,7 +686,7 @@ def redacted_evidence(
             for kind, values in (row.indicators or {}).items()
             if isinstance(values, str | list | tuple)
         }
-        kept, details = redactor.event(indicators, row.details or {})
+        kept, details = redactor.event(indicators, _customer_details(row.details, redactor))
         summary = "; ".join(
             str(details[key]) for key in _SUMMARY_KEYS if isinstance(details.get(key), str | int)
         )
@@ -691,6 +703,17 @@ def redacted_evidence(
             }
         )
     return shown
+
+
+def _customer_details(details: Mapping[str, Any] | None, redactor: Redactor) -> dict[str, Any]:
+    """Return an event's *details* without free text, unless reporters are shown in full."""
+    if redactor.reporter_policy is ReporterPolicy.SHOW:
+        return dict(details or {})
+    return {
+        key: value
+        for key, value in (details or {}).items()
+        if key not in FREE_TEXT_KEYS and detail_class(key) != EvidenceClass.MESSAGE_BODY
+    }
 
 
 def open_portal(session: Session, token: str, notices: NoticeContext, now: datetime) -> PortalView:

@@ -158,7 +158,11 @@ async def portal_reply(request: Request, token: str = PortalToken) -> Response:
         now = utcnow()
         try:
             with unit_of_work(container.sessions) as session:
-                view = notices.open_portal(session, token, context, now)
+                # Only the link's own refusal is answered with the refusal page.
+                try:
+                    view = notices.open_portal(session, token, context, now)
+                except LinkRefused:
+                    return _refused(request)
                 notices.record_reply(
                     session,
                     case_id=view.case_id,
@@ -167,8 +171,6 @@ async def portal_reply(request: Request, token: str = PortalToken) -> Response:
                     subject=f"Re: {view.message.subject}"[:250],
                     now=now,
                 )
-        except LinkRefused:
-            return _refused(request)
         except AbuseDeskError as problem:
             return _show(
                 request, token, problems=[str(problem)], typed={"body": body}, status_code=400
@@ -207,7 +209,11 @@ async def portal_appeal(request: Request, token: str = PortalToken) -> Response:
         now = utcnow()
         try:
             with unit_of_work(container.sessions) as session:
-                view = notices.open_portal(session, token, context, now)
+                # Only the link's own refusal is answered with the refusal page.
+                try:
+                    view = notices.open_portal(session, token, context, now)
+                except LinkRefused:
+                    return _refused(request)
                 filed = appeals.submit_appeal(
                     session,
                     _action_of(view),
@@ -218,8 +224,6 @@ async def portal_appeal(request: Request, token: str = PortalToken) -> Response:
                     now=now,
                     **typed,
                 )
-        except LinkRefused:
-            return _refused(request)
         except InvalidAppeal as problem:
             return _show(
                 request, token, problems=list(problem.problems), typed=typed, status_code=400

@@ -10,6 +10,7 @@ and answered by a redirect; a refused one shows the appeal again with the reason
 """
 
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from sqlalchemy.orm import Session
@@ -99,19 +100,21 @@ def show_appeal(
         record = appeals.appeal(session, appeal_id)
         appealed = enforcement.action_record(session, record.action_id)
         in_force = appeals.appealed_actions(session, appeal_id)
+        outside = appeals.actions_outside_appeal(session, appeal_id) if record.is_open else []
         reversals = [enforcement.action_record(session, i) for i in record.reversal_action_ids]
         thread = []
         if record.case_id is not None:
             thread = [
                 m for m in notices.case_messages(session, record.case_id) if _about(m, record)
             ]
-    involved = {appealed.proposed_by, appealed.approved_by or ""}
+    involved = appeals.hands_in(appealed)
     for action in in_force:
-        involved |= {action.proposed_by, action.approved_by or ""}
+        involved |= appeals.hands_in(action)
     context: dict[str, Any] = {
         "appeal": record,
         "appealed": appealed,
         "in_force": in_force,
+        "outside": outside,
         "reversals": reversals,
         "thread": thread,
         "overdue": record.overdue(now),
@@ -144,13 +147,11 @@ def appeal_attachment(
         found = appeals.attachment(
             session, appeal_id, attachment_id, actor=principal.user.username, now=utcnow()
         )
-    # The stored name is already safe; quote it for the header all the same.
-    name = found.info.filename.replace("\\", "_").replace('"', "_")
     return Response(
         content=found.data,
         media_type=found.info.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": content_disposition(found.info.filename),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "no-store",
@@ -195,6 +196,18 @@ async def decide(
             request, principal, appeal_id, problem=str(problem), status_code=_status(problem)
         )
     )
+
+
+def content_disposition(filename: str) -> str:
+    """Return an ``attachment`` Content-Disposition for *filename*, any script it is in.
+
+    HTTP headers carry Latin-1 only: the plain ``filename`` is an ASCII stand-in (other
+    characters become ``_``) and ``filename*`` gives the real name, UTF-8 and
+    percent-encoded (RFC 6266, RFC 5987), which browsers prefer.
+    """
+    ascii_name = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in filename)
+    encoded = quote(filename, safe="")
+    return f"attachment; filename=\"{ascii_name or 'attachment'}\"; filename*=UTF-8''{encoded}"
 
 
 def _status(problem: AbuseDeskError) -> int:
