@@ -3,14 +3,17 @@ run through the signed webhook to a real receiver, failing and dead-lettered whi
 down, retried, reversed and rejected; who may do what, and what each step audits."""
 
 import re
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
 
+from abusedesk.cases.routing import Queue
 from abusedesk.connectors import build_connector, retry_policy
 from abusedesk.core.clock import utcnow
 from abusedesk.messaging.keys import notice_context
-from abusedesk.storage import appeals, suppressions
+from abusedesk.pipeline.enforcement import push_suppressions
+from abusedesk.storage import appeals, casework, queues
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import (
     Account,
@@ -470,13 +473,14 @@ def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
     now = utcnow()
     with unit_of_work(bench.container.sessions) as session:
         pending_suppression(session, account_id_of(session), "someone@example.org", now=now)
-        suppressions.push_due_suppressions(
-            session,
-            build_connector(bench.container.settings.connector),
-            now=now,
-            retry=retry_policy(bench.container.settings.connector),
-            batch_size=10,
-        )
+    push_suppressions(
+        bench.container.sessions,
+        build_connector(bench.container.settings.connector),
+        now=now,
+        retry=retry_policy(bench.container.settings.connector),
+        batch_size=10,
+    )
+    with read_only(bench.container.sessions) as session:
         push_key = session.scalar(select(Suppression.push_key))
     with signed_in(bench.base_url, "ana") as ana:
         letters = ana[0].get("/dead-letters").text
@@ -489,3 +493,65 @@ def test_a_dead_suppression_push_is_put_back_in_line_from_the_dead_letters(
     assert pushed.headers["location"] == "/dead-letters?done=requeued"
     assert state == "pending"
     assert receiver.applied == []
+
+
+def _to_advanced_queue(bench: Workbench, case_id: int) -> None:
+    with unit_of_work(bench.container.sessions) as session:
+        queues.save_queue(
+            session, Queue("rings", "advanced"), response=timedelta(hours=8),
+            resolution=timedelta(days=5), actor="test", now=utcnow(),
+        )  # fmt: skip
+        casework.transfer(session, case_id, "rings", actor="test", now=utcnow(), reason="ring")
+
+
+def test_actions_on_an_advanced_tier_case_are_for_analysts_who_work_that_tier(
+    benches: Workbenches,
+) -> None:
+    """A basic analyst can neither run, reverse nor retry an advanced case's actions; a lead can.
+
+    The lists show her those actions marked, without their buttons.
+    """
+    receiver = benches.receiver()
+    bench, case_id = _case(benches, receiver, max_attempts=2)
+    with signed_in(bench.base_url, "lee") as lee, signed_in(bench.base_url, "lou") as lou:
+        pause_id = _proposed(lee, bench, case_id, "pause")
+        _post(lou, f"/actions/{pause_id}/approve")
+        receiver.status = 503
+        suspend_id = _proposed(lee, bench, case_id, "suspend")
+        _post(lou, f"/actions/{suspend_id}/approve")
+    _to_advanced_queue(bench, case_id)
+    calls = len(receiver.requests)
+    with signed_in(bench.base_url, "ana") as ana, signed_in(bench.base_url, "lee") as lee:
+        listed = ana[0].get("/actions").text
+        listed_to_lee = lee[0].get("/actions").text
+        run = _post(ana, f"/actions/{suspend_id}/execute", back="/actions")
+        undone = _post(ana, f"/actions/{pause_id}/reverse", reason="not so bad", back="/actions")
+        calls_after_ana = len(receiver.requests)
+        dead = _post(lee, f"/actions/{suspend_id}/execute", back="/actions")
+        letters = ana[0].get("/dead-letters").text
+        letters_to_lee = lee[0].get("/dead-letters").text
+        retried = _post(ana, f"/dead-letters/{suspend_id}/retry", back="/dead-letters")
+        receiver.status = None
+        retried_by_lee = _post(lee, f"/dead-letters/{suspend_id}/retry", back="/dead-letters")
+
+    assert (run.status_code, undone.status_code, retried.status_code) == (403, 403, 403)
+    assert calls_after_ana == calls
+    assert "ana" not in [actor for _, actor in action_tags(bench.container, suspend_id)]
+    assert "ana" not in [actor for _, actor in action_tags(bench.container, pause_id)]
+    failing = listed.split('id="failing"')[1].split('id="executed"')[0]
+    assert f'id="action-{suspend_id}"' in failing
+    assert f'action="/actions/{suspend_id}/execute"' not in listed
+    assert f'action="/actions/{pause_id}/reverse"' not in listed
+    assert "Advanced-tier case" in failing
+    assert f'action="/actions/{suspend_id}/execute"' in listed_to_lee
+    assert f'action="/actions/{pause_id}/reverse"' in listed_to_lee
+    assert dead.headers["location"] == "/actions?done=dead"
+    row = letters.split(f'id="dead-action-{suspend_id}"')[1].split("</tr>")[0]
+    assert "advanced-tier case" in row
+    assert f'action="/dead-letters/{suspend_id}/retry"' not in letters
+    assert f'action="/dead-letters/{suspend_id}/retry"' in letters_to_lee
+    assert retried_by_lee.headers["location"] == "/dead-letters?done=executed"
+    assert actions(bench.container) == [
+        (pause_id, "pause", "executed"),
+        (suspend_id, "suspend", "executed"),
+    ]

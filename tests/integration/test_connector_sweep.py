@@ -5,25 +5,35 @@ each database; the embedded engine's sweep runs the step it is given.
 """
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import Settings
-from abusedesk.connectors import LocalConnector, retry_policy
+from abusedesk.connectors import (
+    ActionCall,
+    Connector,
+    LocalConnector,
+    SuppressionEntry,
+    retry_policy,
+)
 from abusedesk.core.clock import utcnow
 from abusedesk.messaging.keys import notice_context
 from abusedesk.pipeline.enforcement import (
+    PUSH_LEASE,
     enforcement_tender,
     notify_customer,
     run_action,
     tend_enforcement,
 )
 from abusedesk.storage import enforcement, notices
-from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.db import make_engine, read_only, unit_of_work
+from abusedesk.storage.dialect import lock_account
 from abusedesk.storage.enforcement import ActionRecord
 from abusedesk.storage.tables import Account, AuditEntry, Suppression
 from tests.factories.arf import arf_naming
@@ -277,6 +287,134 @@ def test_a_provider_that_is_down_stops_the_sweep_after_three_failures(
         )
     assert attempts == [1, 2, 2, 2]
     assert unbatched == 1
+
+
+class Watching:
+    """The webhook connector, looking at the database from outside while each push is out.
+
+    Before passing a push on, it reads (on connections of its own) whether the batch's
+    key is committed, and tries a write under the account's lock with a short wait, as
+    the intake folding a new report into the account's case would.
+    """
+
+    def __init__(self, inner: Connector, database_url: str) -> None:
+        self.inner = inner
+        self.engine = make_engine(database_url, busy_timeout_ms=300)
+        self.seen: list[tuple[int, str]] = []
+
+    def apply(self, call: ActionCall) -> None:
+        self.inner.apply(call)
+
+    def push_suppressions(
+        self, account_external_id: str, entries: Sequence[SuppressionEntry], idempotency_key: str
+    ) -> None:
+        self.seen.append(self._look(account_external_id, idempotency_key))
+        self.inner.push_suppressions(account_external_id, entries, idempotency_key)
+
+    def _look(self, external_id: str, key: str) -> tuple[int, str]:
+        sessions = sessionmaker(self.engine)
+        with read_only(sessions) as session:
+            committed = session.scalar(
+                select(func.count(Suppression.id)).where(Suppression.push_key == key)
+            )
+            account_id = session.scalar(
+                select(Account.id).where(Account.external_id == external_id)
+            )
+        assert account_id is not None
+        try:
+            with unit_of_work(sessions) as session:
+                if self.engine.dialect.name == "postgresql":
+                    session.execute(text("SET LOCAL lock_timeout = '1s'"))
+                lock_account(session, account_id)
+                session.execute(
+                    update(Account).where(Account.id == account_id).values(name=Account.name)
+                )
+        except OperationalError as error:
+            return int(committed or 0), f"blocked: {type(error.orig).__name__}"
+        return int(committed or 0), "written"
+
+
+class Stopped(BaseException):
+    """The process stopping in the middle of a call (as a signal would stop it)."""
+
+
+class StopsDuring:
+    """The webhook connector, with the process stopping after the provider took push *n*."""
+
+    def __init__(self, inner: Connector, n: int) -> None:
+        self.inner = inner
+        self.n = n
+        self.pushes = 0
+
+    def apply(self, call: ActionCall) -> None:
+        self.inner.apply(call)
+
+    def push_suppressions(
+        self, account_external_id: str, entries: Sequence[SuppressionEntry], idempotency_key: str
+    ) -> None:
+        self.inner.push_suppressions(account_external_id, entries, idempotency_key)
+        self.pushes += 1
+        if self.pushes == self.n:
+            raise Stopped
+
+
+def _states(container: Container) -> list[tuple[str, bool]]:
+    """Return each suppression's state and whether it has a batch key, by account."""
+    with read_only(container.sessions) as session:
+        rows = session.execute(
+            select(Suppression.state, Suppression.push_key).order_by(Suppression.account_id)
+        ).all()
+    return [(state, key is not None) for state, key in rows]
+
+
+def test_a_push_is_out_with_its_key_committed_and_no_lock_held(
+    container: Container, database_url: str
+) -> None:
+    """While the provider has a batch, its key is already stored and the account is free."""
+    with unit_of_work(container.sessions) as session:
+        accounts = [new_account(session, n) for n in (1, 2)]
+        for account_id in accounts:
+            pending_suppression(session, account_id, f"user{account_id}@mail.example.net")
+    with running_receiver() as receiver:
+        watching = Watching(webhook_to(receiver.url), database_url)
+        try:
+            sweep = tend_enforcement(container.sessions, watching, _settings(container), MONDAY)
+        finally:
+            watching.engine.dispose()
+    assert (len(sweep.pushed), sweep.errors) == (2, [])
+    assert watching.seen == [(1, "written"), (1, "written")]
+    assert receiver.outcomes() == ["applied", "applied"]
+    assert _states(container) == [("pushed", True), ("pushed", True)]
+
+
+def test_a_stop_during_one_push_keeps_the_others_and_the_retry_reuses_its_key(
+    container: Container,
+) -> None:
+    """Pushes already taken stay recorded; the stopped one goes again, same key, after the lease."""
+    with unit_of_work(container.sessions) as session:
+        accounts = [new_account(session, n) for n in (1, 2, 3)]
+        for account_id in accounts:
+            pending_suppression(session, account_id, f"user{account_id}@mail.example.net")
+    settings = _settings(container)
+    with running_receiver() as receiver:
+        with pytest.raises(Stopped):
+            tend_enforcement(
+                container.sessions, StopsDuring(webhook_to(receiver.url), 3), settings, MONDAY
+            )
+        stopped = _states(container)
+        early = tend_enforcement(
+            container.sessions, webhook_to(receiver.url), settings, MONDAY + timedelta(minutes=1)
+        )
+        later = tend_enforcement(
+            container.sessions, webhook_to(receiver.url), settings, MONDAY + PUSH_LEASE
+        )
+    keys = [r.headers["Idempotency-Key"] for r in receiver.requests]
+    assert stopped == [("pushed", True), ("pushed", True), ("pending", True)]
+    assert (early.pushed, early.errors) == ([], [])
+    assert (later.pushed, later.errors) == ([keys[2]], [])
+    assert receiver.outcomes() == ["applied", "applied", "applied", "replayed"]
+    assert keys[3] == keys[2]
+    assert _states(container) == [("pushed", True)] * 3
 
 
 @pytest.mark.postgres

@@ -5,20 +5,22 @@ aggregation); the push goes to a real webhook receiver on 127.0.0.1.
 """
 
 import random
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from abusedesk.bootstrap import Container
-from abusedesk.connectors import LocalConnector, SuppressionEntry
+from abusedesk.connectors import ActionCall, Connector, LocalConnector, SuppressionEntry
 from abusedesk.core.clock import utcnow
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.enforcement.signing import RetryPolicy
+from abusedesk.pipeline.enforcement import push_suppressions
 from abusedesk.storage import enforcement, suppressions
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.suppressions import SuppressionState
-from abusedesk.storage.tables import Event, Resource, table_of
+from abusedesk.storage.tables import AuditEntry, Event, Resource, Suppression, table_of
 from tests.factories.arf import arf_naming
 from tests.factories.dsn import hard_bounce
 from tests.factories.inventory import SentMail, make_account, make_sent_mail
@@ -66,6 +68,22 @@ def _listed(container: Container, account_id: int) -> list[tuple[str, str, str]]
     with unit_of_work(container.sessions) as session:
         rows = suppressions.account_suppressions(session, account_id)
     return sorted((r.address_hash, r.reason, r.state) for r in rows)
+
+
+def _push(
+    container: Container,
+    connector: Connector,
+    *,
+    now: datetime,
+    batch_size: int,
+    rng: random.Random | None = None,
+) -> list[suppressions.PushOutcome]:
+    """Push what is due at *now*, each batch on its own; return the outcomes (none raised)."""
+    pushes = push_suppressions(
+        container.sessions, connector, now=now, retry=RETRY, batch_size=batch_size, rng=rng
+    )
+    assert pushes.errors == []
+    return pushes.outcomes
 
 
 def test_complaints_and_hard_bounces_are_collected_once(container: Container) -> None:
@@ -128,14 +146,8 @@ def test_pending_suppressions_are_pushed_in_batches_to_the_receiver(
         for n in range(3):
             pending_suppression(session, account_id, f"user{n}@mail.example.net", now=utcnow())
     now = utcnow()
-    with running_receiver() as receiver, unit_of_work(container.sessions) as session:
-        outcomes = suppressions.push_due_suppressions(
-            session,
-            webhook_to(receiver.url),
-            now=now,
-            retry=RETRY,
-            batch_size=2,
-        )
+    with running_receiver() as receiver:
+        outcomes = _push(container, webhook_to(receiver.url), now=now, batch_size=2)
     assert [(o.addresses, o.state) for o in outcomes] == [(2, "pushed"), (1, "pushed")]
     assert receiver.outcomes() == ["applied", "applied"]
     first = receiver.applied[0]
@@ -168,23 +180,13 @@ def test_a_failed_push_is_retried_with_the_same_batch_then_dead_lettered(
     down = provider_down()
     now = utcnow()
     rng = random.Random(3)
-    with unit_of_work(container.sessions) as session:
-        [failed] = suppressions.push_due_suppressions(
-            session, down, now=now, retry=RETRY, batch_size=10, rng=rng
-        )
-        assert (
-            suppressions.push_due_suppressions(
-                session, down, now=now, retry=RETRY, batch_size=10, rng=rng
-            )
-            == []
-        )
+    [failed] = _push(container, down, now=now, batch_size=10, rng=rng)
+    assert _push(container, down, now=now, batch_size=10, rng=rng) == []
     assert (failed.state, failed.attempts) == ("pending", 1)
     assert failed.next_attempt_at is not None
     assert "could not reach" in (failed.failure or "")
+    [dead] = _push(container, down, now=failed.next_attempt_at, batch_size=10, rng=rng)
     with unit_of_work(container.sessions) as session:
-        [dead] = suppressions.push_due_suppressions(
-            session, down, now=failed.next_attempt_at, retry=RETRY, batch_size=10, rng=rng
-        )
         letters = enforcement.dead_letters(session)
     assert (dead.push_key, dead.state, dead.attempts) == (failed.push_key, "dead", 2)
     assert [(d.kind, d.push_key, d.account_external_id, d.attempts) for d in letters] == [
@@ -192,17 +194,13 @@ def test_a_failed_push_is_retried_with_the_same_batch_then_dead_lettered(
     ]
     assert letters[0].what == "suppression list: 1 address(es)"
     later = failed.next_attempt_at + timedelta(hours=2)
-    with running_receiver() as receiver, unit_of_work(container.sessions) as session:
+    with unit_of_work(container.sessions) as session:
         assert suppressions.retry_dead_push(session, dead.push_key, actor="ben", now=later) == 1
         with pytest.raises(enforcement.NotFound):
             suppressions.retry_dead_push(session, dead.push_key, actor="ben", now=later)
-        [pushed] = suppressions.push_due_suppressions(
-            session,
-            webhook_to(receiver.url),
-            now=later,
-            retry=RETRY,
-            batch_size=10,
-        )
+    with running_receiver() as receiver:
+        [pushed] = _push(container, webhook_to(receiver.url), now=later, batch_size=10)
+    with unit_of_work(container.sessions) as session:
         assert enforcement.dead_letters(session) == []
         tags = subject_tags(session, "suppression_push", dead.push_key)
     assert (pushed.state, pushed.attempts) == ("pushed", 3)
@@ -215,6 +213,51 @@ def test_a_failed_push_is_retried_with_the_same_batch_then_dead_lettered(
     ]
 
 
+class LiftsDuring:
+    """The webhook connector, with an analyst's unsuppress action recorded during the push."""
+
+    def __init__(self, inner: Connector, container: Container, address: str) -> None:
+        self.inner = inner
+        self.container = container
+        self.address = address
+
+    def apply(self, call: ActionCall) -> None:
+        self.inner.apply(call)
+
+    def push_suppressions(
+        self, account_external_id: str, entries: Sequence[SuppressionEntry], idempotency_key: str
+    ) -> None:
+        with unit_of_work(self.container.sessions) as session:
+            account_id = session.scalar(select(Suppression.account_id).limit(1))
+            assert account_id is not None
+            suppressions.lift_by_action(
+                session, account_id, sha256_hex(self.address.encode()), action_id=7, now=utcnow()
+            )
+        self.inner.push_suppressions(account_external_id, entries, idempotency_key)
+
+
+def test_an_address_lifted_while_its_batch_is_out_stays_lifted(container: Container) -> None:
+    """The push records the rest as pushed and counts the lifted one for a check."""
+    with unit_of_work(container.sessions) as session:
+        account_id, _ = make_account(session, "acct-1", domain=DOMAIN)
+        for name in ("jane", "joe"):
+            pending_suppression(session, account_id, f"{name}@mail.example.net", now=utcnow())
+    with running_receiver() as receiver:
+        connector = LiftsDuring(webhook_to(receiver.url), container, "joe@mail.example.net")
+        [outcome] = _push(container, connector, now=utcnow(), batch_size=10)
+    with unit_of_work(container.sessions) as session:
+        after = session.scalar(select(AuditEntry.after).where(AuditEntry.tag == "suppression:push"))
+    assert (outcome.state, outcome.addresses) == ("pushed", 1)
+    assert _listed(container, account_id) == sorted(
+        [
+            (sha256_hex(b"jane@mail.example.net"), "complaint", "pushed"),
+            (sha256_hex(b"joe@mail.example.net"), "complaint", "lifted"),
+        ]
+    )
+    assert after is not None
+    assert after["changed_during_push"] == 1
+
+
 def test_the_local_connector_marks_pushes_done(container: Container) -> None:
     """Embedded mode: the list is ours, so a push through the local connector succeeds."""
     with unit_of_work(container.sessions) as session:
@@ -223,9 +266,7 @@ def test_the_local_connector_marks_pushes_done(container: Container) -> None:
             session, account_id, sha256_hex(b"x@mail.example.net"), action_id=1, now=utcnow()
         ).state == (SuppressionState.PUSHED)
         pending_suppression(session, account_id, "y@mail.example.net", now=utcnow())
-        outcomes = suppressions.push_due_suppressions(
-            session, LocalConnector(), now=utcnow(), retry=RETRY, batch_size=5
-        )
+    outcomes = _push(container, LocalConnector(), now=utcnow(), batch_size=5)
     assert [(o.addresses, o.state) for o in outcomes] == [(1, "pushed")]
 
 

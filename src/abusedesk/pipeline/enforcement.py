@@ -4,14 +4,16 @@
 through the connector and, once it executed, tell the customer (the *notify* callable,
 e.g. queueing the notice). `tend_enforcement` is the sweep's part: failed actions whose
 next attempt is due are tried again, new complainants and hard bounces are collected
-into the suppression lists, and pending suppressions are pushed. Each part runs in its
-own transaction and a failure in one is logged, never raised: the sweep carries on.
+into the suppression lists, and pending suppressions are pushed (`push_suppressions`).
+Each action and each suppression batch is handled in transactions of its own, and a
+failure in one is logged, never raised: the sweep carries on.
 """
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,10 +24,16 @@ from abusedesk.core.clock import utcnow
 from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.messaging.keys import NoticeContext
 from abusedesk.storage import enforcement, notices, suppressions
+from abusedesk.storage.attempts import failure_text
 from abusedesk.storage.db import unit_of_work
 from abusedesk.storage.enforcement import ActionRecord, ActionState
 
 log = structlog.get_logger(__name__)
+
+# How long a batch being pushed is left alone by other sweepers. A push whose outcome
+# was never recorded (the process stopped during the call) is tried again after it,
+# under the same key.
+PUSH_LEASE: Final = timedelta(minutes=10)
 
 # Called with the session and the executed action (e.g. to queue the customer's notice).
 Notify = Callable[[Session, ActionRecord], object]
@@ -184,28 +192,24 @@ def tend_enforcement(
     except Exception as error:
         log.exception("suppression_collect_failed")
         sweep.errors.append(f"collecting suppressions: {type(error).__name__}: {error}")
-    try:
-        with unit_of_work(sessions) as session:
-            outcomes = suppressions.push_due_suppressions(
-                session,
-                connector,
-                now=now,
-                retry=retry,
-                batch_size=settings.connector.suppression_batch_size,
-                max_batches=limit,
-                give_up_after=give_up_after,
-                rng=rng,
-            )
-        for outcome in outcomes:
-            if outcome.state == suppressions.SuppressionState.PUSHED:
-                sweep.pushed.append(outcome.push_key)
-            elif outcome.state == suppressions.SuppressionState.DEAD:
-                sweep.push_dead.append(outcome.push_key)
-            else:
-                sweep.push_failed.append(outcome.push_key)
-    except Exception as error:
-        log.exception("suppression_push_failed")
-        sweep.errors.append(f"pushing suppressions: {type(error).__name__}: {error}")
+    pushes = push_suppressions(
+        sessions,
+        connector,
+        now=now,
+        retry=retry,
+        batch_size=settings.connector.suppression_batch_size,
+        max_batches=limit,
+        give_up_after=give_up_after,
+        rng=rng,
+    )
+    for outcome in pushes.outcomes:
+        if outcome.state == suppressions.SuppressionState.PUSHED:
+            sweep.pushed.append(outcome.push_key)
+        elif outcome.state == suppressions.SuppressionState.DEAD:
+            sweep.push_dead.append(outcome.push_key)
+        else:
+            sweep.push_failed.append(outcome.push_key)
+    sweep.errors.extend(pushes.errors)
     if sweep.busy:
         log.info(
             "enforcement_tended",
@@ -220,6 +224,94 @@ def tend_enforcement(
             errors=len(sweep.errors),
         )
     return sweep
+
+
+@dataclass
+class PushRound:
+    """What one round of suppression pushes did: each batch's outcome, and what raised."""
+
+    outcomes: list[suppressions.PushOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def push_suppressions(
+    sessions: sessionmaker[Session],
+    connector: Connector,
+    *,
+    now: datetime,
+    retry: RetryPolicy,
+    batch_size: int,
+    max_batches: int = 100,
+    give_up_after: int = 3,
+    rng: random.Random | None = None,
+) -> PushRound:
+    """Push pending suppressions: failed batches due again first, then new batches.
+
+    Each batch is one connector call for at most *batch_size* addresses of one account,
+    and is handled on its own: it is formed (or claimed, for a retry) and committed with
+    its key, the connector is called outside any transaction and with no lock held, and
+    the outcome is recorded in a transaction of its own. So a retry always sends the same
+    key, and an error in one batch leaves every other batch's record as it is (the batch
+    itself is tried again after `PUSH_LEASE`). At most *max_batches* batches are tried,
+    and none after *give_up_after* failed calls in a row (the provider is down: the rest
+    wait for the next sweep). Never raises: errors are logged and listed in the result.
+    """
+    pushes = PushRound()
+    lease_until = now + PUSH_LEASE
+    try:
+        with unit_of_work(sessions) as session:
+            due = suppressions.due_pushes(session, now=now, limit=max_batches)
+    except Exception as error:
+        log.exception("suppression_push_listing_failed")
+        pushes.errors.append(f"listing due pushes: {type(error).__name__}: {error}")
+        due = []
+    failures_in_a_row = 0
+    for turn in range(max_batches):
+        if failures_in_a_row >= give_up_after:
+            break
+        retrying = turn < len(due)
+        try:
+            with unit_of_work(sessions) as session:
+                if retrying:
+                    call = suppressions.claim_push(
+                        session, due[turn], now=now, lease_until=lease_until
+                    )
+                else:
+                    call = suppressions.form_batch(
+                        session, batch_size=batch_size, lease_until=lease_until
+                    )
+            if call is None:
+                if retrying:
+                    continue  # pushed or claimed by another sweeper meanwhile
+                break  # nothing left to batch
+            outcome = _push(sessions, connector, call, now=now, retry=retry, rng=rng)
+        except Exception as error:
+            log.exception("suppression_push_failed", turn=turn)
+            pushes.errors.append(f"suppression push: {type(error).__name__}: {error}")
+            continue
+        pushes.outcomes.append(outcome)
+        failures_in_a_row = failures_in_a_row + 1 if outcome.failure else 0
+    return pushes
+
+
+def _push(
+    sessions: sessionmaker[Session],
+    connector: Connector,
+    call: suppressions.PushCall,
+    *,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random | None,
+) -> suppressions.PushOutcome:
+    """Call the provider with batch *call* (no transaction open), then record the outcome."""
+    try:
+        connector.push_suppressions(call.account_external_id, call.entries, call.push_key)
+    except Exception as error:  # any connector error is recorded and retried, not raised
+        failure = failure_text(error)
+        with unit_of_work(sessions) as session:
+            return suppressions.push_failed(session, call, failure, now=now, retry=retry, rng=rng)
+    with unit_of_work(sessions) as session:
+        return suppressions.push_done(session, call, now=now)
 
 
 def enforcement_tender(

@@ -2,9 +2,11 @@
 
 `storage.enforcement` changes actions; this module only reads them for pages: the
 actions awaiting a second analyst, those the connector failed, those recently executed,
-one account's actions, and the resources an action may name.
+one account's actions, the resources an action may name, and the case an action is
+about (whose queue's tier says who may act on it).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Final
@@ -12,9 +14,17 @@ from typing import Any, Final
 from sqlalchemy import RowMapping, Select, select
 from sqlalchemy.orm import Session
 
+from abusedesk.cases.routing import Tier
 from abusedesk.core.errors import NotFound
 from abusedesk.storage.enforcement import ActionRecord, ActionState
-from abusedesk.storage.tables import Account, EnforcementAction, Resource, table_of
+from abusedesk.storage.tables import (
+    Account,
+    Case,
+    EnforcementAction,
+    QueueRow,
+    Resource,
+    table_of,
+)
 
 MAX_LISTED: Final = 200
 _RECORD_FIELDS: Final = tuple(f.name for f in fields(ActionRecord))
@@ -165,3 +175,24 @@ def resource_choices(
         .limit(limit)
     )
     return [ResourceChoice(int(row.id), row.kind, row.value) for row in rows]
+
+
+def action_case_id(session: Session, action_id: int) -> int | None:
+    """Return the case action *action_id* was proposed on (None: none, or no such action)."""
+    return session.scalar(
+        select(EnforcementAction.case_id).where(EnforcementAction.id == action_id)
+    )
+
+
+def advanced_case_ids(session: Session, case_ids: Iterable[int | None]) -> set[int]:
+    """Return those of *case_ids* whose case sits in a queue of the advanced tier."""
+    wanted = sorted({case_id for case_id in case_ids if case_id is not None})
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Case.id)
+            .join(QueueRow, QueueRow.id == Case.queue_id)
+            .where(Case.id.in_(wanted), QueueRow.tier == Tier.ADVANCED)
+        )
+    )

@@ -4,9 +4,13 @@ A complainant (someone who reported the account's mail as spam, phishing, fraud 
 malware) or a hard-bounced address is added to the account's list once; only the
 SHA-256 of the lowercased address is kept, as events carry it. The periodic sweep
 collects new addresses from attributed events (`collect_suppressions`, reading on from a
-watermark) and pushes the pending ones to the provider through the connector in batches
-(`push_due_suppressions`), with retries and backoff; a batch whose attempts are used up
-is dead-lettered until someone retries it (`retry_dead_push`).
+watermark) and pushes the pending ones to the provider through the connector in batches,
+with retries and backoff; a batch whose attempts are used up is dead-lettered until
+someone retries it (`retry_dead_push`). A push is three steps, each batch on its own:
+the batch is formed (`form_batch`) or, when a failed push is due again, claimed
+(`claim_push`) and committed with its key; the connector is called outside any
+transaction; the outcome is recorded (`push_done`, `push_failed`).
+`pipeline.enforcement.push_suppressions` runs them.
 
 A row is ``pending`` (waiting for its push), ``pushed``, ``dead`` (retries exhausted) or
 ``lifted`` (an unsuppress_address action took it off). Rows sent in one call share a
@@ -25,14 +29,14 @@ from typing import Any, Final
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from abusedesk.connectors.calls import Connector, SuppressionEntry
+from abusedesk.connectors.calls import SuppressionEntry
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.core.hashing import sha256_hex
 from abusedesk.enforcement.signing import RetryPolicy
 from abusedesk.parsing.model import Category, Service
 from abusedesk.storage import audit
-from abusedesk.storage.attempts import failed_attempt, failure_text
-from abusedesk.storage.dialect import insert_for, lock_account
+from abusedesk.storage.attempts import failed_attempt
+from abusedesk.storage.dialect import insert_for
 from abusedesk.storage.tables import Account, Event, Suppression, SweepMark, table_of
 
 ACTOR: Final = "system:suppressions"
@@ -361,73 +365,83 @@ def _record(session: Session, account_id: int, value: str) -> SuppressionRecord:
 # --- pushing ------------------------------------------------------------------------
 
 
-def push_due_suppressions(
-    session: Session,
-    connector: Connector,
-    *,
-    now: datetime,
-    retry: RetryPolicy,
-    batch_size: int,
-    max_batches: int = 100,
-    give_up_after: int = 3,
-    rng: random.Random | None = None,
-) -> list[PushOutcome]:
-    """Push pending suppressions: failed batches that are due again first, then new ones.
+@dataclass(frozen=True)
+class PushCall:
+    """One batch claimed for its push: what the connector is called with, and its rows.
 
-    Each batch holds at most *batch_size* addresses of one account and is one connector
-    call; at most *max_batches* calls are made, and none after *give_up_after* failed
-    calls in a row (the provider is down: the rest wait for the next sweep). A failed
-    batch keeps its rows and key and gets its next attempt from *retry*, or is
-    dead-lettered when the attempts are used up. Every push, failure and dead letter is
-    audited.
+    ``push_key`` is the call's idempotency key; ``attempts`` is the number this attempt
+    will have once it is recorded.
+    """
+
+    push_key: str
+    account_id: int
+    account_external_id: str
+    entries: tuple[SuppressionEntry, ...]
+    ids: tuple[int, ...]
+    attempts: int
+
+
+def due_pushes(session: Session, *, now: datetime, limit: int = 100) -> list[str]:
+    """Return the keys of batches whose failed push is due again at *now*, longest waiting first."""
+    return [
+        str(key)
+        for key in session.scalars(
+            select(Suppression.push_key)
+            .where(
+                Suppression.state == SuppressionState.PENDING,
+                Suppression.push_key.is_not(None),
+                Suppression.next_attempt_at <= now,
+            )
+            .group_by(Suppression.push_key)
+            .order_by(func.min(Suppression.next_attempt_at), Suppression.push_key)
+            .limit(limit)
+        )
+        if key is not None
+    ]
+
+
+def claim_push(
+    session: Session, push_key: str, *, now: datetime, lease_until: datetime
+) -> PushCall | None:
+    """Claim the batch *push_key* if its push is due at *now*; return its call, or None.
+
+    The batch's next attempt moves to *lease_until*, so a second sweeper leaves it alone
+    while this one calls the provider; if the call's outcome is never recorded (the
+    process stopped), the batch is due again after the lease, under the same key.
+    None when the batch is not due (another sweeper has it, or it was pushed meanwhile).
+    """
+    claimed = session.execute(
+        update(table_of(Suppression))
+        .where(
+            Suppression.push_key == push_key,
+            Suppression.state == SuppressionState.PENDING,
+            Suppression.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=lease_until)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        return None
+    return _call(session, push_key)
+
+
+def form_batch(session: Session, *, batch_size: int, lease_until: datetime) -> PushCall | None:
+    """Put up to *batch_size* unbatched pending addresses of one account in a new batch.
+
+    Takes the account of the oldest unbatched address; the batch gets its key (the
+    call's idempotency key, kept across retries) and is claimed until *lease_until*
+    (see `claim_push`). Commit it before calling the provider, so that a retry reuses
+    the key. None when nothing waits.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    outcomes: list[PushOutcome] = []
-    due = session.execute(
-        select(Suppression.push_key, Suppression.account_id)
-        .where(
-            Suppression.state == SuppressionState.PENDING,
-            Suppression.push_key.is_not(None),
-            Suppression.next_attempt_at <= now,
-        )
-        .group_by(Suppression.push_key, Suppression.account_id)
-        .order_by(func.min(Suppression.next_attempt_at))
-        .limit(max_batches)
-    ).all()
-
-    def provider_down() -> bool:
-        recent = outcomes[-give_up_after:]
-        return len(recent) == give_up_after and all(o.failure for o in recent)
-
-    for key, account_id in due:
-        if provider_down():
-            return outcomes
-        if key is None:
-            continue
-        outcome = _push(session, connector, key, account_id, now=now, retry=retry, rng=rng)
-        if outcome is not None:
-            outcomes.append(outcome)
-    while len(outcomes) < max_batches and not provider_down():
-        waiting = session.scalar(
-            select(Suppression.account_id)
-            .where(Suppression.state == SuppressionState.PENDING, Suppression.push_key.is_(None))
-            .order_by(Suppression.id)
-            .limit(1)
-        )
-        if waiting is None:
-            break
-        key = _form_batch(session, waiting, batch_size)
-        if key is None:
-            continue
-        outcome = _push(session, connector, key, waiting, now=now, retry=retry, rng=rng)
-        if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes
-
-
-def _form_batch(session: Session, account_id: int, batch_size: int) -> str | None:
-    lock_account(session, account_id)
+    account_id = session.scalar(
+        select(Suppression.account_id)
+        .where(Suppression.state == SuppressionState.PENDING, Suppression.push_key.is_(None))
+        .order_by(Suppression.id)
+        .limit(1)
+    )
+    if account_id is None:
+        return None
     ids = list(
         session.scalars(
             select(Suppression.id)
@@ -440,30 +454,22 @@ def _form_batch(session: Session, account_id: int, batch_size: int) -> str | Non
             .limit(batch_size)
         )
     )
-    if not ids:
-        return None
     # Rows join one batch only, ever; the random part keeps keys unique across databases.
     key = f"suppressions-{account_id}-{ids[0]}-{token_urlsafe(12)}"
+    # A row a concurrent sweeper batched first stays in its batch (push_key no longer null).
     session.execute(
-        update(table_of(Suppression)).where(Suppression.id.in_(ids)).values(push_key=key)
+        update(table_of(Suppression))
+        .where(Suppression.id.in_(ids), Suppression.push_key.is_(None))
+        .values(push_key=key, next_attempt_at=lease_until)
     )
-    return key
+    return _call(session, key)
 
 
-def _push(
-    session: Session,
-    connector: Connector,
-    key: str,
-    account_id: int,
-    *,
-    now: datetime,
-    retry: RetryPolicy,
-    rng: random.Random | None,
-) -> PushOutcome | None:
-    lock_account(session, account_id)
+def _call(session: Session, key: str) -> PushCall | None:
     rows = session.execute(
         select(
             Suppression.id,
+            Suppression.account_id,
             Suppression.address_hash,
             Suppression.reason,
             Suppression.first_seen_at,
@@ -473,42 +479,32 @@ def _push(
         .order_by(Suppression.id)
     ).all()
     if not rows:
-        return None  # another sweep pushed it meanwhile
+        return None
+    account_id = rows[0].account_id
     external_id = session.scalar(select(Account.external_id).where(Account.id == account_id))
     if external_id is None:
         raise NotFound(f"no account {account_id}")
-    entries = [SuppressionEntry(r.address_hash, r.reason, r.first_seen_at) for r in rows]
-    attempts = max(r.attempts for r in rows) + 1
-    ids = [r.id for r in rows]
-    try:
-        connector.push_suppressions(external_id, entries, key)
-    except Exception as error:  # any connector error is recorded, not raised
-        failed = failed_attempt(
-            failure_text(error), attempts=attempts, retry=retry, now=now, rng=rng
-        )
-        state = SuppressionState.DEAD if failed.dead else SuppressionState.PENDING
-        _update(session, ids, state=state, **failed.columns())
-        later = failed.next_attempt_at
-        _audit(
-            session,
-            key,
-            failed.verb,
-            now=now,
-            actor=ACTOR,
-            after={
-                "account_id": account_id,
-                "addresses": len(ids),
-                "attempts": attempts,
-                "next_attempt_at": None if later is None else later.isoformat(),
-            },
-            reason=f"attempt {attempts} failed: {failed.failure}",
-        )
-        return PushOutcome(key, account_id, len(ids), state, attempts, failed.failure, later)
+    return PushCall(
+        push_key=key,
+        account_id=account_id,
+        account_external_id=external_id,
+        entries=tuple(SuppressionEntry(r.address_hash, r.reason, r.first_seen_at) for r in rows),
+        ids=tuple(r.id for r in rows),
+        attempts=max(r.attempts for r in rows) + 1,
+    )
+
+
+def push_done(session: Session, call: PushCall, *, now: datetime) -> PushOutcome:
+    """Record that the provider took batch *call*: its rows are pushed; audited.
+
+    A row an analyst's action lifted or pushed while the call was out keeps that state.
+    """
+    ids = _still_pending(session, call)
     _update(
         session,
         ids,
         state=SuppressionState.PUSHED,
-        attempts=attempts,
+        attempts=call.attempts,
         failure=None,
         next_attempt_at=None,
         dead_at=None,
@@ -516,14 +512,81 @@ def _push(
     )
     _audit(
         session,
-        key,
+        call.push_key,
         "push",
         now=now,
         actor=ACTOR,
-        after={"account_id": account_id, "addresses": len(ids), "attempts": attempts},
+        after={
+            "account_id": call.account_id,
+            "addresses": len(ids),
+            "attempts": call.attempts,
+            # Rows an action lifted or pushed while the call was out: check them at the provider.
+            "changed_during_push": len(call.ids) - len(ids),
+        },
         reason=f"{len(ids)} address(es) pushed to the provider",
     )
-    return PushOutcome(key, account_id, len(ids), SuppressionState.PUSHED, attempts, None, None)
+    return PushOutcome(
+        call.push_key,
+        call.account_id,
+        len(ids),
+        SuppressionState.PUSHED,
+        call.attempts,
+        None,
+        None,
+    )
+
+
+def push_failed(
+    session: Session,
+    call: PushCall,
+    failure: str,
+    *,
+    now: datetime,
+    retry: RetryPolicy,
+    rng: random.Random | None = None,
+) -> PushOutcome:
+    """Record that the push of batch *call* failed with *failure*; audited.
+
+    The batch keeps its rows and key and gets its next attempt from *retry*, or is
+    dead-lettered when its attempts are used up.
+    """
+    ids = _still_pending(session, call)
+    failed = failed_attempt(failure, attempts=call.attempts, retry=retry, now=now, rng=rng)
+    state = SuppressionState.DEAD if failed.dead else SuppressionState.PENDING
+    _update(session, ids, state=state, **failed.columns())
+    later = failed.next_attempt_at
+    _audit(
+        session,
+        call.push_key,
+        failed.verb,
+        now=now,
+        actor=ACTOR,
+        after={
+            "account_id": call.account_id,
+            "addresses": len(ids),
+            "attempts": call.attempts,
+            "next_attempt_at": None if later is None else later.isoformat(),
+        },
+        reason=f"attempt {call.attempts} failed: {failed.failure}",
+    )
+    return PushOutcome(
+        call.push_key, call.account_id, len(ids), state, call.attempts, failed.failure, later
+    )
+
+
+def _still_pending(session: Session, call: PushCall) -> list[int]:
+    return list(
+        session.scalars(
+            select(Suppression.id)
+            .where(
+                Suppression.id.in_(call.ids),
+                Suppression.push_key == call.push_key,
+                Suppression.state == SuppressionState.PENDING,
+            )
+            .order_by(Suppression.id)
+            .with_for_update()
+        )
+    )
 
 
 def _update(session: Session, ids: Sequence[int], **values: Any) -> None:

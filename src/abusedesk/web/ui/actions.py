@@ -5,12 +5,14 @@ lets run without a second approver; when it executes, the customer's notice is q
 A connector failure leaves the action failed, with its next attempt, and the page says
 so; nothing shows executed that was not. ``/actions`` lists what waits for a second
 analyst, what the connector failed, and what ran lately; ``/dead-letters`` lists what
-the connector gave up on, with a button to try again.
+the connector gave up on, with a button to try again. An action proposed on a case of an
+advanced-tier queue is acted on only by analysts who may work that tier, as the case
+itself: the lists show such actions without their buttons to everyone else.
 """
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -20,7 +22,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from abusedesk.access.model import ACTION_APPROVE, ACTION_PROPOSE, CASE_VIEW, CASE_WORK
+from abusedesk.access.model import (
+    ACTION_APPROVE,
+    ACTION_PROPOSE,
+    CASE_VIEW,
+    CASE_WORK,
+    CASE_WORK_ADVANCED,
+    User,
+)
 from abusedesk.connectors import Connector, retry_policy
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
@@ -125,6 +134,13 @@ def _number(value: str) -> float | str:
     return int(number) if number.is_integer() and "." not in value else number
 
 
+def require_action_tier(session: Session, user: User, action_id: int) -> None:
+    """Refuse acting on action *action_id* when its case is in a tier *user* may not work."""
+    case_id = action_views.action_case_id(session, action_id)
+    if case_id is not None:
+        case_pages.require_case_tier(session, user, case_id)
+
+
 def back_to(back: str, fallback: str) -> str:
     """Return *back* when it is one of the pages these forms come from, else *fallback*."""
     return back if _BACK.match(back) else fallback
@@ -227,6 +243,7 @@ async def approve_action(
     """Approve another analyst's proposal; it runs through the connector at once."""
 
     def step(turn: Turn) -> ActionRecord:
+        require_action_tier(turn.session, principal.user, action_id)
         enforcement.approve(turn.session, action_id, approver=turn.actor, now=turn.now)
         return turn.run(action_id)
 
@@ -245,6 +262,7 @@ async def reject_action(
     """Reject an action that has not run, saying why."""
 
     def step(turn: Turn) -> ActionRecord:
+        require_action_tier(turn.session, principal.user, action_id)
         return enforcement.reject(
             turn.session, action_id, reason=reason, actor=turn.actor, now=turn.now
         )
@@ -263,6 +281,7 @@ async def execute_action(
     """Run an approved action, one that needs no approver, or retry a failed one, now."""
 
     def step(turn: Turn) -> ActionRecord:
+        require_action_tier(turn.session, principal.user, action_id)
         return turn.run(action_id)
 
     return await _step(request, principal, step, back_to(back, ACTIONS))
@@ -280,6 +299,7 @@ async def reverse_action(
     """Propose the opposite of an executed action with its own reason; run it if it may."""
 
     def step(turn: Turn) -> ActionRecord:
+        require_action_tier(turn.session, principal.user, action_id)
         return turn.run_unless_waiting(
             enforcement.reverse(
                 turn.session, action_id, reason=reason, actor=turn.actor, now=turn.now
@@ -309,23 +329,39 @@ def dead_letters_page(
     return _show_list(request, principal, DEAD_LETTERS, notice=DONE.get(done or ""))
 
 
-def _actions(session: Session, me: str) -> dict[str, Any]:
+def _locked(session: Session, user: User, case_ids: Iterable[int | None]) -> set[int]:
+    """Return those of *case_ids* that *user* may not act on: cases of an advanced tier."""
+    if user.may(CASE_WORK_ADVANCED):
+        return set()
+    return action_views.advanced_case_ids(session, case_ids)
+
+
+def _actions(session: Session, user: User) -> dict[str, Any]:
     waiting = action_views.awaiting_approval(session)
     # Others' proposals first: those are the ones this analyst can approve.
-    waiting.sort(key=lambda line: line.record.proposed_by == me)
+    waiting.sort(key=lambda line: line.record.proposed_by == user.username)
+    failing = action_views.failing(session)
+    executed = action_views.recently_executed(session)
+    lines = [*waiting, *failing, *executed]
     return {
         "waiting": waiting,
-        "failing": action_views.failing(session),
-        "executed": action_views.recently_executed(session),
+        "failing": failing,
+        "executed": executed,
+        "locked": _locked(session, user, (line.record.case_id for line in lines)),
     }
 
 
-def _dead_letters(session: Session, me: str) -> dict[str, Any]:
-    return {"letters": enforcement.dead_letters(session)}
+def _dead_letters(session: Session, user: User) -> dict[str, Any]:
+    letters = enforcement.dead_letters(session)
+    return {
+        "letters": letters,
+        "locked": _locked(session, user, (letter.case_id for letter in letters)),
+    }
 
 
-# The two list pages: their template and what they list, read for the analyst *me*.
-_LISTS: Final[dict[str, tuple[str, Callable[[Session, str], dict[str, Any]]]]] = {
+# The two list pages: their template and what they list, read for the analyst.
+# ``locked`` holds the listed actions' cases the analyst may not act on (advanced tier).
+_LISTS: Final[dict[str, tuple[str, Callable[[Session, User], dict[str, Any]]]]] = {
     ACTIONS: ("workbench/actions.html", _actions),
     DEAD_LETTERS: ("workbench/actions_dead_letters.html", _dead_letters),
 }
@@ -344,7 +380,7 @@ def _show_list(
     template, lists = _LISTS[page]
     user = principal.user
     with read_only(container_of(request).sessions) as session:
-        shown = lists(session, user.username)
+        shown = lists(session, user)
     return private_page(
         request,
         template,
@@ -371,6 +407,7 @@ async def retry_dead_letter(
     """Put a dead-lettered action back in line and try it through the connector now."""
 
     def step(turn: Turn) -> ActionRecord:
+        require_action_tier(turn.session, principal.user, action_id)
         enforcement.retry_dead(turn.session, action_id, actor=turn.actor, now=turn.now)
         return turn.run(action_id)
 
