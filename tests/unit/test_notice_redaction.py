@@ -91,6 +91,8 @@ def test_reporter_policy_organisation_keeps_the_isp_and_hides_a_person() -> None
     hidden = redactor.reporter("jane@mail.example")
     assert "jane" not in hidden
     assert hidden.startswith("[reporter ")
+    named = redactor.reporter("Jane Doe <jane@mail.example>")
+    assert named == hidden, "a person's display name goes with their address"
 
 
 def test_reporter_policy_show_and_hide() -> None:

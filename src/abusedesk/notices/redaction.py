@@ -118,14 +118,22 @@ class Redactor:
     def reporter(self, reporter: str) -> str:
         """Return *reporter* as the policy allows.
 
-        SHOW: unchanged. HIDE: ``[reporter]``. ORGANISATION: names stay, addresses
-        become tags, except a role mailbox (``abuse@isp.example``), which becomes its
-        domain, since it names the organisation and no person.
+        SHOW: unchanged. HIDE: ``[reporter]``. ORGANISATION: a role mailbox
+        (``abuse@isp.example``) becomes its domain, since it names the organisation and
+        no person; a person's address becomes a tag and takes the whole reporter with it,
+        display name included (``Jane Doe <jane@...>`` names a person either way).
         """
         if self.reporter_policy is ReporterPolicy.SHOW:
             return reporter
         if self.reporter_policy is ReporterPolicy.HIDE:
             return "[reporter]"
+        personal = [
+            m.group(0)
+            for m in ADDRESS.finditer(reporter)
+            if _normalise(m.group(0)).rpartition("@")[0].strip('"') not in ROLE_MAILBOXES
+        ]
+        if personal:
+            return " ".join(self.tag(found, "reporter") for found in personal)
 
         def address(match: re.Match[str]) -> str:
             local, _, domain = _normalise(match.group(0)).rpartition("@")
