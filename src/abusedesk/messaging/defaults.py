@@ -56,7 +56,7 @@ Under our enforcement policy (version {{ action.policy_version }}), this follows
 The reports behind it ({{ evidence|length }} of {{ evidence_count }}; recipients' addresses are replaced by tags):
 {% for item in evidence %}
 - {{ item.occurred_at }}, {{ item.category }}, reported by {{ item.reporter }}{% if item.summary %}: {{ item.summary }}{% endif %}
-{% if "message_id" in item.indicators %}  your message {{ item.indicators.message_id | first }}{% endif %}{% if "recipient_hash" in item.indicators %} to {{ item.indicators.recipient_hash | first }}{% endif %}
+{% if "message_id" in item.indicators %}; your message {{ item.indicators.message_id | first }}{% endif %}{% if "recipient_hash" in item.indicators %} to {{ item.indicators.recipient_hash | first }}{% endif %}
 
 {% endfor %}
 {% endif %}
