@@ -22,6 +22,7 @@ import email
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Final
 
@@ -134,10 +135,12 @@ class CustomerReplies:
         """
         if summary.channel not in ("smtp", "imap"):
             return None
-        message = email.message_from_bytes(raw, policy=compat32)
-        addressed = self.case_of(summary.envelope or {}, message)
+        # Every mailed report passes here: read only its headers until it proves a reply.
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        addressed = self.case_of(summary.envelope or {}, headers)
         if addressed is None:
             return None
+        message = email.message_from_bytes(raw, policy=compat32)
         now = utcnow()
         with unit_of_work(self.sessions) as session:
             try:
