@@ -336,6 +336,24 @@ class NoticeSettings(BaseModel):
         return domain
 
 
+# --- monitoring settings: rates ---
+
+
+# --- monitoring settings: blocklists ---
+
+
+# --- monitoring settings: spikes ---
+
+
+# --- monitoring settings: linking ---
+
+
+# --- monitoring settings: activity ---
+
+
+# --- monitoring settings: signals ---
+
+
 class Settings(BaseSettings):
     """Every setting abusedesk reads."""
 
@@ -362,3 +380,9 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     connector: ConnectorSettings = Field(default_factory=ConnectorSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
+    # monitoring settings field: rates
+    # monitoring settings field: blocklists
+    # monitoring settings field: spikes
+    # monitoring settings field: linking
+    # monitoring settings field: activity
+    # monitoring settings field: signals

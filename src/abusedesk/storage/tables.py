@@ -747,6 +747,18 @@ class Signal(Base):
     resolved_at: Mapped[datetime | None]
 
 
+# --- monitoring: rates (0014) ---
+
+
+# --- monitoring: blocklists (0015) ---
+
+
+# --- monitoring: linking (0016) ---
+
+
+# --- monitoring: activity (0017) ---
+
+
 # --- access and audit ---------------------------------------------------------------
 
 

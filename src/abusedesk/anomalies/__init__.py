@@ -1,0 +1,1 @@
+"""Behaviour unlike an account's own: compromised hosted mailboxes and SMS pumping."""

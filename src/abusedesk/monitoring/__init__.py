@@ -1,0 +1,1 @@
+"""Signals: what the monitors raise, and the rules that turn signals into casework."""
