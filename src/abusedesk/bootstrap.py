@@ -17,12 +17,18 @@ from abusedesk.logging import configure_logging
 from abusedesk.messaging.delivery import Mailer, build_mailer
 from abusedesk.messaging.keys import NoticeContext, notice_context
 from abusedesk.parsing.registry import ParserRegistry, default_registry
+from abusedesk.pipeline.activity_monitor import ActivityMonitor
+from abusedesk.pipeline.blocklist_monitor import BlocklistMonitor
 from abusedesk.pipeline.embedded import EmbeddedEngine
 from abusedesk.pipeline.enforcement import enforcement_tender, notify_customer
+from abusedesk.pipeline.link_monitor import LinkMonitor
+from abusedesk.pipeline.monitoring import Monitor, monitoring_tender
 from abusedesk.pipeline.notices import notices_tender
 from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.pipeline.rate_monitor import RateMonitor
 from abusedesk.pipeline.replies import CustomerReplies
+from abusedesk.pipeline.spike_monitor import SpikeMonitor
 from abusedesk.storage import audit
 from abusedesk.storage.db import make_engine, make_session_factory
 from abusedesk.storage.evidence import FilesystemEvidenceStore
@@ -98,6 +104,7 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
         tenders=[
             enforcement_tender(sessions, connector, settings, notify=notify_customer(notices)),
             notices_tender(sessions, mailer, notices),
+            monitoring_tender(sessions, settings, monitors(settings)),
         ],
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)
@@ -147,3 +154,14 @@ def _defer_to_procrastinate(settings: Settings) -> Callable[[Sequence[int]], Non
     from abusedesk.pipeline.queue import ProcrastinateQueue  # noqa: PLC0415  # optional engine
 
     return ProcrastinateQueue(settings.database.url).defer_reports
+
+
+def monitors(settings: Settings) -> list[Monitor]:
+    """Return every monitor the monitoring sweep runs, each with its own settings."""
+    return [
+        RateMonitor(settings.rates),
+        BlocklistMonitor(settings.blocklists),
+        SpikeMonitor(settings.spikes),
+        LinkMonitor(settings.linking),
+        ActivityMonitor(settings.activity),
+    ]

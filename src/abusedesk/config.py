@@ -4,13 +4,16 @@ Nested groups use a double underscore: ``ABUSEDESK_SMTP__PORT=2525``.
 Defaults are safe and offline: SQLite under ``./var/``, mail to an outbox folder.
 """
 
+import ipaddress
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from abusedesk.blocklists.answers import Blocklist, UnknownBlocklist, blocklist, ip_query_name
 from abusedesk.cases.policy import CaseGroups
 from abusedesk.privacy.model import EvidenceClass, RetentionPolicy
 
@@ -339,19 +342,365 @@ class NoticeSettings(BaseModel):
 # --- monitoring settings: rates ---
 
 
+class RateSettings(BaseModel):
+    """Reputation rates per subject and spam-trap hits (docs/rates.md).
+
+    Thresholds come from the enforcement policy; these say how far back a rate reads
+    and when trap hits count.
+    """
+
+    enabled: bool = True
+    # A rate reads the last base_days days, extended one day at a time up to max_days
+    # until it holds min_messages eligible messages; below min_messages_to_act it is
+    # shown but never acted on.
+    base_days: int = Field(default=7, ge=1, le=90)
+    max_days: int = Field(default=90, ge=1, le=400)
+    min_messages: int = Field(default=10_000, ge=1)
+    min_messages_to_act: int = Field(default=1_000, ge=1)
+    # Spam-trap hits over the last trap_days days: at least trap_review_hits opens a
+    # review, at least trap_pause_hits proposes a pause.
+    trap_days: int = Field(default=21, ge=1, le=400)
+    trap_review_hits: int = Field(default=1, ge=1)
+    trap_pause_hits: int = Field(default=25, ge=1)
+    # The subjects read: account, identity, configuration_set, ip_pool, feedback_id,
+    # destination_group.
+    subjects: list[str] = Field(
+        default_factory=lambda: [
+            "account",
+            "identity",
+            "configuration_set",
+            "ip_pool",
+            "feedback_id",
+            "destination_group",
+        ]
+    )
+    # The daily sums are read whole this often; in between, only yesterday's and today's.
+    reload_hours: float = Field(default=24.0, gt=0)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Refuse a longest window shorter than the first, or a pause at fewer hits than a review."""
+        if self.max_days < self.base_days:
+            raise ValueError(
+                f"rates: max_days ({self.max_days}) must be at least base_days ({self.base_days})"
+            )
+        if self.trap_pause_hits < self.trap_review_hits:
+            raise ValueError(
+                f"rates: trap_pause_hits ({self.trap_pause_hits}) must be at least"
+                f" trap_review_hits ({self.trap_review_hits})"
+            )
+
+    @field_validator("subjects")
+    @classmethod
+    def _subjects(cls, value: list[str]) -> list[str]:
+        """Refuse a subject the rate monitor does not know, naming the known ones."""
+        known = (
+            "account",
+            "identity",
+            "configuration_set",
+            "ip_pool",
+            "feedback_id",
+            "destination_group",
+        )
+        for name in value:
+            if name not in known:
+                raise ValueError(f"{name!r} is not a rate subject; known: {', '.join(known)}")
+        return list(dict.fromkeys(value))
+
+
 # --- monitoring settings: blocklists ---
+
+
+# Addresses one configured range may hold: a range is checked address by address.
+MAX_RANGE_ADDRESSES = 4096
+
+
+def _known_blocklist(name: str) -> Blocklist:
+    """Return the catalogue's list *name*; an unknown name is a ValueError naming the known."""
+    try:
+        return blocklist(name)
+    except UnknownBlocklist as exc:
+        raise ValueError(str(exc)) from None
+
+
+class BlocklistSettings(BaseModel):
+    """Blocklist checks of our own IP space and customers' domains (docs/blocklists.md)."""
+
+    # Off unless configured: the checks send DNS queries to the lists, whose public
+    # mirrors refuse big public resolvers and commercial use (our own resolver, or DQS).
+    enabled: bool = False
+    # Catalogue names (abusedesk.blocklists.answers.CATALOGUE) of the lists asked.
+    lists: list[str] = Field(
+        default_factory=lambda: [
+            "spamhaus-zen",
+            "spamcop",
+            "barracuda",
+            "spamhaus-dbl",
+            "uribl",
+            "surbl",
+        ]
+    )
+    # A zone per list name instead of the catalogue's: a DQS zone (<key>.zen.dq.spamhaus.net)
+    # or a local mirror. JSON, e.g. {"spamhaus-zen": "KEY.zen.dq.spamhaus.net"}.
+    zones: dict[str, str] = Field(default_factory=dict)
+    # The resolvers asked (IP addresses); empty asks the system's (/etc/resolv.conf).
+    nameservers: list[str] = Field(default_factory=list)
+    port: int = Field(default=53, ge=1, le=65535)
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Queries one list is sent per second at most, and lookups one run makes at most;
+    # the targets a run did not reach are checked first by the next.
+    queries_per_second: float = Field(default=5.0, gt=0)
+    max_queries_per_run: int = Field(default=20_000, ge=1)
+    # Answers are kept for their TTL, and never longer than this.
+    max_cache_seconds: int = Field(default=3600, ge=0)
+    # Ask each list about its test points first, and skip it for the run if it fails.
+    health_check: bool = True
+    check_ips: bool = True
+    check_domains: bool = True
+    # Ranges of our own space (CIDR) checked whole besides the allocated IPs, each at most
+    # MAX_RANGE_ADDRESSES addresses (an IPv6 /116 or an IPv4 /20).
+    ranges: list[str] = Field(default_factory=list)
+
+    @field_validator("lists")
+    @classmethod
+    def _lists(cls, value: list[str]) -> list[str]:
+        """Refuse a list name the catalogue does not have, naming the known ones."""
+        for name in value:
+            _known_blocklist(name)
+        return list(dict.fromkeys(value))
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: dict[str, str]) -> dict[str, str]:
+        """Refuse a zone for an unknown list, or a zone that is not a DNS name."""
+        for name, zone in value.items():
+            _known_blocklist(name)
+            ip_query_name("127.0.0.2", zone)
+        return {name: zone.strip().rstrip(".").lower() for name, zone in value.items()}
+
+    @field_validator("nameservers")
+    @classmethod
+    def _nameservers(cls, value: list[str]) -> list[str]:
+        """Refuse a nameserver that is not an IP address."""
+        for server in value:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise ValueError(f"{server[:60]!r}: a nameserver is an IP address") from None
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        """Refuse a range that is not a network, or holds too many addresses to check."""
+        for text in value:
+            try:
+                network = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{text[:60]!r}: a range is a network such as 192.0.2.0/24"
+                ) from None
+            if network.num_addresses > MAX_RANGE_ADDRESSES:
+                raise ValueError(
+                    f"{text}: {network.num_addresses} addresses; a range holds at most"
+                    f" {MAX_RANGE_ADDRESSES} (check allocated IPs, or split the range)"
+                )
+        return value
+
+    def blocklists(self) -> list[Blocklist]:
+        """Return the lists to ask, each with its configured zone."""
+        return [
+            replace(blocklist(name), zone=self.zones[name])
+            if name in self.zones
+            else blocklist(name)
+            for name in self.lists
+        ]
 
 
 # --- monitoring settings: spikes ---
 
 
+SPIKE_DIMENSIONS = ("account", "reporter", "provider", "category", "content")
+
+
+class SpikeSettings(BaseModel):
+    """Spikes, new accounts' sending bursts and collapsing reporters (docs/spikes.md)."""
+
+    enabled: bool = True
+    # The series judged for spikes, each counting distinct complaining recipients per hour.
+    dimensions: list[str] = Field(default_factory=lambda: list(SPIKE_DIMENSIONS))
+    # Baselines learn from this many days before the hours judged; each run judges the
+    # last complete hours (more than one, so complaints arriving late are still seen).
+    history_days: int = Field(default=28, ge=1, le=90)
+    evaluate_hours: int = Field(default=3, ge=1, le=48)
+    # An hour is a spike at min_count or more, min_ratio times the baseline, and a
+    # chance below alpha of so many in an ordinary hour.
+    alpha: float = Field(default=1e-5, gt=0, lt=1)
+    min_count: int = Field(default=5, ge=1)
+    min_ratio: float = Field(default=3.0, ge=1)
+    # Events of these categories are not complaints and never make a spike.
+    excluded_categories: list[str] = Field(
+        default_factory=lambda: [
+            "bounce",
+            "dmarc_aggregate",
+            "tls_report",
+            "not_spam",
+            "auto_reply",
+        ]
+    )
+    # The indicators a content series is kept per (the links' host, a content fingerprint).
+    content_keys: list[str] = Field(default_factory=lambda: ["content_fingerprint", "url_host"])
+    # Recipient domains counted as one destination provider.
+    provider_groups: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "gmail": ["gmail.com", "googlemail.com"],
+            "microsoft": ["outlook.com", "hotmail.com", "live.com", "msn.com"],
+            "yahoo": ["yahoo.com", "aol.com", "ymail.com"],
+        }
+    )
+    # A reporter collapses when its last collapse_hours hours bring at most
+    # collapse_max_ratio of the (at least collapse_min_expected) events expected.
+    collapse_hours: int = Field(default=6, ge=1, le=72)
+    collapse_min_expected: float = Field(default=30.0, gt=0)
+    collapse_max_ratio: float = Field(default=0.2, ge=0, lt=1)
+    collapse_alpha: float = Field(default=1e-4, gt=0, lt=1)
+    # A new account (younger than burst_account_days) bursts when an hour's messages reach
+    # burst_min_messages and burst_factor times its usual busy hour so far.
+    burst_account_days: int = Field(default=14, ge=1, le=365)
+    burst_min_messages: int = Field(default=2_000, ge=1)
+    burst_factor: float = Field(default=10.0, ge=1)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions(cls, value: list[str]) -> list[str]:
+        """Refuse a series dimension the spike monitor does not know, naming the known ones."""
+        for name in value:
+            if name not in SPIKE_DIMENSIONS:
+                raise ValueError(
+                    f"{name!r} is not a spike series; known: {', '.join(SPIKE_DIMENSIONS)}"
+                )
+        return list(dict.fromkeys(value))
+
+    @field_validator("provider_groups")
+    @classmethod
+    def _provider_groups(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Lowercase the domains; refuse one domain in two providers."""
+        seen: dict[str, str] = {}
+        tidy: dict[str, list[str]] = {}
+        for group, domains in value.items():
+            tidy[group] = []
+            for domain in domains:
+                clean = domain.strip().lower().rstrip(".")
+                if clean in seen and seen[clean] != group:
+                    raise ValueError(f"{clean} is in both {seen[clean]} and {group}")
+                seen[clean] = group
+                tidy[group].append(clean)
+        return tidy
+
+
 # --- monitoring settings: linking ---
+
+
+class LinkSettings(BaseModel):
+    """Linked accounts: what the linking monitor reads and how shared values weigh.
+
+    ``weights`` overrides the weight of any indicator kind (``payment_fingerprint``,
+    ``url_domain`` ...; see docs/linking.md); kinds left out keep their defaults.
+    """
+
+    enabled: bool = True
+    # Events attributed to an account within this many days give its URL domains,
+    # phone numbers and texts.
+    lookback_days: int = Field(default=90, ge=1, le=3650)
+    threshold: float = Field(default=1.0, gt=0)
+    min_population: int = Field(default=1000, ge=3)
+    common_share: float = Field(default=0.01, gt=0, le=1)
+    common_min_holders: int = Field(default=10, ge=2)
+    max_holders: int = Field(default=200, ge=2)
+    corroboration: float = Field(default=0.6, ge=0, le=1)
+    content_similarity: float = Field(default=0.6, gt=0, le=1)
+    weights: dict[str, float] = Field(default_factory=dict)
+    # Indicators read per run, at most: a run past it says so and links what it read.
+    max_event_indicators: int = Field(default=2_000_000, ge=1)
 
 
 # --- monitoring settings: activity ---
 
 
+class ActivitySettings(BaseModel):
+    """Compromised hosted mailboxes and SMS pumping: windows and thresholds.
+
+    Each run compares the last ``window_hours`` with the ``baseline_days`` before them;
+    an episode stays open (one signal) until ``quiet_hours`` pass without a flag. The
+    thresholds are explained in docs/activity.md.
+    """
+
+    enabled: bool = True
+    window_hours: int = Field(default=24, ge=1, le=24 * 7)
+    baseline_days: int = Field(default=28, ge=1, le=365)
+    quiet_hours: int = Field(default=72, ge=1)
+    mailbox_volume_factor: float = Field(default=5.0, gt=1)
+    mailbox_min_sent: int = Field(default=150, ge=1)
+    mailbox_min_fingerprint_hits: int = Field(default=5, ge=1)
+    mailbox_min_reasons: int = Field(default=2, ge=1, le=6)
+    sms_min_sent: int = Field(default=100, ge=1)
+    sms_rate_factor: float = Field(default=4.0, gt=1)
+    sms_max_conversion: float = Field(default=0.1, ge=0, le=1)
+    sms_max_delivery: float = Field(default=0.6, ge=0, le=1)
+    sms_high_risk_ranges: list[str] = Field(
+        default_factory=lambda: ["+870", "+881", "+882", "+883", "+979"]
+    )
+
+    @field_validator("sms_high_risk_ranges")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        """Refuse a number range that is not + and digits."""
+        for prefix in value:
+            if not prefix.startswith("+") or not prefix[1:].isdigit():
+                raise ValueError(f"{prefix[:20]!r}: a number range is + and digits, e.g. +882")
+        return value
+
+
 # --- monitoring settings: signals ---
+
+
+class MonitoringSettings(BaseModel):
+    """Running the monitors and turning their signals into casework (docs/monitoring.md)."""
+
+    # Off: no monitor runs in the sweep (signals already raised stay).
+    enabled: bool = True
+    # Seconds between two runs of a monitor, by its name (rates, blocklists, spikes,
+    # linking, activity); a monitor not named here runs every default_interval_seconds.
+    default_interval_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    intervals: dict[str, int] = Field(
+        default_factory=lambda: {
+            "rates": 3600,
+            "spikes": 3600,
+            "activity": 3600,
+            "blocklists": 6 * 3600,
+            "linking": 24 * 3600,
+        }
+    )
+    # Changes to what each kind of signal does (abusedesk.monitoring.rules), JSON, e.g.
+    # ``{"spike.jump": {"case_group": "spam", "higher_tier_at": "medium"}}``; checked at start.
+    rules: dict[str, dict[str, str | bool | None]] = Field(default_factory=dict)
+    # The advanced-tier queue a case goes to when a signal's severity asks for a higher
+    # tier; empty: the first advanced-tier trust and safety queue, if there is one.
+    advanced_queue: str = ""
+    # A monitor's signals are applied this many to a transaction.
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+
+    @field_validator("intervals")
+    @classmethod
+    def _intervals(cls, value: dict[str, int]) -> dict[str, int]:
+        """Refuse intervals under a minute or over a week."""
+        bad = sorted(name for name, seconds in value.items() if not 60 <= seconds <= 7 * 86400)
+        if bad:
+            raise ValueError(f"intervals of {', '.join(bad)}: give 60 to 604800 seconds")
+        return value
+
+    def interval_of(self, monitor: str) -> int:
+        """Return the seconds between two runs of *monitor*."""
+        return self.intervals.get(monitor, self.default_interval_seconds)
 
 
 class Settings(BaseSettings):
@@ -381,8 +730,14 @@ class Settings(BaseSettings):
     connector: ConnectorSettings = Field(default_factory=ConnectorSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     # monitoring settings field: rates
+    rates: RateSettings = Field(default_factory=RateSettings)
     # monitoring settings field: blocklists
+    blocklists: BlocklistSettings = Field(default_factory=BlocklistSettings)
     # monitoring settings field: spikes
+    spikes: SpikeSettings = Field(default_factory=SpikeSettings)
     # monitoring settings field: linking
+    linking: LinkSettings = Field(default_factory=LinkSettings)
     # monitoring settings field: activity
+    activity: ActivitySettings = Field(default_factory=ActivitySettings)
     # monitoring settings field: signals
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)

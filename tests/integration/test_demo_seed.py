@@ -185,7 +185,11 @@ def test_identity_figures_point_at_the_accounts_own_resources(seeded: Container)
     with unit_of_work(seeded.sessions) as session:
         keys = session.execute(
             select(SendingStat.account_id, SendingStat.resource_key)
-            .where(SendingStat.resource_key != "")
+            .where(
+                SendingStat.resource_key != "",
+                SendingStat.resource_key.not_like("pool:%"),
+                SendingStat.resource_key.not_like("feedback_id:%"),
+            )
             .distinct()
         ).all()
         owners = {
@@ -201,6 +205,21 @@ def test_identity_figures_point_at_the_accounts_own_resources(seeded: Container)
         if owners.get((key.partition(":")[0], int(key.partition(":")[2]))) != account_id
     ]
     assert wrong == []
+
+
+def test_pool_figures_name_the_pools_of_the_inventory(seeded: Container) -> None:
+    """Every pool a statistics row names is one of the inventory's IP pools."""
+    with unit_of_work(seeded.sessions) as session:
+        named = {
+            int(key.partition(":")[2])
+            for key in session.scalars(
+                select(SendingStat.resource_key)
+                .where(SendingStat.resource_key.like("pool:%"))
+                .distinct()
+            )
+        }
+        pools = set(session.scalars(select(IpPool.id)))
+    assert (bool(named), named - pools) == (True, set())
 
 
 def test_arf_reports_attribute_to_the_ground_truth_account(

@@ -33,7 +33,7 @@ def _rates(provider: DemoProvider, traffic: Traffic) -> dict[str, tuple[float, f
     kind_of = {a.external_id: a.kind for a in provider.accounts}
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for stat in traffic.stats:
-        if stat.resource is None:
+        if stat.is_account_row:
             row = totals[kind_of[stat.account]]
             row[0] += stat.sent
             row[1] += stat.hard_bounces
@@ -82,7 +82,7 @@ def test_send_log_lies_inside_the_window(provider: DemoProvider, traffic: Traffi
 
 def test_messages_are_sent_only_in_hours_with_figures(traffic: Traffic) -> None:
     """A sampled message falls in an hour whose account-level figures show sending."""
-    hours = {(s.account, s.hour) for s in traffic.stats if s.resource is None and s.sent}
+    hours = {(s.account, s.hour) for s in traffic.stats if s.is_account_row and s.sent}
     stray = [
         m.provider_message_id
         for m in traffic.messages
@@ -112,9 +112,9 @@ def test_identity_rows_add_up_to_the_account_row(traffic: Traffic) -> None:
     totals = {}
     for s in traffic.stats:
         key = (s.account, s.hour, s.destination_group)
-        if s.resource is None:
+        if s.is_account_row:
             totals[key] = s.sent
-        else:
+        elif s.resource is not None:
             per_identity[key] += s.sent
     assert per_identity
     assert {k: totals[k] for k in per_identity} == dict(per_identity)
@@ -135,8 +135,32 @@ def test_figures_are_internally_consistent(traffic: Traffic) -> None:
 
 
 def test_gmail_runs_no_feedback_loop(traffic: Traffic) -> None:
-    """Mail to the gmail group never counts as sent to a feedback loop."""
-    assert sum(s.fbl_sent for s in traffic.stats if s.destination_group == "gmail") == 0
+    """Mail to the gmail group counts as sent to a feedback loop only per Feedback-ID."""
+    gmail = [s for s in traffic.stats if s.destination_group == "gmail" and s.fbl_sent]
+    assert {s.feedback_id is not None for s in gmail} == {True}
+
+
+def test_pool_rows_copy_the_account_rows(traffic: Traffic) -> None:
+    """All of an account's mail leaves through one pool: its pool rows equal its own."""
+    own = {
+        (s.account, s.hour, s.destination_group): s.sent for s in traffic.stats if s.is_account_row
+    }
+    pooled = {(s.account, s.hour, s.destination_group): s.sent for s in traffic.stats if s.pool}
+    assert (bool(pooled), {k: own[k] for k in pooled}) == (True, pooled)
+
+
+def test_feedback_id_rows_split_the_gmail_mail(traffic: Traffic) -> None:
+    """The Feedback-ID rows of an hour add up to the account's mail to Gmail then."""
+    own = {
+        (s.account, s.hour): s.sent
+        for s in traffic.stats
+        if s.is_account_row and s.destination_group == "gmail"
+    }
+    split: dict[tuple, int] = defaultdict(int)
+    for s in traffic.stats:
+        if s.feedback_id is not None:
+            split[(s.account, s.hour)] += s.sent
+    assert (bool(split), {k: own[k] for k in split}) == (True, dict(split))
 
 
 def test_legitimate_senders_have_low_bounce_and_complaint_rates(

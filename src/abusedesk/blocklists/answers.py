@@ -104,6 +104,11 @@ class Blocklist:
     errors: tuple[tuple[str, AnswerError], ...] = ()
     spamhaus_errors: bool = False
     delisting_url: str = ""
+    # Health-check points (RFC 5782): a target the list must list and one it must not.
+    # None takes the kind's default (127.0.0.2 and 127.0.0.1; "test" and "invalid");
+    # "" skips that half for a list that publishes no such point.
+    test_listed: str | None = None
+    test_unlisted: str | None = None
 
     def meaning_of(self, code: str) -> str | None:
         """Return what *code* (an answer, or a bit for bitmask lists) means, or None."""
@@ -112,6 +117,13 @@ class Blocklist:
     def error_of(self, answer: str) -> AnswerError | None:
         """Return the error a whole *answer* stands for on this list, or None."""
         return dict(self.errors).get(answer)
+
+    def test_points(self) -> tuple[str, str]:
+        """Return the health-check targets: one the list must list, one it must not."""
+        defaults = ("127.0.0.2", "127.0.0.1") if self.kind is ListKind.IP else ("test", "invalid")
+        listed = defaults[0] if self.test_listed is None else self.test_listed
+        unlisted = defaults[1] if self.test_unlisted is None else self.test_unlisted
+        return listed, unlisted
 
 
 @dataclass(frozen=True)
@@ -190,12 +202,12 @@ CATALOGUE: tuple[Blocklist, ...] = (
             ("127.0.1.106", "DBL abused legit C&C"),
         ),
         errors=(("127.0.1.255", AnswerError.IP_SENT_TO_DOMAIN_LIST),),
-        spamhaus_errors=True, delisting_url=_SPAMHAUS_LOOKUP,
+        spamhaus_errors=True, delisting_url=_SPAMHAUS_LOOKUP, test_listed="dbltest.com",
     ),
     Blocklist(
         "spamhaus-zrd", "Spamhaus Zero Reputation Domains", "zrd.spamhaus.org",
         ListKind.DOMAIN, Decoding.EXACT, _zrd_codes(), spamhaus_errors=True,
-        delisting_url=_SPAMHAUS_LOOKUP,
+        delisting_url=_SPAMHAUS_LOOKUP, test_listed="",
     ),
     Blocklist(
         "spamcop", "SpamCop", "bl.spamcop.net", ListKind.IP, Decoding.EXACT,
@@ -209,12 +221,12 @@ CATALOGUE: tuple[Blocklist, ...] = (
     Blocklist(
         "uribl", "URIBL multi", "multi.uribl.com", ListKind.DOMAIN, Decoding.BITMASK,
         (("2", "URIBL black"), ("4", "URIBL grey"), ("8", "URIBL red")),
-        errors=_REFUSED, delisting_url="https://admin.uribl.com/",
+        errors=_REFUSED, delisting_url="https://admin.uribl.com/", test_listed="test.uribl.com",
     ),
     Blocklist(
         "uribl-black", "URIBL black", "black.uribl.com", ListKind.DOMAIN, Decoding.EXACT,
         (("127.0.0.2", "URIBL black"),), errors=_REFUSED,
-        delisting_url="https://admin.uribl.com/",
+        delisting_url="https://admin.uribl.com/", test_listed="test.uribl.com",
     ),
     Blocklist(
         "surbl", "SURBL multi", "multi.surbl.org", ListKind.DOMAIN, Decoding.BITMASK,
@@ -227,6 +239,7 @@ CATALOGUE: tuple[Blocklist, ...] = (
             ("128", "SURBL CR (cracked site)"),
         ),
         errors=_REFUSED, delisting_url="https://surbl.org/surbl-analysis",
+        test_listed="test.surbl.org",
     ),
 )  # fmt: skip
 

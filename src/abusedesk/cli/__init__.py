@@ -4,6 +4,7 @@ import typer
 
 from abusedesk.cli import (
     audit,
+    blocklists,
     database,
     demo,
     imap,
@@ -49,6 +50,7 @@ app.add_typer(search.app, name="search")
 app.add_typer(queues.queue_app, name="queue")
 app.add_typer(queues.routing_app, name="routing")
 app.add_typer(queues.calendar_app, name="calendar")
+app.add_typer(blocklists.app, name="blocklists")
 
 
 def main() -> None:

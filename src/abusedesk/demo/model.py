@@ -254,7 +254,11 @@ class SmsMessage:
 
 @dataclass(frozen=True)
 class HourlyStat:
-    """Sending figures for one account (or one of its identities), hour and destination group."""
+    """Sending figures for one account, hour and destination group.
+
+    All of the account's mail, or one part of it: one identity (*resource*), its mail
+    through one IP pool (*pool*), or one Feedback-ID campaign (*feedback_id*).
+    """
 
     account: str
     resource: DemoResource | None
@@ -266,6 +270,14 @@ class HourlyStat:
     hard_bounces_non_verified: int
     fbl_sent: int
     complaints: int
+    trap_hits: int = 0
+    pool: str | None = None
+    feedback_id: str | None = None
+
+    @property
+    def is_account_row(self) -> bool:
+        """Tell whether the row holds all of the account's mail (no part of it)."""
+        return self.resource is None and self.pool is None and self.feedback_id is None
 
 
 @dataclass(frozen=True)

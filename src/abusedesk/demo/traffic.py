@@ -12,7 +12,7 @@ import math
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from abusedesk.attribution.keys import ResourceKind
@@ -47,6 +47,8 @@ COMPROMISED_BOUNCE_RATE = 0.18
 COMPROMISED_COMPLAINT_RATE = 0.02
 SOFT_BOUNCE_RATE = 0.004
 VERIFIED_DESTINATION_SHARE = 0.03
+# Share of messages that reach a spam trap: only bought or scraped lists hold traps.
+TRAP_RATE = {AccountKind.SNOWSHOE: 0.0004, AccountKind.RING: 0.0002}
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ def generate_traffic(provider: DemoProvider, *, with_stats: bool = True) -> Traf
         if account.sends_email:
             messages.extend(_sample_messages(provider, account, volumes))
             if with_stats:
-                stats.extend(_hourly_stats(provider, account, volumes))
+                rows = list(_hourly_stats(provider, account, volumes))
+                stats.extend(rows)
+                stats.extend(_part_stats(provider, account, rows))
         sms.extend(_sms_messages(provider, account, volumes))
     messages.sort(key=lambda m: (m.sent_at, m.provider_message_id))
     sms.sort(key=lambda m: (m.sent_at, m.message_id))
@@ -139,6 +143,11 @@ def _hourly_stats(
     (and no mailboxes); the account's own row (no resource) is then the sum of them.
     """
     rng = random.Random(f"{provider.seed}:stats:{account.external_id}")
+    # Trap hits draw from their own stream, so the other figures stay as they were.
+    traps = _Traps(
+        random.Random(f"{provider.seed}:traps:{account.external_id}"),
+        TRAP_RATE.get(account.kind, 0.0),
+    )
     shares = _group_shares(random.Random(f"{provider.seed}:shares:{account.external_id}"))
     identities = {s.resource for s in account.senders}
     per_resource = len(identities) > 1 and all(
@@ -157,13 +166,13 @@ def _hourly_stats(
                 continue
             cell = _Cell(account.external_id, volume.hour, group, bounce_rate, complaint_rate)
             if not per_resource:
-                yield _figures(rng, cell, None, group_sent)
+                yield traps.add(_figures(rng, cell, None, group_sent))
                 continue
             by_resource: dict[DemoResource, int] = {}
             for sender, count in zip(senders, _split(rng, group_sent, weights), strict=True):
                 by_resource[sender.resource] = by_resource.get(sender.resource, 0) + count
             rows = [
-                _figures(rng, cell, resource, count)
+                traps.add(_figures(rng, cell, resource, count))
                 for resource, count in by_resource.items()
                 if count > 0
             ]
@@ -179,7 +188,70 @@ def _hourly_stats(
                 hard_bounces_non_verified=sum(r.hard_bounces_non_verified for r in rows),
                 fbl_sent=sum(r.fbl_sent for r in rows),
                 complaints=sum(r.complaints for r in rows),
+                trap_hits=sum(r.trap_hits for r in rows),
             )
+
+
+def _part_stats(
+    provider: DemoProvider, account: DemoAccount, rows: Sequence[HourlyStat]
+) -> Iterator[HourlyStat]:
+    """Yield the account's figures per IP pool and per Feedback-ID campaign.
+
+    All of an account's mail leaves through one pool: its own dedicated pool when it has
+    dedicated IPs, else its shared pool; the pool's rows copy the account's. Gmail reports
+    complaints only per Feedback-ID (no message-level feedback loop): the Gmail mail of
+    an account with configuration sets is split among their Feedback-IDs, each with the
+    complaints Gmail counted. Drawn from their own random stream.
+    """
+    names = {pool.name for pool in provider.pools}
+    dedicated = f"dedicated-{account.external_id}"
+    if account.resources_of(ResourceKind.DEDICATED_IP) and dedicated in names:
+        pool: str | None = dedicated
+    else:
+        pool = account.shared_pool if account.shared_pool in names else None
+    campaigns = [
+        str(r.attributes["feedback_id"])
+        for r in account.resources_of(ResourceKind.CONFIGURATION_SET)
+        if r.attributes.get("feedback_id")
+    ]
+    rng = random.Random(f"{provider.seed}:parts:{account.external_id}")
+    for row in rows:
+        if row.resource is not None:
+            continue
+        if pool is not None:
+            yield replace(row, pool=pool)
+        if campaigns and row.destination_group == "gmail":
+            weights = [1.0] * len(campaigns)
+            for campaign, sent in zip(campaigns, _split(rng, row.sent, weights), strict=True):
+                if sent == 0:
+                    continue
+                yield HourlyStat(
+                    account=row.account,
+                    resource=None,
+                    hour=row.hour,
+                    destination_group=row.destination_group,
+                    sent=sent,
+                    delivered=sent,
+                    hard_bounces=0,
+                    hard_bounces_non_verified=0,
+                    fbl_sent=sent,
+                    complaints=binomial(rng, sent, account.profile.complaint_rate),
+                    feedback_id=campaign,
+                )
+
+
+@dataclass(frozen=True)
+class _Traps:
+    """Spam-trap hits among an account's messages, drawn from their own random stream."""
+
+    rng: random.Random
+    rate: float
+
+    def add(self, stat: HourlyStat) -> HourlyStat:
+        """Return *stat* with the trap hits among its delivered messages."""
+        if self.rate <= 0.0:
+            return stat
+        return replace(stat, trap_hits=binomial(self.rng, stat.delivered, self.rate))
 
 
 @dataclass(frozen=True)

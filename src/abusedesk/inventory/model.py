@@ -192,12 +192,19 @@ STAT_FIGURES = (
     "hard_bounces_non_verified",
     "fbl_sent",
     "complaints",
+    "trap_hits",
 )
 
 
 @dataclass(frozen=True)
 class SendingStatRecord:
-    """Sending figures of one account (or one of its resources), hour and destination group."""
+    """Sending figures of one account, hour and destination group.
+
+    A row is about the account as a whole, or about one part of its mail: one of its
+    resources (*resource*), its mail through one IP pool (*pool*, by name), or one
+    Feedback-ID campaign (*feedback_id*, as the mailbox provider reports it); at most
+    one of the three.
+    """
 
     account: str
     hour: datetime
@@ -209,12 +216,20 @@ class SendingStatRecord:
     hard_bounces_non_verified: int = 0
     fbl_sent: int = 0
     complaints: int = 0
+    trap_hits: int = 0
+    pool: str | None = None
+    feedback_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str | None, str | None, datetime, str]:
-        """Return the natural key: (account, resource kind, resource value, hour, group)."""
-        kind = self.resource.kind if self.resource else None
-        value = self.resource.value if self.resource else None
+        """Return the natural key: (account, part kind, part name, hour, group)."""
+        kind, value = None, None
+        if self.resource is not None:
+            kind, value = self.resource.kind, self.resource.value
+        elif self.pool is not None:
+            kind, value = "pool", self.pool
+        elif self.feedback_id is not None:
+            kind, value = "feedback_id", self.feedback_id
         return (self.account, kind, value, self.hour, self.destination_group)
 
 

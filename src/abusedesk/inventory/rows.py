@@ -35,6 +35,8 @@ from abusedesk.inventory.model import (
 POOL_KINDS = ("shared", "dedicated")
 # The largest figure an hourly statistics column holds (a 32-bit integer).
 MAX_FIGURE = 2**31 - 1
+# The longest Feedback-ID a statistics row may name.
+MAX_FEEDBACK_ID = 200
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _DOMAIN_KINDS = (ResourceKind.IDENTITY_DOMAIN, ResourceKind.MAIL_ORGANIZATION)
@@ -75,6 +77,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "resource_value",
         "destination_group",
         *STAT_FIGURES,
+        "pool",
+        "feedback_id",
     ),
 }
 
@@ -375,12 +379,27 @@ def _sending_stat(f: _Fields) -> SendingStatRecord | None:
     resource = f.resource_ref()
     group = f.text("destination_group", max_length=40) or "other"
     figures = {name: f.figure(name) for name in STAT_FIGURES}
+    pool = f.text("pool", max_length=100)
+    feedback_id = f.text("feedback_id", max_length=MAX_FEEDBACK_ID)
+    parts = [name for name, given in (("resource_kind", resource), ("pool", pool)) if given]
+    if feedback_id is not None:
+        parts.append("feedback_id")
+    if len(parts) > 1:
+        f.fail(
+            parts[1], f"a row is about one part of the mail; give only one of {', '.join(parts)}"
+        )
     if hour is not None and (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
         f.fail("hour", "must be the start of an hour, like 2026-03-01T12:00:00Z")
     if hour is None:
         return None
     return SendingStatRecord(
-        account=account, hour=hour, resource=resource, destination_group=group, **figures
+        account=account,
+        hour=hour,
+        resource=resource,
+        destination_group=group,
+        pool=pool,
+        feedback_id=feedback_id,
+        **figures,
     )
 
 

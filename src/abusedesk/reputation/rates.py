@@ -2,20 +2,24 @@
 
 A rate over a handful of messages says little, so each rate is read over the last 7
 days, extended back one day at a time (up to 90 days) until it covers at least 10,000
-eligible messages. Eligible messages differ per rate:
+eligible messages. Days are UTC calendar days and today counts as one of them: the
+window of 7 days at 09:00 on 29 Nov holds 23 Nov to 28 Nov and today until 09:00, so that
+daily sums (``reputation.batch``) give the same figures as hourly ones. Eligible messages
+differ per rate:
 
 - complaint rate = complaints / messages sent to feedback-loop domains (only those
   domains report complaints back, so only they count);
 - bounce rate = hard bounces to addresses never verified / messages sent.
 
 The window never starts before *floor* (when the account was reinstated: its metrics
-start afresh). A rate also says it in a sentence a customer can check, such as
+start afresh); a floor within a day moves to the next midnight, so only whole days after
+the fresh start count. A rate also says it in a sentence a customer can check, such as
 "complaint rate 0.62% over the last 12,400 messages to feedback-loop domains since 2 Nov".
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 BASE_DAYS: Final = 7
@@ -54,6 +58,7 @@ class Rate:
     since: datetime | None
     until: datetime
     days: int
+    min_messages: int = MIN_MESSAGES
 
     @property
     def value(self) -> float | None:
@@ -63,7 +68,7 @@ class Rate:
     @property
     def representative(self) -> bool:
         """Tell whether the rate covers at least the minimum number of messages."""
-        return self.eligible >= MIN_MESSAGES
+        return self.eligible >= self.min_messages
 
     def sentence(self) -> str:
         """Return the rate in words, e.g. ``complaint rate 0.62% over the last 12,400 ...``."""
@@ -105,44 +110,84 @@ def day_words(moment: datetime, now: datetime) -> str:
     return f"{moment.day} {moment:%b %Y}"
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """How far back a rate reads: *base_days*, extended up to *max_days* for *min_messages*."""
+
+    base_days: int = BASE_DAYS
+    max_days: int = MAX_DAYS
+    min_messages: int = MIN_MESSAGES
+
+    def __post_init__(self) -> None:
+        """Refuse a window that ends before it starts or needs no message at all."""
+        if not 1 <= self.base_days <= self.max_days:
+            raise ValueError(
+                f"base_days ({self.base_days}) must be at least 1 and at most max_days"
+                f" ({self.max_days})"
+            )
+        if self.min_messages < 1:
+            raise ValueError(f"min_messages must be at least 1, not {self.min_messages}")
+
+
+DEFAULT_WINDOW: Final = RateWindow()
+
+
 def representative_rate(
     metric: str,
     hours: Iterable[HourFigures],
     now: datetime,
     *,
     floor: datetime | None = None,
+    window: RateWindow = DEFAULT_WINDOW,
 ) -> Rate:
     """Return *metric* over the shortest window of 7..90 days holding 10,000 eligible messages.
 
     When even 90 days hold fewer, the rate is read over all 90 (and is not
-    representative). The window never starts before *floor*. Its ``since`` is the first
-    hour in the window that had an eligible message.
+    representative). The window never starts before *floor* (see ``fresh_start_day``).
+    Its ``since`` is the start of the first day in the window that had an eligible
+    message. *window* changes the 7, 90 and 10,000.
     """
     if metric not in _RATE_WORDS:
         raise ValueError(f"unknown rate {metric!r}; known: {', '.join(_RATE_WORDS)}")
+    first = None if floor is None else fresh_start_day(floor)
     figures = sorted(
-        (h for h in hours if h.hour <= now and (floor is None or h.hour >= floor)),
+        (h for h in hours if h.hour <= now and (first is None or h.hour >= first)),
         key=lambda h: h.hour,
         reverse=True,
     )
-    days = BASE_DAYS
+    today = start_of_day(now)
+    days = window.base_days
     while True:
-        start = now - timedelta(days=days)
+        start = today - timedelta(days=days - 1)
         inside = [h for h in figures if h.hour >= start]
         eligible = sum(_eligible(metric, h) for h in inside)
-        reached_floor = floor is not None and start <= floor
-        if eligible >= MIN_MESSAGES or days >= MAX_DAYS or reached_floor:
+        reached_floor = first is not None and start <= first
+        if eligible >= window.min_messages or days >= window.max_days or reached_floor:
             break
         days += 1
     counted = [h for h in inside if _eligible(metric, h) > 0]
+    earliest = min((h.hour for h in counted), default=None)
     return Rate(
         metric=metric,
         count=sum(_count(metric, h) for h in inside),
         eligible=eligible,
-        since=min((h.hour for h in counted), default=None),
+        since=None if earliest is None else start_of_day(earliest),
         until=now,
         days=days,
+        min_messages=window.min_messages,
     )
+
+
+def start_of_day(moment: datetime) -> datetime:
+    """Return midnight (UTC) of *moment*'s day."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def fresh_start_day(floor: datetime) -> datetime:
+    """Return the first whole day after a fresh start: *floor* itself when it is midnight."""
+    day = start_of_day(floor)
+    return day if day == floor else day + timedelta(days=1)
 
 
 def _eligible(metric: str, hour: HourFigures) -> int:

@@ -83,6 +83,7 @@ class MetricStatus:
     status: str
     step: str
     reason: str
+    min_to_act: int = MIN_MESSAGES_TO_ACT
 
     @property
     def metric(self) -> str:
@@ -92,7 +93,7 @@ class MetricStatus:
     @property
     def acted_on(self) -> bool:
         """Tell whether the rate covers enough messages to act on."""
-        return self.rate.value is not None and self.rate.eligible >= MIN_MESSAGES_TO_ACT
+        return self.rate.value is not None and self.rate.eligible >= self.min_to_act
 
     @property
     def words(self) -> str:
@@ -133,25 +134,27 @@ def metric_status(
     *,
     pause_proposed: bool = False,
     caused_review: bool = True,
+    min_to_act: int = MIN_MESSAGES_TO_ACT,
 ) -> MetricStatus:
     """Return *rate*'s status against *threshold* for an account that is *standing*.
 
     *pause_proposed* says a pause of the account already waits for approval (so none is
     proposed again). *caused_review* says whether this rate is among the causes of the
     review or pause now open; when unknown, leave it True: a rate below its threshold on
-    a watched account then reads almost healed rather than healthy.
+    a watched account then reads almost healed rather than healthy. *min_to_act* is the
+    fewest eligible messages a rate is acted on with.
     """
     check_standing(standing)
     figures = rate.sentence()
     review, pause = percent(threshold.review), percent(threshold.pause)
     value = rate.value
-    if value is None or rate.eligible < MIN_MESSAGES_TO_ACT:
+    if value is None or rate.eligible < min_to_act:
         status = _standing_status(standing, caused_review)
         reason = (
-            f"{figures}; fewer than {MIN_MESSAGES_TO_ACT:,} messages, too few to act on:"
+            f"{figures}; fewer than {min_to_act:,} messages, too few to act on:"
             f" {_STATUS_WORDS[status]} as the account stands ({_words(standing)})"
         )
-        return MetricStatus(rate, status, Step.NONE, reason)
+        return MetricStatus(rate, status, Step.NONE, reason, min_to_act)
     if standing in _STOPPED:
         if value >= threshold.review:
             status, why = Status.PAUSED, f"is at or above the {review} review threshold"
@@ -159,14 +162,14 @@ def metric_status(
             status = Status.ALMOST_HEALED if caused_review else Status.HEALTHY
             why = f"is below the {review} review threshold"
         reason = f"{figures} {why}; the account is {_words(standing)}, sending stopped"
-        return MetricStatus(rate, status, Step.NONE, reason)
+        return MetricStatus(rate, status, Step.NONE, reason, min_to_act)
     if value >= threshold.pause:
         limit = f"{pause} pause"
         if pause_proposed:
             status, step, why = Status.PENDING_PAUSE, Step.NONE, "a pause waits for approval"
         else:
             status, step, why = Status.PENDING_PAUSE, Step.PROPOSE_PAUSE, "propose a pause"
-        return MetricStatus(rate, status, step, _at(figures, limit, why))
+        return MetricStatus(rate, status, step, _at(figures, limit, why), min_to_act)
     if value >= threshold.review:
         limit = f"{review} review"
         if pause_proposed:
@@ -177,15 +180,15 @@ def metric_status(
         else:
             status, step = Status.UNDER_REVIEW, Step.NONE
             why = f"the account is already {_words(standing)}"
-        return MetricStatus(rate, status, step, _at(figures, limit, why))
+        return MetricStatus(rate, status, step, _at(figures, limit, why), min_to_act)
     if standing in _WATCHED and caused_review:
         reason = (
             f"{figures} is back below the {review} review threshold;"
             f" the account stays {_words(standing)} until its review ends"
         )
-        return MetricStatus(rate, Status.ALMOST_HEALED, Step.NONE, reason)
+        return MetricStatus(rate, Status.ALMOST_HEALED, Step.NONE, reason, min_to_act)
     reason = f"{figures} is below the {review} review threshold"
-    return MetricStatus(rate, Status.HEALTHY, Step.NONE, reason)
+    return MetricStatus(rate, Status.HEALTHY, Step.NONE, reason, min_to_act)
 
 
 def account_status(

@@ -3,23 +3,33 @@
 Events fold into the account's open case of their category group; a case closed within
 the grace period reopens instead of a duplicate opening (``cases.aggregation.decide_fold``).
 A new case is routed to its queue by the current routing rules, and its SLA clocks start.
+Monitors' signals join cases the same way (`case_for_signal`); a case's open signals add
+to its priority.
 """
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from abusedesk.cases.aggregation import CaseKey, CaseStanding, FoldOutcome, decide_fold
+from abusedesk.cases.aggregation import (
+    CaseKey,
+    CaseStanding,
+    FoldDecision,
+    FoldOutcome,
+    decide_fold,
+)
 from abusedesk.cases.policy import CaseGroups
-from abusedesk.cases.priority import PriorityFacts, case_priority
+from abusedesk.cases.priority import Factor, Priority, PriorityFacts, case_priority
 from abusedesk.cases.routing import CaseFacts
 from abusedesk.cases.states import CaseState
+from abusedesk.monitoring.rules import SEVERITY_POINTS
 from abusedesk.storage import case_history, casework
 from abusedesk.storage.case_history import Step
 from abusedesk.storage.dialect import insert_for, lock_account
-from abusedesk.storage.tables import Account, Case, Event, table_of
+from abusedesk.storage.tables import Account, Case, Event, Signal, table_of
 
 EVENTS = table_of(Event)
 ACTOR = "system:aggregate"
@@ -114,15 +124,19 @@ def refresh_case(session: Session, case_id: int, group: str) -> None:
             (Case.status.in_(_ACTIONED)) | (Case.close_reason == "resolved"),
         )
     )
-    ranked = case_priority(
-        PriorityFacts(
-            category_group=group,
-            event_count=count,
-            reporter_count=reporters,
-            size_tier=size_tier,
-            past_actioned_cases=past_actions or 0,
-            standing=standing,
-        )
+    ranked = _with_signals(
+        session,
+        case_id,
+        case_priority(
+            PriorityFacts(
+                category_group=group,
+                event_count=count,
+                reporter_count=reporters,
+                size_tier=size_tier,
+                past_actioned_cases=past_actions or 0,
+                standing=standing,
+            )
+        ),
     )
     session.execute(
         update(table_of(Case))
@@ -141,10 +155,68 @@ def refresh_case(session: Session, case_id: int, group: str) -> None:
     )
 
 
-def _case_for(
+def _with_signals(session: Session, case_id: int, ranked: Priority) -> Priority:
+    """Add the open monitor signals of the case to its priority: the most severe one counts."""
+    severities = list(
+        session.scalars(
+            select(Signal.severity).where(Signal.case_id == case_id, Signal.state == "open")
+        )
+    )
+    if not severities:
+        return ranked
+    worst = max(severities, key=lambda severity: SEVERITY_POINTS.get(severity, 0))
+    points = SEVERITY_POINTS.get(worst, 0)
+    factor = Factor(
+        "signals", points, f"{len(severities)} open monitor signal(s), the most severe {worst}"
+    )
+    return Priority(ranked.score + points, (*ranked.factors, factor))
+
+
+@dataclass(frozen=True)
+class SignalCase:
+    """The case a monitor's signal went to, whether it opened or reopened, and why in words."""
+
+    case_id: int
+    opened: bool
+    reopened: bool
+    reason: str
+
+
+def case_for_signal(
+    session: Session,
+    account_id: int,
+    group: str,
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_REOPEN_GRACE,
+    actor: str = ACTOR,
+) -> SignalCase:
+    """Return the account's case of *group* a monitor's signal joins, as events would.
+
+    The open case takes it; a case resolved, or closed within *grace*, reopens; otherwise
+    a new case opens (route it with `route_signal_case` once its priority is known).
+    """
+    lock_account(session, account_id)
+    decision = _decide(session, account_id, group, now=now, grace=grace)
+    case_id, opened = _apply_fold(session, account_id, group, decision, now=now, actor=actor)
+    return SignalCase(
+        case_id,
+        opened=opened,
+        reopened=decision.outcome == FoldOutcome.REOPEN,
+        reason=decision.reason,
+    )
+
+
+def route_signal_case(
+    session: Session, case_id: int, group: str, *, source: str, now: datetime
+) -> None:
+    """Route a case a monitor's signal opened; *source* is ``monitor:<kind>`` for the rules."""
+    _route_new_case(session, case_id, group, [], now=now, source=source)
+
+
+def _decide(
     session: Session, account_id: int, group: str, *, now: datetime, grace: timedelta
-) -> tuple[int, bool]:
-    """Return the case new events of the group go to, and whether it was opened just now."""
+) -> FoldDecision:
     standings = [
         CaseStanding(case_id, state, closed_at, close_reason)
         for case_id, state, closed_at, close_reason in session.execute(
@@ -155,20 +227,39 @@ def _case_for(
         )
     ]
     key = CaseKey((("account", str(account_id)), ("category_group", group)))
-    decision = decide_fold(key, standings, now=now, grace=grace)
+    return decide_fold(key, standings, now=now, grace=grace)
+
+
+def _case_for(
+    session: Session, account_id: int, group: str, *, now: datetime, grace: timedelta
+) -> tuple[int, bool]:
+    """Return the case new events of the group go to, and whether it was opened just now."""
+    decision = _decide(session, account_id, group, now=now, grace=grace)
+    return _apply_fold(session, account_id, group, decision, now=now)
+
+
+def _apply_fold(
+    session: Session,
+    account_id: int,
+    group: str,
+    decision: FoldDecision,
+    *,
+    now: datetime,
+    actor: str = ACTOR,
+) -> tuple[int, bool]:
     if decision.outcome == FoldOutcome.ATTACH and decision.case_id is not None:
         return decision.case_id, False
     if decision.outcome == FoldOutcome.REOPEN and decision.case_id is not None:
         target = decision.reopen_to or CaseState.TRIAGED
         casework.move(
-            session, decision.case_id, target, actor=ACTOR, now=now, reason=decision.reason
+            session, decision.case_id, target, actor=actor, now=now, reason=decision.reason
         )
         return decision.case_id, False
-    return _open_case(session, account_id, group, now=now, reason=decision.reason)
+    return _open_case(session, account_id, group, now=now, reason=decision.reason, actor=actor)
 
 
 def _open_case(
-    session: Session, account_id: int, group: str, *, now: datetime, reason: str
+    session: Session, account_id: int, group: str, *, now: datetime, reason: str, actor: str = ACTOR
 ) -> tuple[int, bool]:
     statement = (
         insert_for(session, Case)
@@ -205,7 +296,7 @@ def _open_case(
         session,
         case_id,
         Step.OPEN,
-        actor=ACTOR,
+        actor=actor,
         at=now,
         to_value=CaseState.NEW,
         reason=reason,
@@ -222,6 +313,7 @@ def _route_new_case(
     events: list[tuple[str, str | None]],
     *,
     now: datetime,
+    source: str = "report",
 ) -> None:
     priority, attributes, size_tier = session.execute(
         select(Case.priority, Account.attributes, Account.size_tier)
@@ -238,6 +330,6 @@ def _route_new_case(
         account_tier=size_tier,
         account_tags=frozenset(str(t) for t in tags if isinstance(t, str)),
         reporter=reporters.most_common(1)[0][0] if reporters else None,
-        source="report",
+        source=source,
     )
     casework.route_case(session, case_id, facts, now=now, actor="system:routing")

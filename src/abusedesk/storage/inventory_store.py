@@ -47,6 +47,7 @@ from abusedesk.inventory.model import (
     Table,
 )
 from abusedesk.storage.dialect import insert_for
+from abusedesk.storage.reputation import DAILY_FIGURES, HourChange, add_to_daily
 from abusedesk.storage.tables import (
     Account,
     Base,
@@ -201,10 +202,19 @@ Prepared = list[tuple[int, dict[str, Any]]]
 
 
 def _write(
-    session: Session, spec: _Spec, prepared: Prepared, outcome: UpsertOutcome
+    session: Session,
+    spec: _Spec,
+    prepared: Prepared,
+    outcome: UpsertOutcome,
+    *,
+    stored: Mapping[tuple[Any, ...], tuple[int, dict[str, Any]]] | None = None,
 ) -> dict[tuple[Any, ...], int]:
-    """Write *prepared* rows (line, column values); return the ids of every row by key."""
-    stored = _stored(session, spec, [values for _, values in prepared])
+    """Write *prepared* rows (line, column values); return the ids of every row by key.
+
+    *stored* is what ``_stored`` read for these rows, when the caller has it already.
+    """
+    if stored is None:
+        stored = _stored(session, spec, [values for _, values in prepared])
     ids = {key: row_id for key, (row_id, _) in stored.items()}
     changed: list[dict[str, Any]] = []
     for line, values in prepared:
@@ -527,22 +537,58 @@ def _write_send_log(session: Session, chunk: list[NumberedRecord], outcome: Upse
 
 def _write_stats(session: Session, chunk: list[NumberedRecord], outcome: UpsertOutcome) -> None:
     records = [(row.line, _as(SendingStatRecord, row.record)) for row in chunk]
-    prepared: Prepared = [
-        (
-            line,
-            {
-                "account_id": account_id,
-                "resource_key": ""
-                if record.resource is None
-                else f"{record.resource.kind}:{resource_id}",
-                "hour": record.hour,
-                "destination_group": record.destination_group,
-                **{name: getattr(record, name) for name in STAT_FIGURES},
-            },
+    pools = _pool_ids(session, [r.pool for _, r in records if r.pool])
+    prepared: Prepared = []
+    for line, record, account_id, resource_id in _resolved(session, records, outcome):
+        if record.resource is not None:
+            part = f"{record.resource.kind}:{resource_id}"
+        elif record.pool is not None:
+            if record.pool not in pools:
+                outcome.reject(_unknown(line, "pool", "IP pool", record.pool))
+                continue
+            part = f"pool:{pools[record.pool]}"
+        elif record.feedback_id is not None:
+            part = f"feedback_id:{record.feedback_id}"
+        else:
+            part = ""
+        values = {
+            "account_id": account_id,
+            "resource_key": part,
+            "hour": record.hour,
+            "destination_group": record.destination_group,
+            **{name: getattr(record, name) for name in STAT_FIGURES},
+        }
+        prepared.append((line, values))
+    stored = _stored(session, _STATS, [values for _, values in prepared])
+    _write(session, _STATS, prepared, outcome, stored=stored)
+    # The daily sums the rates read take what each row added (or took away) in this write.
+    changes: dict[tuple[Any, ...], HourChange] = {}
+    for _, values in prepared:
+        key = tuple(values[c] for c in _STATS.key)
+        before = stored.get(key)
+        old = before[1] if before is not None else None
+        change = HourChange(
+            account_id=values["account_id"],
+            resource_key=values["resource_key"],
+            hour=values["hour"],
+            destination_group=values["destination_group"],
+            figures=_difference(values, old),
         )
-        for line, record, account_id, resource_id in _resolved(session, records, outcome)
-    ]
-    _write(session, _STATS, prepared, outcome)
+        # A key repeated within a chunk cannot happen (chunks split on repeats); the last
+        # write of a key is what the table holds.
+        changes[key] = change
+        stored[key] = (0, values)
+    add_to_daily(session, list(changes.values()))
+
+
+def _difference(
+    new: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> tuple[int, int, int, int, int]:
+    """Return the daily figures *new* adds over *old* (None: the row is new)."""
+    a, b, c, d, e = (
+        int(new[name]) - (0 if old is None else int(old[name])) for name in DAILY_FIGURES
+    )
+    return (a, b, c, d, e)
 
 
 def _as(kind: type[_R], record: Record) -> _R:

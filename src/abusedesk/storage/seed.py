@@ -112,6 +112,9 @@ def seed_provider(
             hard_bounces_non_verified=s.hard_bounces_non_verified,
             fbl_sent=s.fbl_sent,
             complaints=s.complaints,
+            trap_hits=s.trap_hits,
+            pool=s.pool,
+            feedback_id=s.feedback_id,
         )
         for s in traffic.stats
     ]

@@ -203,8 +203,10 @@ class SendLogEntry(Base):
 class SendingStat(Base):
     """Hourly sending figures per account (and resource) and destination provider group.
 
-    ``resource_key`` is ``""`` for the account as a whole, else ``"<kind>:<id>"``, so
-    that the unique key works on every database (NULLs never collide).
+    ``resource_key`` is ``""`` for the account as a whole, else ``"<kind>:<id>"`` for one
+    of its resources, ``"pool:<ip_pools.id>"`` for its mail through an IP pool, or
+    ``"feedback_id:<value>"`` for one Feedback-ID campaign, so that the unique key works
+    on every database (NULLs never collide).
     """
 
     __tablename__ = "sending_stats"
@@ -212,7 +214,7 @@ class SendingStat(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    resource_key: Mapped[str] = mapped_column(String(80), default="")
+    resource_key: Mapped[str] = mapped_column(String(240), default="")
     hour: Mapped[datetime]
     destination_group: Mapped[str] = mapped_column(String(40), default="other")
     sent: Mapped[int] = mapped_column(default=0)
@@ -221,6 +223,8 @@ class SendingStat(Base):
     hard_bounces_non_verified: Mapped[int] = mapped_column(default=0)
     fbl_sent: Mapped[int] = mapped_column(default=0)
     complaints: Mapped[int] = mapped_column(default=0)
+    # Messages that reached a spam trap (fed by the provider; 0 when unknown).
+    trap_hits: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 # --- reports, events, cases, signals ------------------------------------------------
@@ -730,10 +734,20 @@ class AppealAttachment(Base):
 
 
 class Signal(Base):
-    """Something a monitor or health check raised about a subject, with its figures."""
+    """Something a monitor or health check raised about a subject, with its figures.
+
+    *decision* says in words what the monitoring rules did with it (see
+    storage/monitoring.py): the case it opened or joined (*case_id*), the action it
+    proposed (*action_id*), or why it only records.
+    """
 
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        Index("ix_signals_subject", "subject_type", "subject_id"),
+        Index("ix_signals_account_id_raised_at", "account_id", "raised_at"),
+        Index("ix_signals_case_id", "case_id"),
+        Index("ix_signals_state_raised_at", "state", "raised_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
@@ -745,18 +759,299 @@ class Signal(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     raised_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("enforcement_actions.id"))
+    severity: Mapped[str] = mapped_column(String(10), default="low", server_default="low")
+    step: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    decision: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 # --- monitoring: rates (0014) ---
 
 
+class RateDaily(Base):
+    """One day of ``sending_stats`` summed: what the rates read (see storage/rate_monitor.py).
+
+    Kept by the inventory store in the transaction that writes the hourly rows (each
+    write adds the difference it makes); ``rate_monitor.rebuild_daily`` recomputes it.
+    ``day`` counts days since 1970-01-01 (UTC), so that arrays index it directly.
+    """
+
+    __tablename__ = "rate_daily"
+    __table_args__ = (
+        UniqueConstraint("account_id", "resource_key", "day", "destination_group"),
+        # A run reads the last two days, the accounts' rows apart from the parts'.
+        Index("ix_rate_daily_day_resource_key", "day", "resource_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    resource_key: Mapped[str] = mapped_column(String(240))
+    day: Mapped[int] = mapped_column(Integer)
+    destination_group: Mapped[str] = mapped_column(String(40))
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    hard_bounces_non_verified: Mapped[int] = mapped_column(BigInteger, default=0)
+    fbl_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    complaints: Mapped[int] = mapped_column(BigInteger, default=0)
+    trap_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RateStatus(Base):
+    """A subject's current status for one metric, since when, and the figures it stood on.
+
+    Subjects: an account, an identity, a configuration set, an IP pool, a Feedback-ID,
+    an account's mail to one destination group. ``signal_key`` is the dedupe key of the
+    signal the status raised, which its healing resolves.
+    """
+
+    __tablename__ = "rate_statuses"
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id", "metric"),
+        Index("ix_rate_statuses_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(250))
+    label: Mapped[str] = mapped_column(String(320))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(30))
+    since: Mapped[datetime]
+    checked_at: Mapped[datetime]
+    acted_on: Mapped[bool] = mapped_column(default=False)
+    value: Mapped[float | None]
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    eligible: Mapped[int] = mapped_column(BigInteger, default=0)
+    window_since: Mapped[datetime | None]
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    sentence: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    signal_key: Mapped[str | None] = mapped_column(String(200))
+
+
 # --- monitoring: blocklists (0015) ---
+
+
+class BlocklistRun(Base):
+    """One pass of the blocklist watch: what it asked, what it found, what failed."""
+
+    __tablename__ = "blocklist_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime]
+    # ok | errors (some checks failed) | failed (the run itself did not complete)
+    status: Mapped[str] = mapped_column(String(20))
+    targets: Mapped[int] = mapped_column(default=0)
+    finished_targets: Mapped[int] = mapped_column(default=0)
+    queries: Mapped[int] = mapped_column(default=0)
+    listed: Mapped[int] = mapped_column(default=0)
+    new_listings: Mapped[int] = mapped_column(default=0)
+    delistings: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    cap_reached: Mapped[bool] = mapped_column(default=False)
+    # The last target (``ip:<address>``) the rotation finished; the next run starts after it.
+    cursor: Mapped[str | None] = mapped_column(String(300))
+    tallies: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class BlocklistListing(Base):
+    """One interval of a target (IP or domain) listed on a blocklist; open while not delisted."""
+
+    __tablename__ = "blocklist_listings"
+    __table_args__ = (
+        Index("ix_blocklist_listings_target", "target_kind", "target"),
+        # One open listing per target and list, whatever runs overlap.
+        Index(
+            "ix_blocklist_listings_open",
+            "target_kind",
+            "target",
+            "blocklist",
+            unique=True,
+            sqlite_where=text("delisted_at IS NULL"),
+            postgresql_where=text("delisted_at IS NULL"),
+        ),
+        Index("ix_blocklist_listings_delisted_at", "delisted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(255))
+    blocklist: Mapped[str] = mapped_column(String(60))
+    zone: Mapped[str] = mapped_column(String(255))
+    meanings: Mapped[list[Any]] = mapped_column(default=list)
+    answers: Mapped[list[Any]] = mapped_column(default=list)
+    # dedicated | shared | unallocated | identity, when first seen
+    holding: Mapped[str] = mapped_column(String(20))
+    pool: Mapped[str | None] = mapped_column(String(100))
+    first_seen_at: Mapped[datetime]
+    last_confirmed_at: Mapped[datetime]
+    delisted_at: Mapped[datetime | None]
+
+
+class BlocklistListingAccount(Base):
+    """An account a listing names: the IP's holder, or a holder of the listed domain."""
+
+    __tablename__ = "blocklist_listing_accounts"
+
+    listing_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("blocklist_listings.id"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id"), primary_key=True, index=True
+    )
 
 
 # --- monitoring: linking (0016) ---
 
 
+class LinkRun(Base):
+    """One pass of the linking monitor: what it read, found, left out as common, met."""
+
+    __tablename__ = "link_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(index=True)
+    accounts: Mapped[int]
+    indicators: Mapped[int]
+    links: Mapped[int]
+    clusters: Mapped[int]
+    # The values held by so many accounts that they link nobody: [{kind, value, holders}].
+    common_values: Mapped[list[Any]] = mapped_column(default=list)
+    # The data it could not read, in words (an account's attributes that are no object ...).
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class AccountCluster(Base):
+    """Accounts joined by links, named by its oldest member while it lasts."""
+
+    __tablename__ = "account_clusters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    size: Mapped[int]
+    score: Mapped[float]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # Set when a run finds no link holding the cluster any more.
+    dissolved_at: Mapped[datetime | None]
+
+
+class ClusterMember(Base):
+    """An account in a cluster, as the latest run found it."""
+
+    __tablename__ = "cluster_members"
+
+    cluster_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("account_clusters.id"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id"), primary_key=True, index=True
+    )
+
+
+class AccountLink(Base):
+    """Two accounts (``account_id`` < ``other_account_id``) linked by shared values.
+
+    ``evidence`` lists each shared value: kind, value, holders, rarity, weight, sources
+    (``account:1``, ``resource:7``, ``event:42``), similarity, counted.
+    """
+
+    __tablename__ = "account_links"
+    __table_args__ = (UniqueConstraint("account_id", "other_account_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"))
+    other_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("accounts.id"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("account_clusters.id"), index=True
+    )
+    score: Mapped[float]
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
 # --- monitoring: activity (0017) ---
+
+
+class MailboxStat(Base):
+    """What one hosted mailbox sent in one hour, where it was used from, what came back."""
+
+    __tablename__ = "mailbox_stats"
+    __table_args__ = (
+        UniqueConstraint("resource_id", "hour"),
+        Index("ix_mailbox_stats_hour", "hour"),
+        Index("ix_mailbox_stats_account_id_hour", "account_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    hour: Mapped[datetime]
+    sent: Mapped[int] = mapped_column(default=0)
+    recipients: Mapped[int] = mapped_column(default=0)
+    bounces: Mapped[int] = mapped_column(default=0)
+    complaints: Mapped[int] = mapped_column(default=0)
+    fingerprint_hits: Mapped[int] = mapped_column(default=0)
+    client_ips: Mapped[list[Any]] = mapped_column(default=list)
+    client_countries: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class SmsStat(Base):
+    """What one origination number or sender id sent in one hour to one number range.
+
+    ``converted`` is NULL where the account reports no conversions.
+    """
+
+    __tablename__ = "sms_stats"
+    __table_args__ = (
+        UniqueConstraint("resource_id", "hour", "destination_country", "number_range"),
+        Index("ix_sms_stats_hour", "hour"),
+        Index("ix_sms_stats_account_id_hour", "account_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    hour: Mapped[datetime]
+    destination_country: Mapped[str] = mapped_column(String(2))
+    number_range: Mapped[str] = mapped_column(String(16))
+    sent: Mapped[int] = mapped_column(default=0)
+    delivered: Mapped[int] = mapped_column(default=0)
+    converted: Mapped[int | None]
+
+
+class ActivityEpisode(Base):
+    """A mailbox compromise or SMS pumping episode the activity monitor opened.
+
+    It stays open while the account keeps being flagged; ``baseline_end`` is where its
+    baseline stopped when it opened, so the episode's own traffic never becomes usual.
+    """
+
+    __tablename__ = "activity_episodes"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "started_at"),
+        Index("ix_activity_episodes_ended_at", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    baseline_end: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    subjects: Mapped[list[Any]] = mapped_column(default=list)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 # --- access and audit ---------------------------------------------------------------

@@ -36,16 +36,19 @@ from abusedesk.web.ui import (
     admin_notices,
     admin_policy,
     cases,
+    clusters,
     evidence,
     home,
     inbox,
     login,
     mentions,
+    monitoring,
     queues,
     replies,
     report_form,
 )
 from abusedesk.web.ui import appeals as appeal_pages
+from abusedesk.web.ui import blocklists as blocklist_pages
 from abusedesk.web.ui import escalations as escalation_pages
 from abusedesk.web.ui import search as search_page
 from abusedesk.web.ui.rendering import make_templates
@@ -109,6 +112,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(appeal_pages.router)
     app.include_router(portal.router)
     app.include_router(admin_policy.router)
+    app.include_router(blocklist_pages.router)
+    app.include_router(monitoring.router)
+    app.include_router(clusters.router)
     app.include_router(admin_notices.router)
     return app
 

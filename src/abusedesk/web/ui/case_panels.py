@@ -1,5 +1,6 @@
 """What the case page shows about enforcement: the account's actions, the propose form with
-the account's figures and what the policy says of them, the customer messages and appeals.
+the account's figures and what the policy says of them, the customer messages and appeals,
+and the monitors' signals that opened or joined the case.
 """
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from abusedesk.reputation.rates import BOUNCE_RATE, COMPLAINT_RATE, AccountFigur
 from abusedesk.storage import action_views, appeals, notices
 from abusedesk.storage.enforcement import current_policy
 from abusedesk.storage.reputation import account_figures
+from abusedesk.storage.signals import find_signals
 
 # What a page says after a step on an action, by the action's state afterwards.
 ACTION_DONE: Final = {
@@ -87,7 +89,7 @@ def figure_lines(figures: dict[str, float | str]) -> str:
 def enforcement_panels(
     session: Session, *, case_id: int, account_id: int, standing: str, user: User, now: datetime
 ) -> dict[str, Any]:
-    """Return the case page's context for its actions, messages and appeals panels.
+    """Return the case page's context for its actions, messages, appeals and signals panels.
 
     The account's figures are read at *now*; the messages are the case's thread with the
     customer (and reporters' acknowledgements), oldest first.
@@ -111,5 +113,6 @@ def enforcement_panels(
         "may_resend": user.may(CASE_WORK),
         "messages": notices.case_messages(session, case_id),
         "appeals": appeals.case_appeals(session, case_id),
+        "case_signals": find_signals(session, case_id=case_id, limit=100),
         "now": now,
     }

@@ -20,6 +20,7 @@ BAR_HEIGHT = 18
 ROW_HEIGHT = 22
 MAX_BARS = 40
 MAX_ROWS = 60
+LEGEND_ITEM = 96
 
 
 @dataclass(frozen=True)
@@ -203,16 +204,16 @@ def _empty(title: str, width: int) -> Markup:
 
 
 def _legend(series: Sequence[Series], width: int) -> str:
+    """Name each line in the title row, right of the title, clear of the threshold labels."""
     if len(series) < 2:
         return ""
     items = []
     for index, line in enumerate(series):
-        x = width - RIGHT + 4
-        y = TOP + 24 + index * 14
+        x = width // 2 + index * LEGEND_ITEM
         items.append(
             f'<g class="chart-series chart-series-{index % 6}">'
-            f'<line class="chart-line" x1="{x}" y1="{y - 4}" x2="{x + 12}" y2="{y - 4}"/>'
-            f'<text class="chart-legend" x="{x + 16}" y="{y}">{escape(_clip(line.name, 12))}</text>'
+            f'<line class="chart-line" x1="{x}" y1="10" x2="{x + 12}" y2="10"/>'
+            f'<text class="chart-legend" x="{x + 16}" y="14">{escape(_clip(line.name, 12))}</text>'
             "</g>"
         )
     return "".join(items)
