@@ -688,6 +688,20 @@ class MonitoringSettings(BaseModel):
     advanced_queue: str = ""
     # A monitor's signals are applied this many to a transaction.
     batch_size: int = Field(default=500, ge=1, le=100_000)
+    # Signals of these kinds end by themselves this many hours after they were raised
+    # by the sweep: a spike or a burst counts toward its case's priority while recent.
+    expire_after_hours: dict[str, int] = Field(
+        default_factory=lambda: {"spike.jump": 24, "spike.new_account_burst": 24}
+    )
+
+    @field_validator("expire_after_hours")
+    @classmethod
+    def _expiries(cls, value: dict[str, int]) -> dict[str, int]:
+        """Refuse expiries under an hour or over a year."""
+        bad = sorted(kind for kind, hours in value.items() if not 1 <= hours <= 366 * 24)
+        if bad:
+            raise ValueError(f"expire_after_hours of {', '.join(bad)}: give 1 to 8784 hours")
+        return value
 
     @field_validator("intervals")
     @classmethod

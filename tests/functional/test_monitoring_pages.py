@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from abusedesk.bootstrap import Container, build
-from abusedesk.storage.db import read_only
+from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.signals import find_signals
+from tests.factories.inventory import make_account
 from tests.support.access import access_settings, create_user, csrf_of, sign_in
-from tests.support.monitoring import monitoring_site, seeded_monitoring
+from tests.support.monitoring import apply, monitoring_site, rate_draft, seeded_monitoring
 
 
 @pytest.fixture
@@ -195,3 +196,23 @@ def test_ending_a_signal_needs_a_reason(site: tuple[Container, str]) -> None:
     assert refused.headers["location"] == "/monitoring?monitor=rates&refused=reason"
     assert "Say why the signal ends." in page.text
     assert signal_id in _open_signal_ids(container, ids["account_id"])
+
+
+def test_an_account_whose_id_holds_a_slash_a_hash_and_a_question_mark_is_linked(
+    site: tuple[Container, str],
+) -> None:
+    """The dashboard's link to account "eu/7#a?b=1" is quoted and leads to its page."""
+    container, base_url = site
+    odd = "eu/7#a?b=1"
+    with unit_of_work(container.sessions) as session:
+        account_id, _ = make_account(session, odd, domain="odd.example")
+    apply(container, [rate_draft(account_id)])
+    create_user(container, "ana", "analyst_basic")
+    with _client(base_url) as client:
+        dashboard = client.get("/monitoring")
+        href = re.search(r'href="(/accounts/eu[^"]*)"', dashboard.text)
+        assert href is not None
+        page = client.get(href.group(1))
+    assert href.group(1) == "/accounts/eu/7%23a%3Fb%3D1"
+    assert page.status_code == 200
+    assert "rate.under_review" in " ".join(_rows(page.text, "account-signal-list"))

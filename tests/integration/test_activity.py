@@ -27,9 +27,11 @@ from abusedesk.storage.activity import (
     write_mailbox_hours,
     write_sms_hours,
 )
-from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.tables import Account, ActivityEpisode, MailboxStat
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.signals import find_signals
+from abusedesk.storage.tables import Account, ActivityEpisode, Case, MailboxStat
 from tests.factories.inventory import LONG_AGO, make_resource
+from tests.support.monitoring import apply
 
 HOUR = timedelta(hours=1)
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
@@ -78,6 +80,16 @@ def _flood(start: datetime, hours: int) -> list[MailboxHour]:
 
 def _count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _about(container: Container, drafts: Sequence[SignalDraft]) -> list[str]:
+    """Return the external id of the account each draft is about (its subject: the id)."""
+    with read_only(container.sessions) as session:
+        names = {str(k): v for k, v in session.execute(select(Account.id, Account.external_id))}
+    return [
+        names.get(d.subject_id, "?") if d.subject_id == str(d.account_id) else "not its account"
+        for d in drafts
+    ]
 
 
 def _run(container: Container, at: datetime, **settings: Any) -> list[SignalDraft]:
@@ -178,9 +190,10 @@ def test_a_takeover_raises_one_compromise_naming_the_mailbox(taken: Container) -
     """The monitor raises a high compromise signal about the organisation, naming the mailbox."""
     drafts = _run(taken, NOW)
 
-    assert [(d.kind, d.subject_id, d.severity, d.step) for d in drafts] == [
-        (SignalKind.MAILBOX_COMPROMISE, "ac-org", Severity.HIGH, Step.NONE)
-    ]
+    assert [
+        (d.kind, about, d.severity, d.step)
+        for d, about in zip(drafts, _about(taken, drafts), strict=True)
+    ] == [(SignalKind.MAILBOX_COMPROMISE, "ac-org", Severity.HIGH, Step.NONE)]
     assert [m["mailbox"] for m in drafts[0].evidence["mailboxes"]] == [MAILBOX]
     # The window's day holds six usual working hours (24 messages) and the flood (2,400).
     assert drafts[0].figures["sent"] == 2_424
@@ -216,9 +229,36 @@ def test_a_quiet_episode_ends_and_a_new_takeover_raises_again(taken: Container) 
         write_mailbox_hours(session, _flood(NOW + 100 * HOUR, 6))
     again = _run(taken, NOW + 106 * HOUR)
 
-    assert quiet == []
+    assert [(d.kind, d.resolves) for d in quiet] == [
+        (SignalKind.ACTIVITY_ENDED, first[0].dedupe_key)
+    ]
     assert len(again) == 1
     assert again[0].dedupe_key != first[0].dedupe_key
+
+
+def test_the_end_of_an_episode_ends_its_signal_and_its_case_stops_counting_it(
+    taken: Container,
+) -> None:
+    """The compromise signal raises the case's priority while the episode lasts, not after."""
+    [raised] = apply(taken, _run(taken, NOW), now=NOW)
+    with read_only(taken.sessions) as session:
+        during = session.scalar(select(Case.priority).where(Case.id == raised.case_id))
+    ended = apply(taken, _run(taken, NOW + 80 * HOUR), now=NOW + 80 * HOUR)
+    again = apply(taken, _run(taken, NOW + 80 * HOUR), now=NOW + 80 * HOUR)
+    with read_only(taken.sessions) as session:
+        after = session.scalar(select(Case.priority).where(Case.id == raised.case_id))
+        org = session.scalar(select(Account.id).where(Account.external_id == "ac-org"))
+        states = [(s.kind, s.state) for s in find_signals(session, account_id=org)]
+
+    assert sorted(states) == [
+        (SignalKind.ACTIVITY_ENDED, "resolved"),
+        (SignalKind.MAILBOX_COMPROMISE, "resolved"),
+    ]
+    assert [a.raised for a in ended] == [True]
+    assert again == []
+    assert during is not None
+    assert after is not None
+    assert after < during
 
 
 def test_impossible_rows_are_left_out_and_the_run_goes_on(taken: Container) -> None:
@@ -242,7 +282,7 @@ def test_impossible_rows_are_left_out_and_the_run_goes_on(taken: Container) -> N
 
     drafts = _run(taken, NOW)
 
-    assert [d.subject_id for d in drafts] == ["ac-org"]
+    assert _about(taken, drafts) == ["ac-org"]
 
 
 def test_a_disabled_monitor_raises_nothing(taken: Container) -> None:
@@ -267,9 +307,9 @@ def test_pumping_asks_for_a_review(container: Container) -> None:
 
     drafts = _run(container, NOW)
 
-    assert [(d.kind, d.subject_id, d.step) for d in drafts] == [
-        (SignalKind.SMS_PUMPING, "ac-sms", Step.REVIEW)
-    ]
+    assert [
+        (d.kind, about, d.step) for d, about in zip(drafts, _about(container, drafts), strict=True)
+    ] == [(SignalKind.SMS_PUMPING, "ac-sms", Step.REVIEW)]
     assert drafts[0].evidence["countries"] == ["LV"]
     assert drafts[0].evidence["originations"] == [NUMBER]
 
@@ -314,7 +354,7 @@ def test_the_monitor_finds_the_simulated_takeover_and_pumping(
 
     assert counts["mailbox_stats"] > 0
     assert counts["sms_stats"] > 0
-    assert sorted((d.subject_id, d.kind) for d in drafts) == sorted(
+    assert sorted(zip(_about(container, drafts), (d.kind for d in drafts), strict=True)) == sorted(
         [
             (taken.external_id, SignalKind.MAILBOX_COMPROMISE),
             (pumping.external_id, SignalKind.SMS_PUMPING),

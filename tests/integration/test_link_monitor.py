@@ -1,19 +1,21 @@
 """The linking monitor on a real database: links, clusters, signals, refreshed per run."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import LinkSettings
 from abusedesk.core.clock import utcnow
 from abusedesk.linking.model import IndicatorKind
 from abusedesk.monitoring.signals import Severity, SignalKind, Step
-from abusedesk.pipeline.link_monitor import LinkMonitor
+from abusedesk.pipeline.link_monitor import LinkMonitor, cluster_key
 from abusedesk.storage import linking as store
-from abusedesk.storage.db import read_only
-from abusedesk.storage.tables import AccountLink
+from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.signals import OPEN, find_signals
+from abusedesk.storage.tables import Account, AccountLink, Case
 from tests.support.linking import COMMON_CARD, TRACKER, add_account, plant_ring, set_card
+from tests.support.monitoring import apply
 
 
 def _kinds(drafts: object) -> list[tuple[str, str]]:
@@ -158,3 +160,81 @@ def test_the_account_page_reads_the_cluster_an_account_is_in(container: Containe
     assert (inside is not None, outside) == (True, None)
     assert inside is not None
     assert inside.sanctioned == 1
+
+
+def _open(container: Container, kind: str) -> list[tuple[str, str | None]]:
+    with read_only(container.sessions) as session:
+        return [
+            (s.subject_id, s.account_external_id)
+            for s in find_signals(session, state=OPEN, kinds=[kind])
+        ]
+
+
+def test_an_older_customer_linked_to_a_newer_banned_account_asks_for_no_step(
+    container: Container,
+) -> None:
+    """9002 signed up before terminated 9001: the signal is medium and proposes nothing."""
+    ids = plant_ring(container)
+    with unit_of_work(container.sessions) as session:
+        session.execute(
+            update(Account)
+            .where(Account.id == ids["9002"])
+            .values(created_at=datetime(2019, 6, 1, tzinfo=UTC))
+        )
+
+    drafts = LinkMonitor().run(container.sessions, utcnow())
+
+    linked = [d for d in drafts if d.kind == SignalKind.LINKED_TO_TERMINATED]
+    assert [(d.account_id, d.severity, d.step) for d in linked] == [
+        (ids["9002"], Severity.MEDIUM, Step.NONE)
+    ]
+    assert "it signed up before 9001, so it is the older customer" in linked[0].reason
+
+
+def test_a_cluster_is_recorded_only_and_keyed_by_its_members(container: Container) -> None:
+    """The cluster signal opens no case; its key names its set of members, not its size."""
+    plant_ring(container)
+    drafts = LinkMonitor().run(container.sessions, utcnow())
+    applied = apply(container, drafts)
+
+    [cluster] = [a for a in applied if a.kind == SignalKind.CLUSTER]
+    assert (cluster.raised, cluster.case_id) == (True, None)
+    assert cluster_key([3, 1, 2]) == cluster_key([1, 2, 3])
+    assert cluster_key([1, 2, 3]) != cluster_key([1, 2, 4])
+
+
+def test_signals_end_when_their_link_goes_or_their_cluster_changes(
+    container: Container,
+) -> None:
+    """Without the shared card, 9002's link to terminated 9001 ends, and with it its
+    signal and the old cluster's; the new cluster raises; its case stops counting it."""
+    ids = plant_ring(container)
+    monitor = LinkMonitor()
+    now = utcnow()
+    first = apply(container, monitor.run(container.sessions, now))
+    [linked] = [a for a in first if a.kind == SignalKind.LINKED_TO_TERMINATED]
+    with read_only(container.sessions) as session:
+        during = session.scalar(select(Case.priority).where(Case.id == linked.case_id))
+
+    set_card(container, ids["9002"], None)
+    later = now + timedelta(days=1)
+    second = apply(container, monitor.run(container.sessions, later), now=later)
+    third = monitor.run(container.sessions, later)
+
+    with read_only(container.sessions) as session:
+        after = session.scalar(select(Case.priority).where(Case.id == linked.case_id))
+        ended = find_signals(session, kinds=[SignalKind.LINK_ENDED])
+    assert sorted(a.kind for a in second if a.raised) == [
+        SignalKind.CLUSTER,
+        SignalKind.LINK_ENDED,
+        SignalKind.LINK_ENDED,
+    ]
+    assert _open(container, SignalKind.LINKED_TO_TERMINATED) == []
+    assert len(_open(container, SignalKind.CLUSTER)) == 1
+    assert "account 9002 is no longer linked to account 9001 in the latest linking run" in {
+        s.reason for s in ended
+    }
+    assert [d.kind for d in third] == [SignalKind.CLUSTER]
+    assert during is not None
+    assert after is not None
+    assert after < during

@@ -106,22 +106,58 @@ def test_a_pending_pause_proposes_a_pause_that_waits_for_a_second_analyst(
     assert "waits for a second analyst" in applied.decision
 
 
-def test_no_second_action_is_proposed_while_one_waits(container: Container) -> None:
-    """A later signal of the same situation joins the case but proposes nothing more."""
+def test_a_pending_pause_is_proposed_beside_a_waiting_review(container: Container) -> None:
+    """A pause is a stronger step than a waiting review: it is proposed beside it."""
     account_id = _account(container)
-    apply(container, [rate_draft(account_id)])
+    [first] = apply(container, [rate_draft(account_id)])
     [later] = apply(
         container,
         [rate_draft(account_id, kind=SignalKind.RATE_PENDING_PAUSE, step=Step.PROPOSE_PAUSE)],
         now=MONDAY + timedelta(hours=1),
     )
     actions = _actions(container)
-    assert ([a[0] for a in actions], later.action_id, len(_cases(container))) == (
-        ["review"],
-        None,
+    assert ([a[:2] for a in actions], later.action_id is not None, len(_cases(container))) == (
+        [("review", "proposed"), ("pause", "proposed")],
+        True,
         1,
     )
-    assert "already waits for the account, so no pause is proposed again" in later.decision
+    assert f"beside action {first.action_id} (review), a weaker step still waiting" in (
+        later.decision
+    )
+
+
+def test_no_second_action_is_proposed_while_the_same_or_a_stronger_one_waits(
+    container: Container,
+) -> None:
+    """A waiting pause holds back a later review and a second pause; the signals say why."""
+    account_id = _account(container)
+    [pause] = apply(
+        container,
+        [rate_draft(account_id, kind=SignalKind.RATE_PENDING_PAUSE, step=Step.PROPOSE_PAUSE)],
+    )
+    review, again = apply(
+        container,
+        [
+            rate_draft(account_id, day="2026-11-03"),
+            rate_draft(
+                account_id,
+                kind=SignalKind.RATE_PENDING_PAUSE,
+                step=Step.PROPOSE_PAUSE,
+                day="2026-11-03",
+            ),
+        ],
+        now=MONDAY + timedelta(days=1),
+    )
+    assert ([a[0] for a in _actions(container)], review.action_id, again.action_id) == (
+        ["pause"],
+        None,
+        None,
+    )
+    assert (
+        f"Action {pause.action_id} (pause) already waits for the account, a stronger step,"
+        " so no review is proposed again" in review.decision
+    )
+    assert "(pause) already waits for the account, the same step, so no pause" in again.decision
 
 
 def test_what_the_ladder_refuses_is_recorded_not_raised(container: Container) -> None:

@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import MonitoringSettings
 from abusedesk.monitoring.rules import InvalidSignalRules
-from abusedesk.monitoring.signals import SignalDraft
+from abusedesk.monitoring.signals import Severity, SignalDraft, SignalKind
 from abusedesk.pipeline.activity_monitor import ActivityMonitor
 from abusedesk.pipeline.blocklist_monitor import BlocklistMonitor
 from abusedesk.pipeline.link_monitor import LinkMonitor
@@ -17,6 +18,7 @@ from abusedesk.pipeline.spike_monitor import SpikeMonitor
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.monitoring import MONITOR_BAD_DRAFTS, MONITOR_FAILED, monitor_marks
 from abusedesk.storage.signals import find_signals
+from abusedesk.storage.tables import Case, CaseHistoryEntry
 from tests.support.casework import MONDAY, new_account
 from tests.support.monitoring import HOUR, ScriptedMonitor, rate_draft
 
@@ -83,6 +85,27 @@ def test_a_run_that_works_ends_the_monitors_failure(container: Container) -> Non
     ]
 
 
+def test_a_failure_after_a_good_run_on_the_same_day_is_raised_again(container: Container) -> None:
+    """Fails at 08:00, works at 14:00, fails again at 20:00: the last failure is open."""
+    monitor = ScriptedMonitor("blocklists", error=RuntimeError("boom"))
+    sweep = _sweep(container, monitor)
+    sweep.run(MONDAY)
+    sweep.run(MONDAY + timedelta(minutes=30))
+    monitor.error = None
+    sweep.run(MONDAY + timedelta(hours=6))
+    monitor.error = RuntimeError("boom again")
+    sweep.run(MONDAY + timedelta(hours=12))
+    sweep.run(MONDAY + timedelta(hours=13))
+    with read_only(container.sessions) as session:
+        failures = find_signals(session, kinds=[MONITOR_FAILED])
+        marks = monitor_marks(session, ["blocklists"])
+    assert sorted((f.state, f.reason) for f in failures) == [
+        ("open", "the blocklists monitor failed: RuntimeError: boom again"),
+        ("resolved", "the blocklists monitor failed: RuntimeError: boom"),
+    ]
+    assert marks[0].failure == "the blocklists monitor failed: RuntimeError: boom again"
+
+
 def test_bad_drafts_are_refused_and_recorded(container: Container) -> None:
     """A draft without a reason is refused; the run records how many and why."""
     account_id = _account(container)
@@ -143,3 +166,67 @@ def test_every_monitor_of_the_project_runs_in_the_sweep(container: Container) ->
     assert [(r.name, r.ran, r.error) for r in runs] == [
         (name, True, None) for name in ("rates", "blocklists", "spikes", "linking", "activity")
     ]
+
+
+def _spike(account_id: int, *, category: str = "spam") -> SignalDraft:
+    return SignalDraft(
+        kind=SignalKind.SPIKE,
+        subject_type="account",
+        subject_id=str(account_id),
+        reason="40 distinct recipients complained in the hour, against about 2 usual",
+        figures={"observed": 40, "expected": 2.0, "category": category},
+        at=MONDAY,
+        dedupe_key=f"spike:account:{account_id}:2026-11-02T08",
+        account_id=account_id,
+        severity=Severity.MEDIUM,
+    )
+
+
+def _case(container: Container, case_id: int | None) -> tuple[str, int]:
+    with read_only(container.sessions) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case.category_group, case.priority
+
+
+def test_a_spike_counts_toward_its_case_only_while_recent(container: Container) -> None:
+    """A spike ends by itself 24 hours after it was raised; the case stops counting it."""
+    account_id = _account(container)
+    spikes = ScriptedMonitor("spikes", drafts=[_spike(account_id)])
+    sweep = _sweep(container, spikes)
+    [run] = sweep.run(MONDAY)
+    [applied] = run.applied
+    during = _case(container, applied.case_id)[1]
+    spikes.drafts = []
+    sweep.run(MONDAY + 23 * HOUR)
+    with read_only(container.sessions) as session:
+        still = [s.state for s in find_signals(session, kinds=[SignalKind.SPIKE])]
+    sweep.run(MONDAY + 25 * HOUR)
+    with read_only(container.sessions) as session:
+        [ended] = find_signals(session, kinds=[SignalKind.SPIKE])
+        history = session.scalars(
+            select(CaseHistoryEntry.reason).where(CaseHistoryEntry.case_id == applied.case_id)
+        ).all()
+
+    assert still == ["open"]
+    assert (ended.state, ended.resolved_by) == ("resolved", "system:monitor")
+    assert "a spike.jump signal counts for 24 hours after it is raised" in (ended.resolution or "")
+    assert any("ended by itself" in (reason or "") for reason in history)
+    assert _case(container, applied.case_id)[1] < during
+
+
+def test_a_spike_folds_into_the_providers_own_case_group(container: Container) -> None:
+    """With phishing folded into fraud cases by the provider, a phishing spike joins fraud."""
+    account_id = _account(container)
+    settings = container.settings.model_copy(
+        update={
+            "cases": container.settings.cases.model_copy(
+                update={"category_groups": {"phishing": "fraud"}}
+            )
+        }
+    )
+    spikes = ScriptedMonitor("spikes", drafts=[_spike(account_id, category="phishing")])
+    [run] = monitoring_tender(container.sessions, settings, [spikes])(MONDAY)
+    [applied] = run.applied
+    assert _case(container, applied.case_id)[0] == "fraud"
+    assert "A spike.jump in phishing goes to the account's fraud case." in applied.decision

@@ -310,3 +310,15 @@ def test_a_status_that_stays_gets_fresh_figures(inventory: Container) -> None:
         [],
         [(COMPLAINT_RATE, 15_000, 60, NOW), (SPAM_TRAPS, 0, 2, NOW)],
     )
+
+
+def test_the_reason_names_the_subject_as_an_analyst_knows_it(inventory: Container) -> None:
+    """An identity's draft names its domain, not its internal id."""
+    identity = {"resource_kind": "identity_domain", "resource_value": "news.example.com"}
+    rows = _stats("4411", days=7, sent=3000, fbl=2000, complaints=8, **identity)
+    _upsert(inventory, Table.SENDING_STATS, rows)
+    (draft,) = RateMonitor(RateSettings(subjects=["identity"])).run(inventory.sessions, NOW)
+    assert (draft.reason.split(":")[0], draft.figures["label"]) == (
+        "identity news.example.com",
+        "news.example.com",
+    )

@@ -417,3 +417,32 @@ def test_an_account_spike_names_the_category_most_complaints_had(container: Cont
     _store(container, _usual_traffic(account_id, until=LAST_HOUR) + phishing + spam)
     drafts = SpikeMonitor(SETTINGS).run(container.sessions, NOW)
     assert [d.figures["category"] for d in _of(drafts, SignalKind.SPIKE, "account")] == ["phishing"]
+
+
+def test_two_spikes_of_a_long_link_host_are_raised_apart(container: Container) -> None:
+    """A host too long for a readable dedupe key still gets one key per spike hour."""
+    account_id = _account(container)
+    host = ".".join(["a" * 60, "b" * 60, "c" * 60, "example"])
+    settings = SpikeSettings(
+        history_days=HISTORY_DAYS, dimensions=["content"], content_keys=["url_host"]
+    )
+    earlier = LAST_HOUR - 4 * HOUR
+    _store(
+        container,
+        [
+            Complaint(hour + timedelta(minutes=5), account_id, f"r{n}@{hour:%H}.example", url=url)
+            for hour in (earlier, LAST_HOUR)
+            for n in range(40)
+            for url in [f"http://{host}/{n}"]
+        ],
+    )
+    monitor = SpikeMonitor(settings)
+    first = _of(monitor.run(container.sessions, NOW - 4 * HOUR), SignalKind.SPIKE, "content")
+    second = _of(monitor.run(container.sessions, NOW), SignalKind.SPIKE, "content")
+    keys = [d.dedupe_key for d in (*first, *second)]
+    assert [d.figures["hour"] for d in (*first, *second)] == [
+        earlier.isoformat(),
+        LAST_HOUR.isoformat(),
+    ]
+    assert len(set(keys)) == 2
+    assert all(len(key) <= 200 for key in keys)

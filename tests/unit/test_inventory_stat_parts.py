@@ -49,8 +49,8 @@ def test_a_pool_row_and_the_account_row_have_different_keys() -> None:
 
 
 def test_an_overlong_feedback_id_is_refused() -> None:
-    """A Feedback-ID longer than 200 characters names nothing we keep."""
-    assert _fields({**ROW, "feedback_id": "x" * 201}) == ["feedback_id"]
+    """A Feedback-ID longer than 180 characters names nothing we keep."""
+    assert _fields({**ROW, "feedback_id": "x" * 181}) == ["feedback_id"]
 
 
 def test_trap_hits_are_whole_numbers() -> None:

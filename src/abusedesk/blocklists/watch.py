@@ -63,16 +63,13 @@ def severity_of(listing: Listing) -> str:
     return Severity.MEDIUM
 
 
-def listing_key(listing: Listing, account_id: int | None) -> str:
-    """Return the dedupe key of a listing's signal (one per account it names)."""
+def listing_key(
+    listing: Listing, account_id: int | None, kind: str = SignalKind.BLOCKLIST_LISTED
+) -> str:
+    """Return the dedupe key of a listing's signal of *kind* (listed, or delisted with
+    ``SignalKind.BLOCKLIST_DELISTED``), one per account it names."""
     suffix = "" if account_id is None else f":{account_id}"
-    return f"blocklist.listed:{listing.listing_id}{suffix}"
-
-
-def delisting_key(listing: Listing, account_id: int | None) -> str:
-    """Return the dedupe key of a delisting's signal (one per account it names)."""
-    suffix = "" if account_id is None else f":{account_id}"
-    return f"blocklist.delisted:{listing.listing_id}{suffix}"
+    return f"{kind}:{listing.listing_id}{suffix}"
 
 
 def listed_drafts(listing: Listing, *, at: datetime) -> list[SignalDraft]:
@@ -105,7 +102,7 @@ def delisted_drafts(listing: Listing, *, at: datetime) -> list[SignalDraft]:
     """Return the signals a delisting raises, each ending its listing's signal."""
     figures = figures_of(listing)
     accounts: list[int | None] = [holder.account_id for holder in listing.accounts] or [None]
-    title = _title(listing.blocklist)
+    title = list_title(listing.blocklist)
     since = listing.first_seen_at.strftime("%Y-%m-%d %H:%M")
     reason = f"{_described(listing)} is no longer listed on {title} (listed since {since} UTC)."
     return [
@@ -116,7 +113,7 @@ def delisted_drafts(listing: Listing, *, at: datetime) -> list[SignalDraft]:
             reason=reason,
             figures=figures,
             at=at,
-            dedupe_key=delisting_key(listing, account_id),
+            dedupe_key=listing_key(listing, account_id, SignalKind.BLOCKLIST_DELISTED),
             account_id=account_id,
             severity=Severity.LOW,
             resolves=listing_key(listing, account_id),
@@ -133,7 +130,7 @@ def figures_of(listing: Listing) -> dict[str, Any]:
         delisting_url = ""
     return {
         "blocklist": listing.blocklist,
-        "list_title": _title(listing.blocklist),
+        "list_title": list_title(listing.blocklist),
         "zone": listing.zone,
         "target_kind": listing.target_kind,
         "target": listing.target,
@@ -151,7 +148,7 @@ def figures_of(listing: Listing) -> dict[str, Any]:
 
 def _listed_reason(listing: Listing, external_id: str) -> str:
     """Return one sentence saying what is listed where, and what it means for whom."""
-    where = f"{_title(listing.blocklist)} ({', '.join(listing.meanings) or 'listed'})"
+    where = f"{list_title(listing.blocklist)} ({', '.join(listing.meanings) or 'listed'})"
     if listing.holding == Holding.SHARED:
         return (
             f"Shared IP {listing.target} of pool {listing.pool or '?'} is listed on {where}: "
@@ -176,7 +173,7 @@ def _described(listing: Listing) -> str:
     return f"IP {listing.target}"
 
 
-def _title(name: str) -> str:
+def list_title(name: str) -> str:
     """Return a blocklist's title, or its name when the catalogue does not know it."""
     try:
         return blocklist(name).title

@@ -60,6 +60,7 @@ def check(
             [monitor],
             settings.monitoring,
             reopen_grace=timedelta(days=settings.cases.reopen_grace_days),
+            groups=settings.cases.groups(),
         )
         outcome = sweep.run_monitor(monitor, now, force=True)
         with read_only(container.sessions) as session:

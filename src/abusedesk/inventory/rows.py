@@ -35,8 +35,8 @@ from abusedesk.inventory.model import (
 POOL_KINDS = ("shared", "dedicated")
 # The largest figure an hourly statistics column holds (a 32-bit integer).
 MAX_FIGURE = 2**31 - 1
-# The longest Feedback-ID a statistics row may name.
-MAX_FEEDBACK_ID = 200
+# The longest Feedback-ID a statistics row may name (a signal's subject id holds it).
+MAX_FEEDBACK_ID = 180
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _DOMAIN_KINDS = (ResourceKind.IDENTITY_DOMAIN, ResourceKind.MAIL_ORGANIZATION)

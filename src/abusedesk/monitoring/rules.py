@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
-from abusedesk.cases.policy import category_group
+from abusedesk.cases.policy import CaseGroups
 from abusedesk.core.errors import AbuseDeskError
 from abusedesk.enforcement.ladder import AccountAction
 from abusedesk.enforcement.policy import METRICS
@@ -100,9 +100,13 @@ DEFAULT_RULES: Final[Mapping[str, SignalRule]] = MappingProxyType(
         # A reporter's volume collapsing is a parser or feed problem, not an account's.
         _K.REPORTER_COLLAPSE: _R(None, propose=False),
         _K.LINKED_TO_TERMINATED: _R(CaseGroup.LINKED_ACCOUNTS, higher_tier_at=Severity.MEDIUM),
-        _K.CLUSTER: _R(CaseGroup.LINKED_ACCOUNTS, higher_tier_at=Severity.MEDIUM),
+        # A cluster is about no one account: it shows on the dashboard and cluster pages;
+        # its members' own link.terminated_account signals open their cases.
+        _K.CLUSTER: _R(None, propose=False, higher_tier_at=None),
+        _K.LINK_ENDED: _R(None, propose=False, records_end=True),
         _K.MAILBOX_COMPROMISE: _R(CaseGroup.COMPROMISED_MAILBOX),
         _K.SMS_PUMPING: _R(CaseGroup.SMS_PUMPING),
+        _K.ACTIVITY_ENDED: _R(None, propose=False, records_end=True),
     }
 )
 # A kind no rule names (a new monitor) records only, until a rule says otherwise.
@@ -137,14 +141,22 @@ class Decision:
 
 @dataclass(frozen=True)
 class SignalRules:
-    """The rule for every kind of signal: the defaults with a provider's overrides."""
+    """The rule for every kind of signal: the defaults with a provider's overrides.
+
+    *groups* are the provider's case groups (``ABUSEDESK_CASES__CATEGORY_GROUPS``): a
+    signal whose rule takes its group from its ``category`` folds as events do.
+    """
 
     rules: Mapping[str, SignalRule] = field(default_factory=lambda: DEFAULT_RULES)
+    groups: CaseGroups = field(default_factory=CaseGroups)
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, Mapping[str, Any]]) -> "SignalRules":
-        """Return the defaults changed by *overrides*; raise InvalidSignalRules naming every
-        problem by place (``rules.spike.jump.higher_tier_at: ...``)."""
+    def from_overrides(
+        cls, overrides: Mapping[str, Mapping[str, Any]], *, groups: CaseGroups | None = None
+    ) -> "SignalRules":
+        """Return the defaults changed by *overrides*, with the provider's case *groups*;
+        raise InvalidSignalRules naming every problem by place
+        (``rules.spike.jump.higher_tier_at: ...``)."""
         problems: list[str] = []
         rules = dict(DEFAULT_RULES)
         known = sorted(DEFAULT_RULES)
@@ -170,7 +182,7 @@ class SignalRules:
             rules[kind] = replace(rule, **values)
         if problems:
             raise InvalidSignalRules(problems)
-        return cls(MappingProxyType(rules))
+        return cls(MappingProxyType(rules), groups or CaseGroups())
 
     def rule_for(self, kind: str) -> SignalRule:
         """Return the rule for *kind*; an unknown kind only records."""
@@ -218,7 +230,7 @@ class SignalRules:
         reasons = [f"Rules send {draft.kind} to the account's {group} case."]
         if rule.from_category:
             category = draft.figures.get("category")
-            chosen = category_group(category) if isinstance(category, str) else None
+            chosen = self.groups.group_of(category) if isinstance(category, str) else None
             if chosen is not None:
                 group = chosen
                 reasons = [f"A {draft.kind} in {category} goes to the account's {group} case."]

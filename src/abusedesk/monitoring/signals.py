@@ -25,8 +25,12 @@ class SignalKind:
     REPORTER_COLLAPSE = "spike.reporter_collapse"
     LINKED_TO_TERMINATED = "link.terminated_account"
     CLUSTER = "link.cluster"
+    # A link or cluster signal's situation is over (the link went, the cluster changed).
+    LINK_ENDED = "link.ended"
     MAILBOX_COMPROMISE = "activity.mailbox_compromise"
     SMS_PUMPING = "activity.sms_pumping"
+    # A compromise or pumping episode ended: quiet for the monitor's quiet hours.
+    ACTIVITY_ENDED = "activity.ended"
 
 
 class Severity:

@@ -8,7 +8,9 @@ transaction; an episode ends after ``quiet_hours`` without a flag. While an epis
 open its baseline stays where it was when it opened, so a takeover or a pumping run
 never becomes the account's usual. Every run returns one draft per open, flagged
 episode with a dedupe key naming the episode's start: running again at the same time,
-or later during the same episode, raises nothing new.
+or later during the same episode, raises nothing new. The run that ends an episode
+returns an ``activity.ended`` draft that ends the episode's signal, so its case no
+longer counts it.
 
 Rows with impossible figures (written by some other loader) are left out of the
 judgement and logged; they never stop the run.
@@ -122,7 +124,7 @@ class ActivityMonitor:
                     figures=_mailbox_figures(verdicts),
                     seen_since=quiet_since,
                 )
-                drafts.append(compromise_draft(episode, account, verdicts, at=end))
+                drafts.append(compromise_draft(episode, verdicts, at=end))
             for verdict in pumping:
                 episode = store.record_sighting(
                     session,
@@ -135,17 +137,21 @@ class ActivityMonitor:
                     seen_since=quiet_since,
                 )
                 drafts.append(pumping_draft(episode, verdict, at=end))
-            ended = sum(
-                store.end_quiet_episodes(session, kind, seen_before=quiet_since)
+            ended = [
+                episode
                 for kind in (SignalKind.MAILBOX_COMPROMISE, SignalKind.SMS_PUMPING)
-            )
+                for episode in store.end_quiet_episodes(session, kind, seen_before=quiet_since)
+            ]
+        drafts.extend(
+            ended_draft(episode, quiet_hours=self.settings.quiet_hours, at=end) for episode in ended
+        )
         log.info(
             "activity_ran",
             mailboxes=len(mail_windows),
             sms_accounts=len(sms_windows),
             compromised_accounts=len(compromised),
             pumping_accounts=len(pumping),
-            episodes_ended=ended,
+            episodes_ended=len(ended),
         )
         return drafts
 
@@ -198,7 +204,7 @@ def _mailbox_figures(verdicts: Sequence[MailboxVerdict]) -> dict[str, Any]:
 
 
 def compromise_draft(
-    episode: store.Episode, external_id: str, verdicts: list[MailboxVerdict], *, at: datetime
+    episode: store.Episode, verdicts: list[MailboxVerdict], *, at: datetime
 ) -> SignalDraft:
     """Return the compromise signal of one account's episode, naming its mailboxes.
 
@@ -220,7 +226,7 @@ def compromise_draft(
     return SignalDraft(
         kind=SignalKind.MAILBOX_COMPROMISE,
         subject_type="account",
-        subject_id=external_id,
+        subject_id=str(episode.account_id),
         reason=account_reason(verdicts),
         figures={
             **_mailbox_figures(verdicts),
@@ -240,7 +246,7 @@ def pumping_draft(episode: store.Episode, verdict: PumpingVerdict, *, at: dateti
     return SignalDraft(
         kind=SignalKind.SMS_PUMPING,
         subject_type="account",
-        subject_id=verdict.account,
+        subject_id=str(episode.account_id),
         reason=verdict.sentence(),
         figures={
             **verdict.figures,
@@ -258,6 +264,31 @@ def pumping_draft(episode: store.Episode, verdict: PumpingVerdict, *, at: dateti
             "originations": list(verdict.originations),
             "reasons": [r.text for r in verdict.reasons],
         },
+    )
+
+
+def ended_draft(episode: store.Episode, *, quiet_hours: int, at: datetime) -> SignalDraft:
+    """Return the draft that ends an episode's signal: it was quiet for *quiet_hours*."""
+    what = "mailbox compromise" if episode.kind == SignalKind.MAILBOX_COMPROMISE else "SMS pumping"
+    last = as_utc(episode.last_seen_at)
+    return SignalDraft(
+        kind=SignalKind.ACTIVITY_ENDED,
+        subject_type="account",
+        subject_id=str(episode.account_id),
+        reason=(
+            f"the {what} episode that began {episode.started_at:%Y-%m-%d %H:00} UTC ended:"
+            f" nothing was flagged for {quiet_hours} hours after {last:%Y-%m-%d %H:00} UTC"
+        ),
+        figures={
+            "episode_kind": episode.kind,
+            "episode_started_at": episode.started_at.isoformat(),
+            "last_seen_at": last.isoformat(),
+            "quiet_hours": quiet_hours,
+        },
+        at=at,
+        dedupe_key=f"{SignalKind.ACTIVITY_ENDED}:{_dedupe_key(episode.kind, episode)}",
+        account_id=episode.account_id,
+        resolves=_dedupe_key(episode.kind, episode),
     )
 
 

@@ -4,29 +4,39 @@ A run reads every account's linking values in one short read-only transaction, l
 and clusters them with no transaction open (``abusedesk.linking``), then stores the links
 and clusters in place of the last run's and reads the members' standings in a second
 short one. It returns a draft for every live account linked to a suspended or terminated
-one (``link.terminated_account``, about the live account, severity high) and one per
-cluster (``link.cluster``, about the cluster). The drafts' dedupe keys raise each once:
-running again at the same time, or later with nothing changed, raises nothing new; a
-cluster that grows raises again with its new size.
+one (``link.terminated_account``, about the live account: severity high and a review when
+it signed up after the banned one, severity medium and no ladder step when it is the
+older customer) and one per cluster (``link.cluster``, about the cluster, recorded only).
+The drafts' dedupe keys raise each once: a link by its two accounts and when it was first
+seen, a cluster by its set of members. Running again at the same time, or later with
+nothing changed, raises nothing new; a cluster whose members change raises anew. An open
+signal of either kind that the latest run no longer raises (the link went, a standing
+changed, the cluster changed or dissolved) is ended by a ``link.ended`` draft.
 """
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import LinkSettings
+from abusedesk.core.clock import as_utc
+from abusedesk.core.hashing import sha256_hex
 from abusedesk.linking.graph import Linking, link_accounts
 from abusedesk.linking.model import DEFAULT_WEIGHTS, Cluster, Link, LinkPolicy
 from abusedesk.monitoring.signals import Severity, SignalDraft, SignalKind, Step
 from abusedesk.storage import linking as store
 from abusedesk.storage.db import read_only, unit_of_work
+from abusedesk.storage.signals import OPEN, SignalView, find_signals
 
 log = structlog.get_logger(__name__)
 
 # Evidence lines a signal carries per link.
 MAX_EVIDENCE_LINES = 8
+# The kinds of signal a run raises, and so may end.
+RAISED_KINDS: Final = (SignalKind.LINKED_TO_TERMINATED, SignalKind.CLUSTER)
 
 
 def link_policy(settings: LinkSettings) -> LinkPolicy:
@@ -75,7 +85,10 @@ class LinkMonitor:
                 problems=inputs.problems,
             )
             members = store.members_of(session, (m for c in linking.clusters for m in c.members))
-        drafts = drafts_for(linking, ids, members, now=now)
+            first_seen = store.links_first_seen(session)
+            still_open = find_signals(session, state=OPEN, kinds=RAISED_KINDS, limit=None)
+        drafts = drafts_for(linking, ids, members, now=now, first_seen=first_seen)
+        drafts.extend(ended_drafts(still_open, drafts, linking, now=now))
         log.info(
             "linking_ran",
             accounts=inputs.population,
@@ -92,8 +105,11 @@ def drafts_for(
     members: Mapping[int, store.Member],
     *,
     now: datetime,
+    first_seen: Mapping[tuple[int, int], datetime] | None = None,
 ) -> list[SignalDraft]:
-    """Return the drafts a run's links and clusters raise, given the members' standings."""
+    """Return the drafts a run's links and clusters raise, given the members' standings
+    and when each link was first seen (its signal's key: a link that goes and comes back
+    raises again)."""
     cluster_of = {m: c for c in linking.clusters for m in c.members}
     drafts: list[SignalDraft] = []
     for link in linking.links:
@@ -102,9 +118,15 @@ def drafts_for(
             continue
         live, banned = (high, low) if low.sanctioned else (low, high)
         cluster = cluster_of.get(link.low)
+        since = (first_seen or {}).get((link.low, link.high))
         drafts.append(
             _linked_to_sanctioned(
-                link, live, banned, cluster_ids.get(cluster.key) if cluster else None, now
+                link,
+                live,
+                banned,
+                cluster_ids.get(cluster.key) if cluster else None,
+                now,
+                since=since,
             )
         )
     for cluster in linking.clusters:
@@ -119,10 +141,27 @@ def _said(link: Link) -> list[str]:
 
 
 def _linked_to_sanctioned(
-    link: Link, live: store.Member, banned: store.Member, cluster_id: int | None, now: datetime
+    link: Link,
+    live: store.Member,
+    banned: store.Member,
+    cluster_id: int | None,
+    now: datetime,
+    *,
+    since: datetime | None = None,
 ) -> SignalDraft:
-    after = live.created_at >= banned.created_at
+    # A new account of a banned party signs up after the ban's account; an older
+    # customer linked to a newer banned account is shown, not pushed up the ladder.
+    after = as_utc(live.created_at) >= as_utc(banned.created_at)
     kinds = ", ".join(k.replace("_", " ") for k in link.kinds)
+    older = (
+        ""
+        if after
+        else f"; it signed up before {banned.external_id}, so it is the older customer:"
+        " no ladder step is asked for"
+    )
+    key = f"{SignalKind.LINKED_TO_TERMINATED}:{live.account_id}:{banned.account_id}"
+    if since is not None:
+        key += f":{as_utc(since):%Y%m%dT%H%M%S}"
     return SignalDraft(
         kind=SignalKind.LINKED_TO_TERMINATED,
         subject_type="account",
@@ -130,6 +169,7 @@ def _linked_to_sanctioned(
         reason=(
             f"account {live.external_id} ({live.standing.replace('_', ' ')}) is linked to "
             f"{banned.standing} account {banned.external_id} by {kinds} (score {link.score:.2f})"
+            + older
         ),
         figures={
             "score": link.score,
@@ -141,10 +181,10 @@ def _linked_to_sanctioned(
             "cluster_id": cluster_id,
         },
         at=now,
-        dedupe_key=f"{SignalKind.LINKED_TO_TERMINATED}:{live.account_id}:{banned.account_id}",
+        dedupe_key=key,
         account_id=live.account_id,
-        severity=Severity.HIGH,
-        step=Step.REVIEW,
+        severity=Severity.HIGH if after else Severity.MEDIUM,
+        step=Step.REVIEW if after else Step.NONE,
         evidence={"evidence": _said(link), "cluster_id": cluster_id},
     )
 
@@ -172,7 +212,65 @@ def _cluster(
             "members": ", ".join(m.external_id for m in known),
         },
         at=now,
-        dedupe_key=f"{SignalKind.CLUSTER}:{cluster.key}:{cluster.size}",
+        dedupe_key=cluster_key(cluster.members),
         severity=Severity.MEDIUM if banned else Severity.LOW,
         evidence={"cluster_id": cluster_id, "kinds": kinds},
     )
+
+
+def cluster_key(members: Sequence[int]) -> str:
+    """Return a cluster signal's dedupe key: a digest of its set of members, so the same
+    accounts raise once and any change of members raises anew."""
+    digest = sha256_hex(",".join(str(m) for m in sorted(members)).encode())
+    return f"{SignalKind.CLUSTER}:{digest[:32]}"
+
+
+def ended_drafts(
+    open_signals: Sequence[SignalView],
+    raised: Sequence[SignalDraft],
+    linking: Linking,
+    *,
+    now: datetime,
+) -> list[SignalDraft]:
+    """Return a ``link.ended`` draft for every open link or cluster signal this run no
+    longer raises: its link went or a standing changed, or its cluster changed."""
+    current = {d.dedupe_key for d in raised}
+    linked = {(link.low, link.high) for link in linking.links}
+    drafts = []
+    for signal in open_signals:
+        if signal.dedupe_key is None or signal.dedupe_key in current:
+            continue
+        if signal.kind == SignalKind.LINKED_TO_TERMINATED:
+            other = signal.figures.get("linked_account", "?")
+            other_id = signal.figures.get("linked_account_id")
+            pair = (
+                tuple(sorted((signal.account_id, other_id)))
+                if isinstance(other_id, int) and signal.account_id is not None
+                else None
+            )
+            what = (
+                f"is still linked to account {other}, but no longer as a live account beside"
+                " a suspended or terminated one (a standing changed)"
+                if pair in linked
+                else f"is no longer linked to account {other}"
+            )
+            reason = f"account {signal.account_external_id or signal.subject_id} {what}"
+        else:
+            reason = (
+                f"cluster {signal.subject_id} as it was raised no longer stands: its members"
+                " changed or it dissolved"
+            )
+        drafts.append(
+            SignalDraft(
+                kind=SignalKind.LINK_ENDED,
+                subject_type=signal.subject_type,
+                subject_id=signal.subject_id,
+                reason=reason + " in the latest linking run",
+                figures={"ended_kind": signal.kind, "ended_signal": signal.signal_id},
+                at=now,
+                dedupe_key=f"{SignalKind.LINK_ENDED}:{signal.signal_id}",
+                account_id=signal.account_id,
+                resolves=signal.dedupe_key,
+            )
+        )
+    return drafts

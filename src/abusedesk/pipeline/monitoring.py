@@ -9,6 +9,8 @@ runs it, and applies its drafts (`storage.monitoring.apply_drafts`) in transacti
 A monitor that raises is logged and recorded as a ``monitor.failed`` signal; the other
 monitors still run, and its next run that works ends that signal. Drafts with bad data
 are refused one by one and recorded as a ``monitor.refused_drafts`` signal.
+Each sweep also ends the signals whose kind lasts only a while
+(``expire_after_hours``: spikes and bursts count while recent).
 """
 
 from collections.abc import Callable, Sequence
@@ -19,6 +21,7 @@ from typing import Protocol
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from abusedesk.cases.policy import CaseGroups
 from abusedesk.config import MonitoringSettings, Settings
 from abusedesk.monitoring.rules import SignalRules
 from abusedesk.monitoring.signals import SignalDraft
@@ -70,6 +73,7 @@ class MonitoringSweep:
         settings: MonitoringSettings,
         *,
         reopen_grace: timedelta = DEFAULT_REOPEN_GRACE,
+        groups: CaseGroups | None = None,
     ) -> None:
         names = [m.name for m in monitors]
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -80,7 +84,7 @@ class MonitoringSweep:
         self.settings = settings
         # Raises InvalidSignalRules at start, naming every wrong override.
         self.casework = Casework(
-            SignalRules.from_overrides(settings.rules),
+            SignalRules.from_overrides(settings.rules, groups=groups),
             grace=reopen_grace,
             advanced_queue=settings.advanced_queue,
         )
@@ -89,7 +93,19 @@ class MonitoringSweep:
         """Run every monitor whose interval has passed (every one with *force*)."""
         if not self.settings.enabled:
             return []
-        return [self.run_monitor(monitor, now, force=force) for monitor in self.monitors]
+        runs = [self.run_monitor(monitor, now, force=force) for monitor in self.monitors]
+        self.end_expired(now)
+        return runs
+
+    def end_expired(self, now: datetime) -> int:
+        """End the open signals older than their kind's ``expire_after_hours``; return how many."""
+        ended = 0
+        for kind, hours in sorted(self.settings.expire_after_hours.items()):
+            with unit_of_work(self.sessions) as session:
+                ended += monitoring.end_expired_signals(session, kind, hours=hours, now=now)
+        if ended:
+            log.info("signals_expired", ended=ended)
+        return ended
 
     def run_monitor(self, monitor: Monitor, now: datetime, *, force: bool = False) -> MonitorRun:
         """Run one monitor if its turn has come; a failure is logged and recorded, not raised."""
@@ -145,6 +161,7 @@ def monitoring_tender(
         monitors,
         settings.monitoring,
         reopen_grace=timedelta(days=settings.cases.reopen_grace_days),
+        groups=settings.cases.groups(),
     )
 
     def tend_monitoring(now: datetime) -> list[MonitorRun]:

@@ -69,15 +69,16 @@ class RateMonitor:
             written = store.write_statuses(
                 session, evaluation.rows, now=now, refreshed=evaluation.refreshed
             )
+            drafts = store.labelled(session, evaluation.drafts)
         log.info(
             "rates_ran",
             subjects=evaluation.subjects,
             rows_read=read,
             whole_read=whole,
             statuses_written=written,
-            drafts=len(evaluation.drafts),
+            drafts=len(drafts),
         )
-        return list(evaluation.drafts)
+        return drafts
 
     def forget(self) -> None:
         """Drop the in-memory figures: the next run reads them whole again."""

@@ -24,15 +24,19 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import SpikeSettings
+from abusedesk.core.hashing import sha256_hex
 from abusedesk.monitoring.signals import Severity, SignalDraft, SignalKind
 from abusedesk.spikes.detect import detect, detect_bursts, detect_collapses
 from abusedesk.spikes.model import Burst, BurstRule, Collapse, CollapseRule, Spike, SpikeRule
 from abusedesk.storage import spike_series as store
 from abusedesk.storage.db import read_only
+from abusedesk.storage.inventory import external_ids
 
 log = structlog.get_logger(__name__)
 
 HOUR = timedelta(hours=1)
+# The longest dedupe key a signal takes.
+MAX_KEY = 200
 # Words for each series dimension in a reason an analyst reads.
 _SUBJECT_WORDS = {
     store.ACCOUNT: "account",
@@ -126,7 +130,7 @@ class SpikeMonitor:
         bursts = self._bursts(sending, judged)
         with read_only(sessions) as session:
             account_spikes = spikes.get(store.ACCOUNT, [])
-            names = store.account_names(session, (int(s.series) for s in account_spikes))
+            names = external_ids(session, (int(s.series) for s in account_spikes))
             categories = store.main_categories(
                 session,
                 ((int(s.series), s.hour) for s in account_spikes),
@@ -259,7 +263,7 @@ class SpikeMonitor:
             reason=reason,
             figures=figures,
             at=spike.hour + HOUR,
-            dedupe_key=f"spike:{dimension}:{spike.series}:{spike.hour:%Y-%m-%dT%H}"[:200],
+            dedupe_key=hourly_key(f"spike:{dimension}", spike.series, spike.hour),
             account_id=account_id,
             severity=Severity.MEDIUM if account_id is not None else Severity.LOW,
         )
@@ -290,7 +294,7 @@ def _collapse_draft(collapse: Collapse) -> SignalDraft:
             "counted": "distinct messages",
         },
         at=collapse.until,
-        dedupe_key=f"collapse:{collapse.series}:{collapse.until:%Y-%m-%dT%H}"[:200],
+        dedupe_key=hourly_key("collapse", collapse.series, collapse.until),
         severity=Severity.MEDIUM,
     )
 
@@ -326,6 +330,18 @@ def _burst_draft(burst: Burst, sending: store.NewAccounts) -> SignalDraft:
         account_id=account_id,
         severity=Severity.MEDIUM,
     )
+
+
+def hourly_key(prefix: str, series: str, hour: datetime) -> str:
+    """Return the dedupe key of a series' signal at *hour*, at most MAX_KEY characters.
+
+    A series name too long to fit (a long link host) is replaced by its digest, so the
+    hour is never cut off and two hours of one series never share a key.
+    """
+    key = f"{prefix}:{series}:{hour:%Y-%m-%dT%H}"
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{prefix}:sha256:{sha256_hex(series.encode())}:{hour:%Y-%m-%dT%H}"
 
 
 def _chance(probability: float) -> str:

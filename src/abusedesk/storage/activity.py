@@ -483,18 +483,20 @@ def record_sighting(
     return _episode(row)
 
 
-def end_quiet_episodes(session: Session, kind: str, *, seen_before: datetime) -> int:
-    """End the open episodes of *kind* last seen before *seen_before*; return how many."""
+def end_quiet_episodes(session: Session, kind: str, *, seen_before: datetime) -> list[Episode]:
+    """End the open episodes of *kind* last seen before *seen_before*; return them."""
     rows = session.scalars(
-        select(ActivityEpisode).where(
+        select(ActivityEpisode)
+        .where(
             ActivityEpisode.kind == kind,
             ActivityEpisode.ended_at.is_(None),
             ActivityEpisode.last_seen_at < seen_before,
         )
+        .order_by(ActivityEpisode.id)
     ).all()
     for row in rows:
         row.ended_at = row.last_seen_at
-    return len(rows)
+    return [_episode(row) for row in rows]
 
 
 def _episode(row: ActivityEpisode) -> Episode:

@@ -7,7 +7,7 @@ of our space, and the registrable domains of the domain identities accounts hold
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from abusedesk.blocklists.checks import CheckRun
 from abusedesk.blocklists.model import Check, Holder, Holding, Listing, Target
 from abusedesk.blocklists.watch import compare
 from abusedesk.core.errors import NotFound
+from abusedesk.storage.inventory import external_ids
 from abusedesk.storage.tables import (
     Account,
     BlocklistListing,
@@ -119,7 +120,7 @@ def _ip_targets(session: Session, now: datetime, ranges: Sequence[str], load: Ta
     for text in ranges:
         network = ipaddress.ip_network(text, strict=False)
         seen.update(str(member) for member in network)
-    names = _external_ids(session, {a for a, _, _ in held.values() if a is not None})
+    names = external_ids(session, {a for a, _, _ in held.values() if a is not None})
     for address in seen:
         account_id, pool, shared = held.get(address, (None, None, False))
         if address not in held:
@@ -163,17 +164,6 @@ def _canonical_ip(value: object) -> str | None:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
         return None
-
-
-def _external_ids(session: Session, account_ids: Collection[int]) -> dict[int, str]:
-    """Return the external ids of these accounts."""
-    found: dict[int, str] = {}
-    ordered = sorted(account_ids)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        rows = session.execute(select(Account.id, Account.external_id).where(Account.id.in_(chunk)))
-        found.update({row.id: row.external_id for row in rows})
-    return found
 
 
 def apply_checks(session: Session, checks: Sequence[Check], *, now: datetime) -> AppliedChecks:

@@ -1,4 +1,4 @@
-"""Dialect differences in one place: upserts and per-account locks."""
+"""Dialect differences in one place: upserts, per-account locks and LIKE patterns."""
 
 from typing import Any
 
@@ -31,3 +31,9 @@ def lock_account(session: Session, account_id: int) -> None:
         session.execute(
             select(func.pg_advisory_xact_lock(ACCOUNT_LOCK_SPACE, account_id & 0x7FFFFFFF))
         )
+
+
+def escape_like(text: str) -> str:
+    """Return *text* for a LIKE pattern with ``escape="\\"``: ``%``, ``_`` and ``\\``
+    match themselves, on both databases."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

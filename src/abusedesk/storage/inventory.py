@@ -4,7 +4,7 @@ The statements are built once and run with expanding bound lists; long lists are
 in chunks so that no statement outgrows a database's limit on bound values.
 """
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, literal, select
@@ -199,6 +199,22 @@ class SqlInventoryLookup:
     ) -> Iterator[Any]:
         for chunk in _chunks(sorted(set(values))):
             yield from self.session.execute(statement, {**(bound or {}), "values": chunk})
+
+
+def external_ids(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
+    """Return the external id of each of these accounts (unknown ids are left out).
+
+    Asked in chunks, so any number of ids fits a statement's bound values.
+    """
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(account_ids))):
+        found.update(
+            (int(account_id), str(external_id))
+            for account_id, external_id in session.execute(
+                select(Account.id, Account.external_id).where(Account.id.in_(chunk))
+            )
+        )
+    return found
 
 
 def _chunks(values: Sequence[T]) -> Iterator[list[T]]:

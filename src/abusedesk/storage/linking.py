@@ -401,6 +401,16 @@ def last_run(session: Session) -> RunLine | None:
     )
 
 
+def links_first_seen(session: Session) -> dict[tuple[int, int], datetime]:
+    """Return when each stored link (lower account id, higher) was first seen."""
+    return {
+        (low, high): first_seen
+        for low, high, first_seen in session.execute(
+            select(AccountLink.account_id, AccountLink.other_account_id, AccountLink.first_seen_at)
+        )
+    }
+
+
 def members_of(session: Session, account_ids: Iterable[int]) -> dict[int, Member]:
     """Return the accounts with these ids as members (standing, name ...)."""
     wanted = sorted(set(account_ids))

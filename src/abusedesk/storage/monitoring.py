@@ -6,7 +6,8 @@ raised before does nothing again), the signal it *resolves* ends, and by the rul
 group through the case machinery (``storage.cases.case_for_signal``), raises the case's
 priority, sends the case to an advanced-tier queue when its severity asks, and proposes the
 ladder action its step asks for through ``storage.enforcement.propose`` with the figures
-as evidence. An action already pending for the account is never proposed again; what the
+as evidence. Nothing is proposed while the same or a stronger step waits for the account
+(a pause goes beside a waiting review, never a review beside a waiting pause); what the
 ladder or the policy refuses is recorded, not raised. Every decision is kept on the
 signal in words, and the case's history gets a ``signal`` step.
 
@@ -15,7 +16,7 @@ Also here: when each monitor last ran (``sweep_marks``), for the sweep and the p
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 import structlog
@@ -26,7 +27,7 @@ from abusedesk.cases.errors import ReasonRequired
 from abusedesk.cases.routing import Department, Tier
 from abusedesk.core.clock import as_utc
 from abusedesk.core.errors import AbuseDeskError, NotFound
-from abusedesk.enforcement.ladder import AccountAction
+from abusedesk.enforcement.ladder import ACCOUNT_ACTIONS, AccountAction, Standing
 from abusedesk.monitoring.rules import Decision, SignalRules, draft_problems, evidence_figures
 from abusedesk.monitoring.signals import SignalDraft
 from abusedesk.storage import audit, case_history, casework, enforcement, queues
@@ -312,7 +313,11 @@ def _propose(
     case_id: int,
     now: datetime,
 ) -> tuple[int | None, str]:
-    """Propose *action* unless an action is pending for the account; return it and why."""
+    """Propose *action* unless the same or a stronger step waits for the account.
+
+    A weaker pending action (a review) does not hold back a stronger one (a pause): the
+    pause is proposed beside it, and the decision names both.
+    """
     pending = session.execute(
         select(EnforcementAction.id, EnforcementAction.action)
         .where(
@@ -321,13 +326,24 @@ def _propose(
             EnforcementAction.state.in_(sorted(ActionState.PENDING)),
         )
         .order_by(EnforcementAction.id)
-        .limit(1)
-    ).first()
-    if pending is not None:
+    ).all()
+    wanted = ladder_rung(action)
+    blocking = [p for p in pending if ladder_rung(p.action) >= wanted]
+    if blocking:
+        first = blocking[0]
+        same = "the same step" if first.action == action else "a stronger step"
         return None, (
-            f"Action {pending.id} ({pending.action}) already waits for the account, so no"
+            f"Action {first.id} ({first.action}) already waits for the account, {same}, so no"
             f" {action} is proposed again."
         )
+    weaker = [p for p in pending if ladder_rung(p.action) >= 0]
+    beside = (
+        " beside "
+        + ", ".join(f"action {p.id} ({p.action})" for p in weaker)
+        + ", a weaker step still waiting"
+        if weaker
+        else ""
+    )
     evidence = {"case_ids": [case_id], "figures": evidence_figures(draft.figures)}
     try:
         with session.begin_nested():
@@ -352,7 +368,62 @@ def _propose(
         text += "; it waits for a second analyst to approve it"
     elif record.action == AccountAction.REVIEW:
         text += "; an analyst executes it"
-    return record.id, text + "."
+    return record.id, text + beside + "."
+
+
+def ladder_rung(action: str) -> int:
+    """Return how high on the ladder *action* takes an account (its resulting standing's
+    rung); -1 for actions that lift an account or are not account actions."""
+    if action not in AccountAction.PUNITIVE:
+        return -1
+    return Standing.ALL.index(ACCOUNT_ACTIONS[action][1])
+
+
+# --- by time ------------------------------------------------------------------------------
+
+
+def end_expired_signals(
+    session: Session, kind: str, *, hours: int, now: datetime, limit: int = 1000
+) -> int:
+    """End the open signals of *kind* raised more than *hours* before *now*; return how many.
+
+    Each one's case records the end in its history (``case:signal:expire``) and no longer
+    counts it in its priority: a spike counts while it is recent, not for ever.
+    """
+    rows = session.execute(
+        select(Signal.id, Signal.case_id)
+        .where(
+            Signal.kind == kind,
+            Signal.state == OPEN,
+            Signal.raised_at < now - timedelta(hours=hours),
+        )
+        .order_by(Signal.id)
+        .limit(limit)
+    ).all()
+    why = f"a {kind} signal counts for {hours} hours after it is raised; it ended by itself"
+    cases: set[int] = set()
+    for row in rows:
+        if not resolve_signal(session, row.id, at=now, by=ACTOR, resolution=why):
+            continue
+        if row.case_id is None:
+            continue
+        cases.add(row.case_id)
+        case_history.record(
+            session,
+            row.case_id,
+            SIGNAL_STEP,
+            actor=ACTOR,
+            at=now,
+            to_value=f"signal {row.id} ended",
+            reason=why,
+            tag="case:signal:expire",
+            after={"signal_id": row.id},
+        )
+    for case_id, group in session.execute(
+        select(Case.id, Case.category_group).where(Case.id.in_(sorted(cases)))
+    ):
+        refresh_case(session, case_id, group)
+    return len(rows)
 
 
 # --- by hand -----------------------------------------------------------------------------
@@ -472,7 +543,23 @@ def monitor_marks(session: Session, names: Sequence[str] = ()) -> list[MonitorMa
 
 
 def record_failure(session: Session, monitor: str, error: str, *, now: datetime) -> int | None:
-    """Raise the monitor's failure signal (once a day while it keeps failing)."""
+    """Raise the monitor's failure signal (once a day while it keeps failing).
+
+    A failure after a run that worked raises anew, even on the day of an earlier one.
+    """
+    day = datetime.combine(as_utc(now).date(), datetime.min.time(), tzinfo=UTC)
+    still_failing = session.scalar(
+        select(Signal.id)
+        .where(
+            Signal.kind == MONITOR_FAILED,
+            Signal.subject_id == monitor,
+            Signal.state == OPEN,
+            Signal.raised_at >= day,
+        )
+        .limit(1)
+    )
+    if still_failing is not None:
+        return None
     return raise_signal(
         session,
         kind=MONITOR_FAILED,
@@ -481,7 +568,7 @@ def record_failure(session: Session, monitor: str, error: str, *, now: datetime)
         reason=f"the {monitor} monitor failed: {error}"[:2000],
         figures={"monitor": monitor},
         at=now,
-        dedupe_key=f"{MONITOR_FAILED}:{monitor}:{now:%Y-%m-%d}",
+        dedupe_key=f"{MONITOR_FAILED}:{monitor}:{as_utc(now).isoformat()}",
         severity="medium",
     )
 

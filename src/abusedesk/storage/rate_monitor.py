@@ -19,7 +19,7 @@ healthy get fresh figures.
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -359,7 +359,8 @@ def read_book(session: Session, book: RateBook, *, now: datetime, whole: bool) -
     senders: dict[str, tuple[int, int]] = {}
     parts = (
         f"SELECT day, {figures}, account_id, resource_key FROM rate_daily{_scan(session, whole)}"  # noqa: S608  # our names and integers
-        f" WHERE resource_key <> '' AND {days}"
+        # "> ''" rather than "<> ''": the same rows, but an index range on (day, resource_key).
+        f" WHERE resource_key > '' AND {days}"
     )
     for chunk in _stream(session, parts):
         read += len(chunk)
@@ -936,7 +937,7 @@ def _transition(
                 kind=draft_kind,
                 subject_type=subject_type,
                 subject_id=subject_id,
-                reason=f"{_label(subject_type, subject_id)}: {reason}",
+                reason=reason,
                 figures={**figures, "previous_status": before, "subject": subject_id},
                 at=now,
                 dedupe_key=(
@@ -990,10 +991,6 @@ def _severity(status: str, account_id: int | None, *, healed: bool) -> str:
     if status == Status.PENDING_PAUSE or account_id is None:
         return Severity.HIGH
     return Severity.MEDIUM
-
-
-def _label(subject_type: str, subject_id: str) -> str:
-    return f"{subject_type.replace('_', ' ')} {subject_id}"
 
 
 def _dedupe_key(subject_type: str, subject_id: str, metric: str, what: str, now: datetime) -> str:
@@ -1135,6 +1132,27 @@ def _write_refreshed(session: Session, refreshed: Sequence["Refresh"], *, now: d
             for r in refreshed
         ],
     )
+
+
+def labelled(session: Session, drafts: Sequence[SignalDraft]) -> list[SignalDraft]:
+    """Return *drafts* with their subject named as an analyst knows it, in reason and figures.
+
+    ``account 4411: complaint rate 0.40% ...``; the figures keep the subject id and add
+    its ``label`` (external id, domain, pool name, Feedback-ID ...).
+    """
+    labels = subject_labels(session, [(d.subject_type, d.subject_id) for d in drafts])
+    named = []
+    for draft in drafts:
+        label = labels.get((draft.subject_type, draft.subject_id), draft.subject_id)
+        words = draft.subject_type.replace("_", " ")
+        named.append(
+            replace(
+                draft,
+                reason=f"{words} {label}: {draft.reason}",
+                figures={**draft.figures, "label": label},
+            )
+        )
+    return named
 
 
 def subject_labels(

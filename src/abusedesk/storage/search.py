@@ -35,6 +35,7 @@ from abusedesk.search.query import (
     event_text,
     index_entries,
 )
+from abusedesk.storage.dialect import escape_like
 from abusedesk.storage.tables import (
     Account,
     Case,
@@ -285,7 +286,7 @@ def _account_hits(session: Session, query: SearchQuery, limit: int) -> list[Acco
         for account_id, how in _accounts_for_term(session, term, limit):
             found.setdefault(account_id, how)
     for word in query.words:
-        pattern = f"%{_escape_like(word.lower())}%"
+        pattern = f"%{escape_like(word.lower())}%"
         for account_id in session.scalars(
             select(Account.id)
             .where(func.lower(Account.name).like(pattern, escape="\\"))
@@ -309,7 +310,7 @@ def _accounts_for_term(session: Session, term: SearchTerm, limit: int) -> list[t
         statement = select(Account.id).where(
             or_(
                 Account.external_id == term.value,
-                func.lower(Account.name).like(f"%{_escape_like(lowered)}%", escape="\\"),
+                func.lower(Account.name).like(f"%{escape_like(lowered)}%", escape="\\"),
             )
         )
         return [(i, f"account {term.value}") for i in session.scalars(statement.limit(limit))]
@@ -373,7 +374,3 @@ def _case_hits(
         .limit(limit)
     ).all()
     return [CaseHit(*row) for row in rows]
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

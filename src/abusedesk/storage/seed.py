@@ -33,6 +33,7 @@ from abusedesk.inventory.model import (
 )
 from abusedesk.inventory.rows import recipient_hash
 from abusedesk.storage import case_notes, queues
+from abusedesk.storage.activity import seed_activity
 from abusedesk.storage.inventory_store import CHUNK_SIZE, upsert_records
 from abusedesk.storage.queues import DEFAULT_QUEUE
 from abusedesk.storage.tables import Account
@@ -135,7 +136,9 @@ def seed_provider(
                 f"{len(outcome.errors)} generated {table} rows were refused; "
                 f"row {first.line}: {first.field}: {first.message}"
             )
-    return {table: len(records) for table, records in tables}
+    counts = {table: len(records) for table, records in tables}
+    counts.update(seed_activity(session, provider, traffic))
+    return counts
 
 
 def _ref(resource: DemoResource) -> ResourceRef:

@@ -13,7 +13,7 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from abusedesk.storage.dialect import insert_for
+from abusedesk.storage.dialect import escape_like, insert_for
 from abusedesk.storage.tables import Account, Signal
 
 OPEN: Final = "open"
@@ -166,7 +166,7 @@ def find_signals(
     if kinds:
         query = query.where(Signal.kind.in_(list(kinds)))
     if monitor is not None:
-        query = query.where(Signal.kind.like(f"{_escaped(monitor)}.%", escape="\\"))
+        query = query.where(Signal.kind.like(f"{escape_like(monitor)}.%", escape="\\"))
     if severity is not None:
         query = query.where(Signal.severity == severity)
     if account_id is not None:
@@ -186,10 +186,6 @@ def count_open_by_kind(session: Session) -> dict[str, int]:
         select(Signal.kind, func.count(Signal.id)).where(Signal.state == OPEN).group_by(Signal.kind)
     )
     return {kind: int(count) for kind, count in rows}
-
-
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _view(row: Signal, external_id: str | None) -> SignalView:

@@ -171,21 +171,6 @@ def new_account_sending(
     )
 
 
-def account_names(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
-    """Return the external id of each account, for reasons an analyst reads."""
-    wanted = sorted(set(account_ids))
-    names: dict[int, str] = {}
-    for offset in range(0, len(wanted), 500):
-        chunk = wanted[offset : offset + 500]
-        names.update(
-            (account_id, external_id)
-            for account_id, external_id in session.execute(
-                select(Account.id, Account.external_id).where(Account.id.in_(chunk))
-            )
-        )
-    return names
-
-
 def main_categories(
     session: Session, spikes: Iterable[tuple[int, datetime]], *, excluded: Sequence[str]
 ) -> dict[tuple[int, datetime], str]:

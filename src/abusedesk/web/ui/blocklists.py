@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from abusedesk.access.model import CASE_VIEW
-from abusedesk.blocklists.answers import InvalidQueryTarget, UnknownBlocklist, blocklist
+from abusedesk.blocklists.answers import InvalidQueryTarget
 from abusedesk.blocklists.model import Listing, parse_target
+from abusedesk.blocklists.watch import list_title
 from abusedesk.core.clock import utcnow
 from abusedesk.storage import blocklists as store
 from abusedesk.storage.db import read_only
@@ -77,7 +78,7 @@ def blocklists_page(
             "typed": target,
             "run": run,
             "titles": {
-                listing.blocklist: _title(listing.blocklist) for listing in [*current, *history]
+                listing.blocklist: list_title(listing.blocklist) for listing in [*current, *history]
             },
             "problem": problem,
             "history_days": HISTORY_DAYS,
@@ -88,7 +89,7 @@ def blocklists_page(
 
 def _interval(listing: Listing, *, one_target: bool) -> Interval:
     """Return a listing as one bar of the timeline."""
-    title = _title(listing.blocklist)
+    title = list_title(listing.blocklist)
     label = title if one_target else f"{listing.target} · {title}"
     return Interval(
         label=label,
@@ -96,11 +97,3 @@ def _interval(listing: Listing, *, one_target: bool) -> Interval:
         end=listing.delisted_at,
         note=", ".join(listing.meanings),
     )
-
-
-def _title(name: str) -> str:
-    """Return a list's title, or its name when the catalogue does not know it."""
-    try:
-        return blocklist(name).title
-    except UnknownBlocklist:
-        return name

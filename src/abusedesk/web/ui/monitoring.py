@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from abusedesk.access.model import CASE_VIEW, CASE_WORK, User
+from abusedesk.blocklists.model import Listing
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.monitoring.signals import Severity, SignalKind
@@ -26,7 +27,8 @@ from abusedesk.reputation.status import Status
 from abusedesk.storage import action_views, blocklists, linking, monitoring, rate_monitor
 from abusedesk.storage.db import read_only
 from abusedesk.storage.enforcement import current_policy
-from abusedesk.storage.rate_monitor import SPAM_TRAPS, RatePoint, RateStatusView
+from abusedesk.storage.inventory import external_ids
+from abusedesk.storage.rate_monitor import SPAM_TRAPS, RatePoint
 from abusedesk.storage.reputation import account_figures
 from abusedesk.storage.signals import OPEN, RESOLVED, count_open_by_kind, find_signals
 from abusedesk.web import container_of
@@ -179,21 +181,28 @@ def _dashboard(session: Session, filters: SignalFilters, *, now: datetime) -> di
             title=f"Signals raised per day, last {HISTORY_DAYS} days",
         ),
         "worst_rates": rate_monitor.current_statuses(session, statuses=WORST, limit=20),
-        "external_ids": _external_ids(session, counted),
-        "listings": open_listings,
-        "listing_chart": timeline(
-            [
-                Interval(f"{item.target} on {item.blocklist}", item.first_seen_at, item.delisted_at)
-                for item in recent_listings
-            ],
-            start=since,
-            end=now,
-            title=f"Listings in the last {HISTORY_DAYS} days",
+        "external_ids": external_ids(
+            session, (c.account_id for c in counted if c.account_id is not None)
         ),
+        "listings": open_listings,
+        "listing_chart": _listing_timeline(recent_listings, since=since, now=now),
         "spikes": spikes,
         "clusters": clusters,
         "marks": monitoring.monitor_marks(session, MONITORS),
     }
+
+
+def _listing_timeline(listings: Sequence[Listing], *, since: datetime, now: datetime) -> Markup:
+    """Return the listings as a timeline of the last HISTORY_DAYS days, one bar each."""
+    return timeline(
+        [
+            Interval(f"{item.target} on {item.blocklist}", item.first_seen_at, item.delisted_at)
+            for item in listings
+        ],
+        start=since,
+        end=now,
+        title=f"Listings in the last {HISTORY_DAYS} days",
+    )
 
 
 def _daily_series(
@@ -212,7 +221,8 @@ def _daily_series(
     ]
 
 
-@router.get("/accounts/{external_id}")
+# Any external id: a provider's ids may hold "/", "#" or "?"; links quote them.
+@router.get("/accounts/{external_id:path}")
 def account_page(
     request: Request,
     external_id: str = Path(min_length=1, max_length=64),
@@ -299,15 +309,7 @@ def _account(session: Session, external_id: str, *, now: datetime) -> dict[str, 
         "signals": signals,
         "open_signals": sum(1 for s in signals if s.state == OPEN),
         "listings": listings,
-        "listing_chart": timeline(
-            [
-                Interval(f"{item.target} on {item.blocklist}", item.first_seen_at, item.delisted_at)
-                for item in listings
-            ],
-            start=since,
-            end=now,
-            title=f"Listings in the last {HISTORY_DAYS} days",
-        ),
+        "listing_chart": _listing_timeline(listings, since=since, now=now),
         "statuses": rate_monitor.current_statuses(session, account_id=account.account_id),
         "cluster": linking.cluster_of_account(session, account.account_id),
         "links": _links(session, account.account_id),
@@ -369,8 +371,3 @@ def _rate_charts(
         )
     )
     return charts
-
-
-def _external_ids(session: Session, statuses: Sequence[RateStatusView]) -> dict[int, str]:
-    ids = {s.account_id for s in statuses if s.account_id is not None}
-    return {m.account_id: m.external_id for m in linking.members_of(session, ids).values()}
