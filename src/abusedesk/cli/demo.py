@@ -28,7 +28,13 @@ from abusedesk.demo.provider import MIN_ACCOUNTS, generate_provider
 from abusedesk.demo.reports import ReportGenerator
 from abusedesk.demo.traffic import generate_traffic
 from abusedesk.storage.db import unit_of_work
-from abusedesk.storage.seed import has_accounts, seed_casework, seed_provider, seed_users
+from abusedesk.storage.seed import (
+    DEMO_USERS,
+    has_accounts,
+    seed_casework,
+    seed_provider,
+    seed_users,
+)
 
 app = typer.Typer(
     help="Load a simulated provider and write the reports outsiders send about it.",
@@ -168,9 +174,9 @@ def _seed_demo_users(container: Container) -> None:
     """
     settings = container.settings.access
     given = os.environ.get(DEMO_PASSWORD_VARIABLE, "")
-    password = given or secrets.token_urlsafe(15)
     try:
-        check_password(password, username="", min_length=settings.password_min_length)
+        password = given or _random_password(settings.password_min_length)
+        _check_demo_password(password, settings.password_min_length)
     except WeakPassword as exc:
         errors.print(f"{DEMO_PASSWORD_VARIABLE} is refused: {exc}; set a stronger one")
         raise typer.Exit(2) from exc
@@ -195,6 +201,26 @@ def _seed_demo_users(container: Container) -> None:
         console.print("their password, shown only this once:")
         # Printed plainly on a line of its own so that no terminal width wraps it.
         typer.echo(password)
+
+
+def _check_demo_password(password: str, min_length: int) -> None:
+    """Raise WeakPassword unless *password* passes the policy for every demo user."""
+    for username, _, _ in DEMO_USERS:
+        check_password(password, username=username, min_length=min_length)
+
+
+def _random_password(min_length: int) -> str:
+    """Return a random password that passes the policy for every demo user.
+
+    A random one can contain a short username (``ana``) by chance: draw again then.
+    """
+    while True:
+        password = secrets.token_urlsafe(max(15, min_length))
+        try:
+            _check_demo_password(password, min_length)
+        except WeakPassword:
+            continue
+        return password
 
 
 def _ground_truth_path(out: Path, given: Path | None) -> Path:
