@@ -57,6 +57,10 @@ bench: install ## Run the benchmarks and print their figures beside the goals
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/attribution.py --seed 5 --scale-accounts 10000 --intervals 100000 --send-log 1000000
 	$(RUN) python bench/audit.py --rows 200000
+	$(RUN) python bench/monitoring.py
+	$(RUN) python bench/spikes.py --seed 5
+	$(RUN) python bench/linking.py --seed 5
+	$(RUN) python bench/anomalies.py --seed 5
 	$(RUN) python bench/privacy.py
 
 .PHONY: corpus
