@@ -62,6 +62,8 @@ REFUSED: Final = {
 BACK_TO: Final = ("/monitoring", "/accounts/", "/cases/")
 HISTORY_DAYS: Final = 30
 SHOWN: Final = 200
+# Signals listed on the dashboard at once: the newest; the filters narrow the rest.
+SIGNALS_SHOWN: Final = 50
 SPIKE_KINDS: Final = (SignalKind.SPIKE, SignalKind.SENDING_BURST, SignalKind.REPORTER_COLLAPSE)
 # The statuses accounts are counted by on the dashboard (healthy ones are not stored).
 NOT_HEALTHY: Final = (
@@ -138,7 +140,7 @@ def _dashboard(session: Session, filters: SignalFilters, *, now: datetime) -> di
             monitor=KIND_PREFIX.get(filters.monitor),
             severity=filters.severity or None,
             account_id=account_id,
-            limit=SHOWN,
+            limit=SIGNALS_SHOWN,
         )
     )
     open_by_kind = count_open_by_kind(session)
@@ -165,7 +167,7 @@ def _dashboard(session: Session, filters: SignalFilters, *, now: datetime) -> di
         "monitors": list(KIND_PREFIX),
         "severities": Severity.ALL,
         "signals": signals,
-        "shown": SHOWN,
+        "shown": SIGNALS_SHOWN,
         "open_total": sum(open_by_kind.values()),
         "status_counts": [(s.replace("_", " "), n) for s, n in accounts_by_status.items()],
         "status_chart": bar_chart(
