@@ -105,6 +105,8 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
             enforcement_tender(sessions, connector, settings, notify=notify_customer(notices)),
             notices_tender(sessions, mailer, notices),
             monitoring_tender(sessions, settings, monitors(settings)),
+            # insights tenders: qa sampling
+            # insights tenders: weekly reports
         ],
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)

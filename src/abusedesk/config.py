@@ -717,6 +717,24 @@ class MonitoringSettings(BaseModel):
         return self.intervals.get(monitor, self.default_interval_seconds)
 
 
+# --- insights settings: metrics ---
+
+
+# --- insights settings: qa ---
+
+
+# --- insights settings: reports ---
+
+
+# --- insights settings: reviews ---
+
+
+# --- insights settings: analytics ---
+
+
+# --- insights settings: voice ---
+
+
 class Settings(BaseSettings):
     """Every setting abusedesk reads."""
 
@@ -755,3 +773,9 @@ class Settings(BaseSettings):
     activity: ActivitySettings = Field(default_factory=ActivitySettings)
     # monitoring settings field: signals
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    # insights settings field: metrics
+    # insights settings field: qa
+    # insights settings field: reports
+    # insights settings field: reviews
+    # insights settings field: analytics
+    # insights settings field: voice

@@ -70,6 +70,13 @@ QA_REVIEW: Final = _permission("qa.review", "score closed cases for quality assu
 INSIGHT_VIEW: Final = _permission(
     "insight.view", "see analyst metrics, QA results and trend reports", read_only=True
 )
+INSIGHT_WRITE: Final = _permission(
+    "insight.write",
+    "write the weekly report's summary, open and edit incident reviews, record others' shifts",
+)
+QA_ADMIN: Final = _permission(
+    "qa.admin", "change QA scorecards and sampling rates, open calibrations, settle disputes"
+)
 SQL_QUERY: Final = _permission(
     "sql.query", "run read-only SQL over the documented analytics views", read_only=True
 )
@@ -148,7 +155,9 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
                 ESCALATION_HANDLE,
                 ACTION_APPROVE,
                 QA_REVIEW,
+                QA_ADMIN,
                 INSIGHT_VIEW,
+                INSIGHT_WRITE,
                 AUDIT_VIEW,
                 METRICS_VIEW,
             )
@@ -162,6 +171,7 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
                 INVENTORY_VIEW,
                 EVIDENCE_VIEW_RAW,
                 QA_REVIEW,
+                QA_ADMIN,
                 INSIGHT_VIEW,
             )
         ),

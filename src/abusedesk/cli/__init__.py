@@ -51,6 +51,10 @@ app.add_typer(queues.queue_app, name="queue")
 app.add_typer(queues.routing_app, name="routing")
 app.add_typer(queues.calendar_app, name="calendar")
 app.add_typer(blocklists.app, name="blocklists")
+# insights commands: metrics (shifts import)
+# insights commands: qa
+# insights commands: reports
+# insights commands: analytics (export parquet)
 
 
 def main() -> None:

@@ -1054,6 +1054,222 @@ class ActivityEpisode(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+# --- insights: analyst activity, shifts, QA, reports, reviews, saved queries (0019) ---
+
+
+class AnalystActivity(Base):
+    """A stretch of time an analyst spent on a case: the page in focus, or an action taken.
+
+    The workbench's heartbeat extends ``last_seen_at`` while the case page is visible and
+    focused; a gap longer than the idle limit starts a new row. Handle time is read from
+    these rows (``insights/metrics.py``), never from open-to-close wall time.
+    """
+
+    __tablename__ = "analyst_activity"
+    __table_args__ = (
+        Index("ix_analyst_activity_username_started_at", "username", "started_at"),
+        Index("ix_analyst_activity_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"))
+    # focus (the case page was visible and focused) | action (a step taken on the case)
+    source: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    pings: Mapped[int] = mapped_column(default=1)
+
+
+class AnalystShift(Base):
+    """A period of an analyst's availability: on shift, or on break, training or meeting.
+
+    Breaks, training and meetings inside a shift are not available time. An open period
+    (``ends_at`` empty) is the analyst's current status.
+    """
+
+    __tablename__ = "analyst_shifts"
+    __table_args__ = (Index("ix_analyst_shifts_username_starts_at", "username", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    # recorded (by the analyst or a lead in the workbench) | imported (from a rota file)
+    source: Mapped[str] = mapped_column(String(20))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class QaScorecard(Base):
+    """One version of the QA scorecard for a case type (a category group, "" for any)."""
+
+    __tablename__ = "qa_scorecards"
+    __table_args__ = (UniqueConstraint("case_type", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int]
+    # Criteria: [{"key", "label", "weight", "critical", "guidance"}] (insights/qa.py).
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class QaSample(Base):
+    """A closed case or an executed action picked for quality review: the QA queue.
+
+    ``reason``: random, new_analyst, overturned_appeal or targeted. A calibration sample
+    is scored by several reviewers, each blind to the others.
+    """
+
+    __tablename__ = "qa_samples"
+    __table_args__ = (
+        Index("ix_qa_samples_state_sampled_at", "state", "sampled_at"),
+        Index("ix_qa_samples_analyst", "analyst"),
+        Index("ix_qa_samples_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"))
+    action_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("enforcement_actions.id"))
+    analyst: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(30))
+    # waiting | scored | skipped
+    state: Mapped[str] = mapped_column(String(20))
+    sampled_at: Mapped[datetime]
+    sampled_by: Mapped[str] = mapped_column(String(200))
+    calibration_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("qa_calibrations.id"))
+
+
+class QaCalibration(Base):
+    """A calibration round: the same samples scored by several reviewers."""
+
+    __tablename__ = "qa_calibrations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    reviewers: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class QaReview(Base):
+    """One reviewer's scorecard for one sample, and the analyst's answer to it.
+
+    ``feedback``: sent, acknowledged or disputed; a dispute is settled upheld (the score
+    stands) or amended (the score was changed by the one who settled it).
+    """
+
+    __tablename__ = "qa_reviews"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "reviewer"),
+        Index("ix_qa_reviews_analyst_scored_at", "analyst", "scored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(BigId, ForeignKey("qa_samples.id"))
+    analyst: Mapped[str] = mapped_column(String(200))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    scorecard_id: Mapped[int] = mapped_column(BigId, ForeignKey("qa_scorecards.id"))
+    # {criterion key: {"rating": "met" | "not_met" | "na", "comment": str}}
+    ratings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float]
+    critical_failure: Mapped[bool]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    scored_at: Mapped[datetime]
+    feedback: Mapped[str] = mapped_column(String(20))
+    acknowledged_at: Mapped[datetime | None]
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    disputed_at: Mapped[datetime | None]
+    settled_by: Mapped[str | None] = mapped_column(String(200))
+    settled_at: Mapped[datetime | None]
+    settlement: Mapped[str | None] = mapped_column(Text)
+
+
+class WeeklyReport(Base):
+    """The leadership report of one week: figures frozen when generated, the lead's summary."""
+
+    __tablename__ = "weekly_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    week_start: Mapped[datetime] = mapped_column(unique=True)
+    generated_at: Mapped[datetime]
+    generated_by: Mapped[str] = mapped_column(String(200))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_by: Mapped[str | None] = mapped_column(String(200))
+    summary_at: Mapped[datetime | None]
+
+
+class IncidentReview(Base):
+    """An incident or problem review opened from a spike, a case or a period.
+
+    ``origin``: spike (a signal), case or period; the timeline is assembled from events,
+    signals, actions and notes in ``starts_at``..``ends_at`` about ``account_ids``.
+    """
+
+    __tablename__ = "incident_reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    origin: Mapped[str] = mapped_column(String(20))
+    origin_id: Mapped[int | None] = mapped_column(BigInteger)
+    account_ids: Mapped[list[Any]] = mapped_column(default=list)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # draft | in_review | closed
+    state: Mapped[str] = mapped_column(String(20))
+    impact: Mapped[str] = mapped_column(Text, default="")
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    went_well: Mapped[str] = mapped_column(Text, default="")
+    went_badly: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class ReviewFollowUp(Base):
+    """A follow-up item of an incident review, tracked to completion."""
+
+    __tablename__ = "review_followups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    review_id: Mapped[int] = mapped_column(BigId, ForeignKey("incident_reviews.id"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime | None]
+    # open | done | dropped
+    state: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class SavedQuery(Base):
+    """A SQL query over the analytics views, saved for the team."""
+
+    __tablename__ = "saved_queries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    sql: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+# --- insights: report rollups (0020) ---
+
+
 # --- access and audit ---------------------------------------------------------------
 
 
@@ -1067,6 +1283,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(40))
+    # The team the user's figures roll up to (insights); empty: no team.
+    team: Mapped[str] = mapped_column(String(80), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]

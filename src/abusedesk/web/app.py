@@ -116,6 +116,11 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(monitoring.router)
     app.include_router(clusters.router)
     app.include_router(admin_notices.router)
+    # insights routers: metrics
+    # insights routers: qa
+    # insights routers: reports
+    # insights routers: reviews
+    # insights routers: analytics
     return app
 
 

@@ -1,0 +1,1 @@
+"""Writing `insights.document.Document` as Markdown and PDF (fpdf2, charts drawn natively)."""
