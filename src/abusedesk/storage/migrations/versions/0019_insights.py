@@ -93,9 +93,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("sampled_at", _TIME, nullable=False),
         sa.Column("sampled_by", sa.String(200), nullable=False),
-        sa.Column(
-            "calibration_id", _BIG_ID, sa.ForeignKey("qa_calibrations.id"), nullable=True
-        ),
+        sa.Column("calibration_id", _BIG_ID, sa.ForeignKey("qa_calibrations.id"), nullable=True),
     )
     op.create_index("ix_qa_samples_state_sampled_at", "qa_samples", ["state", "sampled_at"])
     op.create_index("ix_qa_samples_analyst", "qa_samples", ["analyst"])
@@ -121,9 +119,7 @@ def upgrade() -> None:
         sa.Column("settlement", sa.Text(), nullable=True),
         sa.UniqueConstraint("sample_id", "reviewer", name="uq_qa_reviews_sample_id_reviewer"),
     )
-    op.create_index(
-        "ix_qa_reviews_analyst_scored_at", "qa_reviews", ["analyst", "scored_at"]
-    )
+    op.create_index("ix_qa_reviews_analyst_scored_at", "qa_reviews", ["analyst", "scored_at"])
     op.create_table(
         "weekly_reports",
         _id(),
