@@ -62,6 +62,7 @@ bench: install ## Run the benchmarks and print their figures beside the goals
 	$(RUN) python bench/linking.py --seed 5
 	$(RUN) python bench/anomalies.py --seed 5
 	$(RUN) python bench/privacy.py
+	$(RUN) python bench/reports.py
 
 .PHONY: corpus
 corpus: install ## Measure the parsers on ../shared/corpus (or CORPUS=dir) beside the thresholds

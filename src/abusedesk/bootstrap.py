@@ -26,9 +26,11 @@ from abusedesk.pipeline.monitoring import Monitor, monitoring_tender
 from abusedesk.pipeline.notices import notices_tender
 from abusedesk.pipeline.parser_health import ParserHealthWatch
 from abusedesk.pipeline.processor import ReportProcessor
+from abusedesk.pipeline.qa_sampling import qa_sampling_tender
 from abusedesk.pipeline.rate_monitor import RateMonitor
 from abusedesk.pipeline.replies import CustomerReplies
 from abusedesk.pipeline.spike_monitor import SpikeMonitor
+from abusedesk.pipeline.weekly_reports import weekly_reports_tender
 from abusedesk.storage import audit
 from abusedesk.storage.db import make_engine, make_session_factory
 from abusedesk.storage.evidence import FilesystemEvidenceStore
@@ -106,7 +108,9 @@ def build(settings: Settings, *, configure_logs: bool = False) -> Container:
             notices_tender(sessions, mailer, notices),
             monitoring_tender(sessions, settings, monitors(settings)),
             # insights tenders: qa sampling
+            qa_sampling_tender(sessions, settings.qa),
             # insights tenders: weekly reports
+            weekly_reports_tender(sessions, settings),
         ],
     )
     notify = embedded.notify if jobs.backend == "embedded" else _defer_to_procrastinate(settings)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abusedesk.blocklists.answers import Blocklist, UnknownBlocklist, blocklist, ip_query_name
 from abusedesk.cases.policy import CaseGroups
+from abusedesk.insights.voice import Theme, ThemeInvalid, themes_from_settings
 from abusedesk.privacy.model import EvidenceClass, RetentionPolicy
 
 
@@ -720,19 +721,161 @@ class MonitoringSettings(BaseModel):
 # --- insights settings: metrics ---
 
 
+class MetricsSettings(BaseModel):
+    """Analyst metrics: the workbench's focus heartbeat and how active time is read from it.
+
+    The case page pings every ``heartbeat_seconds`` while it is visible and in focus; a
+    gap longer than ``idle_gap_seconds`` (at least two heartbeats) between two pings
+    starts a new stretch. Each step an analyst takes on a case counts
+    ``action_span_seconds`` before it as active time. An analyst whose figure is more
+    than ``outlier_factor`` median absolute deviations from the team's median is listed
+    as an outlier (docs/metrics.md).
+    """
+
+    heartbeat_seconds: int = Field(default=30, ge=5, le=300)
+    idle_gap_seconds: int = Field(default=90, ge=10, le=3600)
+    action_span_seconds: int = Field(default=120, ge=0, le=3600)
+    outlier_factor: float = Field(default=3.0, gt=0, le=20)
+    # Weeks of trend the insights pages show.
+    weeks_shown: int = Field(default=8, ge=1, le=104)
+
+    def gap(self) -> int:
+        """Return the idle gap in seconds: never shorter than two heartbeats."""
+        return max(self.idle_gap_seconds, 2 * self.heartbeat_seconds)
+
+
 # --- insights settings: qa ---
+
+
+class QaSettings(BaseModel):
+    """Quality assurance: how closed cases and executed actions are sampled (docs/qa.md)."""
+
+    # Off: the sweep samples nothing (targeted picks and `abusedesk qa sample` still work).
+    enabled: bool = True
+    # Seconds between two sampling sweeps.
+    interval_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # The share (0 to 1) of closed cases and executed actions sampled, by queue tier;
+    # work in a queue of another tier (or none) is sampled at default_rate.
+    tier_rates: dict[str, float] = Field(default_factory=lambda: {"basic": 0.05, "advanced": 0.1})
+    default_rate: float = Field(default=0.05, ge=0, le=1)
+    # An analyst whose account is younger than new_analyst_days is sampled at this rate
+    # (when it is higher than their tier's).
+    new_analyst_rate: float = Field(default=0.25, ge=0, le=1)
+    new_analyst_days: int = Field(default=30, ge=0, le=3650)
+    # Appeals decided in these states put the appealed action in the queue, every time.
+    overturn_states: list[str] = Field(default_factory=lambda: ["overturned", "partial"])
+    # The first sweep looks this many days back; later ones start where the last ended.
+    first_lookback_days: int = Field(default=7, ge=0, le=366)
+    # A fixed seed makes the random draws repeatable (tests, audits); none: unpredictable.
+    seed: int | None = None
+
+    @field_validator("tier_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        """Refuse a rate below 0 or above 1."""
+        bad = sorted(tier for tier, rate in value.items() if not 0 <= rate <= 1)
+        if bad:
+            raise ValueError(f"tier_rates of {', '.join(bad)}: give a fraction from 0 to 1")
+        return value
 
 
 # --- insights settings: reports ---
 
 
+class ReportSettings(BaseModel):
+    """The weekly leadership report: when it is generated and how its trends are counted."""
+
+    # Generate last week's report on its own, this many hours after the week ended
+    # (reports arriving late are counted by then).
+    enabled: bool = True
+    generate_after_hours: int = Field(default=6, ge=0, le=72)
+    # The events roll-up runs at most this often, counts an event id once it has been
+    # the newest one for settle_seconds, and counts at most rollup_batch ids per step.
+    rollup_interval_seconds: int = Field(default=60, ge=1, le=86_400)
+    rollup_settle_seconds: int = Field(default=120, ge=0, le=3_600)
+    rollup_batch: int = Field(default=200_000, ge=1_000, le=5_000_000)
+    # Weeks the trend chart shows, the week itself included.
+    trend_weeks: int = Field(default=8, ge=2, le=52)
+    # A day of customer contacts is a spike at contact_spike_factor times the usual day
+    # (the mean of the four weeks before) and at least contact_spike_minimum messages.
+    contact_spike_factor: float = Field(default=2.0, ge=1.0, le=100.0)
+    contact_spike_minimum: int = Field(default=5, ge=1, le=100_000)
+
+
 # --- insights settings: reviews ---
 
 
+class ReviewSettings(BaseModel):
+    """Incident and problem reviews: their windows and timelines (docs/reviews.md)."""
+
+    # A review opened from a spike or a case looks this many hours before it ...
+    lead_hours: int = Field(default=24, ge=0, le=31 * 24)
+    # ... and this many hours after the spike's hour or the case's close (or opening).
+    follow_hours: int = Field(default=72, ge=1, le=31 * 24)
+    # The longest window a review may cover.
+    max_days: int = Field(default=92, ge=1, le=366)
+    # Each source of the timeline shows at most this many entries, the earliest first.
+    timeline_limit: int = Field(default=500, ge=10, le=20_000)
+
+
 # --- insights settings: analytics ---
+class AnalyticsSettings(BaseModel):
+    """The SQL console over the analytics views, and the login role it uses on PostgreSQL."""
+
+    # Rows the console shows and rows a CSV download holds, at most; a query that has
+    # more says so and stops there.
+    row_limit: int = Field(default=1000, ge=1, le=100_000)
+    csv_row_limit: int = Field(default=50_000, ge=1, le=1_000_000)
+    # Seconds one query may run; the database cancels it, and a watchdog in abusedesk
+    # cancels it too should the database not.
+    time_limit_seconds: float = Field(default=10.0, gt=0, le=600)
+    # The longest query text accepted, in characters.
+    max_query_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    # PostgreSQL: the login role the console connects as (``abusedesk analytics grant``
+    # creates it), its password, and how many connections it may hold at once.
+    role: str = Field(default="abusedesk_analytics", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    password: SecretStr | None = None
+    connection_limit: int = Field(default=5, ge=1, le=1000)
+    # PostgreSQL: the console's whole connection URL, when it is not the application's
+    # database URL with the role and password above.
+    url: SecretStr | None = None
 
 
 # --- insights settings: voice ---
+
+
+class VoiceTheme(BaseModel):
+    """One theme of the voice of the customer: a stable key, a label, its keywords."""
+
+    key: str
+    label: str
+    keywords: list[str]
+
+
+class VoiceSettings(BaseModel):
+    """The voice of the customer: its themes and what /insights/voice shows (docs/voice.md)."""
+
+    # Themes replacing the defaults of insights/voice.py when given, e.g.
+    # ABUSEDESK_VOICE__THEMES='[{"key": "pricing", "label": "Pricing", "keywords": ["price*"]}]'.
+    themes: list[VoiceTheme] = Field(default_factory=list)
+    # Weeks the page shows by default, the current one included.
+    weeks: int = Field(default=12, ge=1, le=104)
+    # Example quotes shown per theme, and about how many characters each keeps.
+    quotes_per_theme: int = Field(default=3, ge=0, le=20)
+    quote_chars: int = Field(default=240, ge=40, le=2_000)
+
+    @field_validator("themes")
+    @classmethod
+    def _themes_are_valid(cls, themes: list[VoiceTheme]) -> list[VoiceTheme]:
+        try:
+            themes_from_settings(theme.model_dump() for theme in themes)
+        except ThemeInvalid as error:
+            raise ValueError(f"voice themes: {error}") from error
+        return themes
+
+    def theme_list(self) -> tuple[Theme, ...]:
+        """Return the themes to count with: the configured ones, or the defaults."""
+        return themes_from_settings(theme.model_dump() for theme in self.themes)
 
 
 class Settings(BaseSettings):
@@ -774,8 +917,14 @@ class Settings(BaseSettings):
     # monitoring settings field: signals
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     # insights settings field: metrics
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # insights settings field: qa
+    qa: QaSettings = Field(default_factory=QaSettings)
     # insights settings field: reports
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     # insights settings field: reviews
+    reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     # insights settings field: analytics
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     # insights settings field: voice
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)

@@ -3,19 +3,24 @@
 import typer
 
 from abusedesk.cli import (
+    analytics,
     audit,
     blocklists,
     database,
     demo,
+    export,
     imap,
     ingest,
     inventory,
     parsers,
     privacy,
+    qa,
     quarantine,
     queues,
+    reports,
     search,
     serve,
+    shifts,
     token,
     unattributed,
     unknown,
@@ -52,9 +57,14 @@ app.add_typer(queues.routing_app, name="routing")
 app.add_typer(queues.calendar_app, name="calendar")
 app.add_typer(blocklists.app, name="blocklists")
 # insights commands: metrics (shifts import)
+app.add_typer(shifts.app, name="shifts")
 # insights commands: qa
+app.add_typer(qa.app, name="qa")
 # insights commands: reports
+app.add_typer(reports.app, name="report")
 # insights commands: analytics (export parquet)
+app.add_typer(export.app, name="export")
+app.add_typer(analytics.app, name="analytics")
 
 
 def main() -> None:

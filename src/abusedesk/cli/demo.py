@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -23,11 +23,17 @@ from abusedesk.bootstrap import Container
 from abusedesk.cli.context import console, errors, open_container
 from abusedesk.cli.user import hashing_for
 from abusedesk.core.clock import as_utc, utcnow
+from abusedesk.core.errors import AbuseDeskError
+from abusedesk.demo.analysts import DAY
 from abusedesk.demo.model import AccountKind, DemoProvider, Traffic
 from abusedesk.demo.provider import MIN_ACCOUNTS, generate_provider
 from abusedesk.demo.reports import ReportGenerator
 from abusedesk.demo.traffic import generate_traffic
+from abusedesk.intake.service import Incoming
+from abusedesk.storage import analyst_day
+from abusedesk.storage.cases import fold_account_events
 from abusedesk.storage.db import unit_of_work
+from abusedesk.storage.enforcement import LocalConnector
 from abusedesk.storage.seed import (
     DEMO_USERS,
     has_accounts,
@@ -48,6 +54,8 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:
 _REPORT_FILE = re.compile(r"report-\d{6,}\.(eml|json|xml)")
 # How the summaries name reports about mail none of the provider's accounts sent.
 NOT_OURS = "not ours (look-alike)"
+# Reports processed by the seed itself for the scripted analyst day.
+DAY_REPORTS = 80
 # The name of the variable, not a password.
 DEMO_PASSWORD_VARIABLE = "ABUSEDESK_DEMO_PASSWORD"  # noqa: S105
 
@@ -71,6 +79,12 @@ def seed_command(
     ),
     if_empty: bool = typer.Option(
         False, "--if-empty", help="Do nothing (and say so) when accounts already exist."
+    ),
+    analyst_day: bool = typer.Option(
+        True,
+        "--analyst-day/--no-analyst-day",
+        help="Also process the first reports into cases and play a scripted day of analyst "
+        "work on them, for the insights pages.",
     ),
 ) -> None:
     """Generate a provider, load it into the database, and write reports about it."""
@@ -107,6 +121,9 @@ def seed_command(
         loaded.add_row(name, f"{rows:,}")
     console.print(loaded)
     _print_by_kind(provider, traffic, by_kind)
+    if analyst_day and reports:
+        with open_container() as container:
+            _play_analyst_day(container, provider, traffic, count=min(reports, DAY_REPORTS))
     console.print(
         f"provider: seed {seed}, {accounts} accounts, {days} days ending "
         f"{provider.end:%Y-%m-%d %H:%M} UTC"
@@ -201,6 +218,54 @@ def _seed_demo_users(container: Container) -> None:
         console.print("their password, shown only this once:")
         # Printed plainly on a line of its own so that no terminal width wraps it.
         typer.echo(password)
+
+
+def _play_analyst_day(
+    container: Container, provider: DemoProvider, traffic: Traffic, *, count: int
+) -> None:
+    """Process the first *count* reports into cases opened before the day, and play the
+    scripted analyst day (``demo/analysts.py``) on them.
+
+    The day is today's when its shifts are over (17:00 UTC), else yesterday's. The same
+    reports ingested again later are recognised as the same bytes and skipped.
+    """
+    now = utcnow()
+    today = now.replace(hour=8, minute=0, second=0, microsecond=0)
+    start = today if now >= today + timedelta(hours=9) else today - timedelta(days=1)
+    generated = ReportGenerator(provider, traffic).generate(count)
+    stored = container.intake.accept_many(
+        [Incoming(r.raw, "demo", {"source": r.file_name}) for r in generated]
+    )
+    container.processor.process_reports([s.report_id for s in stored])
+    opened_at = start - DAY.cases_open_before
+    with unit_of_work(container.sessions) as session:
+        for account_id in analyst_day.unfolded_accounts(session):
+            fold_account_events(
+                session,
+                account_id,
+                now=opened_at,
+                grace=container.processor.reopen_grace,
+                groups=container.processor.case_groups,
+            )
+    metrics = container.settings.metrics
+    try:
+        with unit_of_work(container.sessions) as session:
+            analyst_day.play(
+                session,
+                DAY,
+                start=start,
+                cases=analyst_day.day_cases(session, DAY),
+                connector=LocalConnector(),
+                heartbeat=timedelta(seconds=metrics.heartbeat_seconds),
+                gap=timedelta(seconds=metrics.gap()),
+            )
+    except AbuseDeskError as skipped:
+        console.print(f"analyst day not played: {skipped}")
+        return
+    console.print(
+        f"analyst day played on {start:%Y-%m-%d}: {', '.join(n for n, _ in DAY.analysts)} "
+        f"worked {DAY.cases} cases (see /insights)"
+    )
 
 
 def _check_demo_password(password: str, min_length: int) -> None:

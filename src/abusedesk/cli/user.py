@@ -19,6 +19,7 @@ from abusedesk.cli.context import console, errors, open_container, plain
 from abusedesk.config import AccessSettings
 from abusedesk.core.clock import utcnow
 from abusedesk.core.errors import AbuseDeskError
+from abusedesk.storage.analyst_activity import set_team
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.users import SqlUserRepository
 
@@ -229,3 +230,21 @@ def _fail(exc: AbuseDeskError) -> NoReturn:
     # A name nobody has is a lookup that failed (1); anything else is input to fix (2).
     code = 1 if isinstance(exc, UserNotFound) else 2 if isinstance(exc, AccessError) else 1
     raise typer.Exit(code) from exc
+
+
+@app.command("team")
+def team(
+    username: str = typer.Argument(..., help="The user."),
+    name: str = typer.Argument("", help="The team the user's figures roll up to; empty: none."),
+) -> None:
+    """Put a user in a team (for the insights pages' team figures)."""
+    with open_container() as container:
+        try:
+            with unit_of_work(container.sessions) as session:
+                set_team(session, username, name, actor=ACTOR, now=utcnow())
+        except AbuseDeskError as exc:
+            errors.print(str(exc))
+            raise typer.Exit(1) from exc
+    console.print(
+        f"{username} is in team {name.strip()}" if name.strip() else f"{username} is in no team"
+    )

@@ -1270,6 +1270,42 @@ class SavedQuery(Base):
 # --- insights: report rollups (0020) ---
 
 
+class ReportDailyCount(Base):
+    """Events that arrived on one day with one value of one dimension (the weekly report's).
+
+    Dimensions: service, category, format, reporter, provider (the recipient domain,
+    grouped into providers when read) and account (its id; "" when unattributed). ``day``
+    counts days since 1970-01-01 (UTC) of the report's arrival. Kept by
+    ``storage.trends.roll_up``, which adds each new batch of events once.
+    """
+
+    __tablename__ = "report_daily_counts"
+    __table_args__ = (UniqueConstraint("dimension", "day", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer)
+    dimension: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(255))
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportRollupMark(Base):
+    """How far the roll-up has counted events, and the newest event id it saw waiting.
+
+    Events up to ``last_event_id`` are counted. ``seen_event_id`` was the newest id at
+    ``seen_at``; it is counted once it has been seen a settling time ago, so that a
+    transaction still writing lower ids has committed before they are read.
+    """
+
+    __tablename__ = "report_rollup_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    seen_event_id: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 # --- access and audit ---------------------------------------------------------------
 
 

@@ -46,11 +46,17 @@ from abusedesk.web.ui import (
     queues,
     replies,
     report_form,
+    sql_console,
 )
 from abusedesk.web.ui import appeals as appeal_pages
 from abusedesk.web.ui import blocklists as blocklist_pages
 from abusedesk.web.ui import escalations as escalation_pages
+from abusedesk.web.ui import insights as insight_pages
+from abusedesk.web.ui import qa as qa_pages
+from abusedesk.web.ui import reports as report_pages
+from abusedesk.web.ui import reviews as review_pages
 from abusedesk.web.ui import search as search_page
+from abusedesk.web.ui import voice as voice_pages
 from abusedesk.web.ui.rendering import make_templates
 
 log = structlog.get_logger(__name__)
@@ -117,10 +123,17 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(clusters.router)
     app.include_router(admin_notices.router)
     # insights routers: metrics
+    app.include_router(insight_pages.router)
     # insights routers: qa
+    app.include_router(qa_pages.router)
     # insights routers: reports
+    app.include_router(report_pages.router)
     # insights routers: reviews
+    app.include_router(review_pages.router)
     # insights routers: analytics
+    app.include_router(sql_console.router)
+    # insights routers: voice
+    app.include_router(voice_pages.router)
     return app
 
 
