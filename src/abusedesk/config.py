@@ -766,8 +766,10 @@ class QaSettings(BaseModel):
     overturn_states: list[str] = Field(default_factory=lambda: ["overturned", "partial"])
     # The first sweep looks this many days back; later ones start where the last ended.
     first_lookback_days: int = Field(default=7, ge=0, le=366)
-    # A fixed seed makes the random draws repeatable (tests, audits); none: unpredictable.
-    seed: int | None = None
+    # Each closed case and executed action is drawn or not by a hash of this seed and the
+    # work, so the same seed always draws the same work (tests, audits, a repeated window).
+    # Set a private number so that nobody can foretell which of their cases are drawn.
+    seed: int = 0
 
     @field_validator("tier_rates")
     @classmethod
@@ -814,6 +816,8 @@ class ReviewSettings(BaseModel):
     follow_hours: int = Field(default=72, ge=1, le=31 * 24)
     # The longest window a review may cover.
     max_days: int = Field(default=92, ge=1, le=366)
+    # The longest window of a review that names no account (it reads every event of it).
+    every_account_max_hours: int = Field(default=7 * 24, ge=97, le=92 * 24)
     # Each source of the timeline shows at most this many entries, the earliest first.
     timeline_limit: int = Field(default=500, ge=10, le=20_000)
 

@@ -38,7 +38,9 @@ def test_a_rota_is_imported_once_and_audited(database_url: str, tmp_path: Path) 
     _users(database_url, "basic", "advanced")
     rota = tmp_path / "rota.csv"
     rota.write_text(ROTA, encoding="utf-8")
-    first = run_cli("shifts", "import", str(rota), database_url=database_url, workdir=tmp_path)
+    first = run_cli(
+        "shifts", "import", str(rota), "--actor", "lea", database_url=database_url, workdir=tmp_path
+    )
     again = run_cli("shifts", "import", str(rota), database_url=database_url, workdir=tmp_path)
     assert (first.returncode, again.returncode) == (0, 0), first.stderr
     assert "imported 3 period(s), skipped 0" in first.stdout
@@ -54,8 +56,11 @@ def test_a_rota_is_imported_once_and_audited(database_url: str, tmp_path: Path) 
         ("basic", "break", "imported", ""),
         ("advanced", "shift", "imported", ""),
     ]
-    tags = _rows(database_url, select(AuditEntry.tag).where(AuditEntry.tag.like("insights:%")))
-    assert tags == [("insights:shift:import",)] * 3
+    tags = _rows(
+        database_url,
+        select(AuditEntry.tag, AuditEntry.actor).where(AuditEntry.tag.like("insights:%")),
+    )
+    assert tags == [("insights:shift:import", "lea")] * 3
 
 
 def test_a_rota_with_problems_is_refused_whole_naming_each_line(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from abusedesk.storage.db import read_only, unit_of_work
-from abusedesk.storage.tables import AuditEntry
+from abusedesk.storage.tables import AuditEntry, WeeklyReport
 from tests.functional.cli import run_cli
 from tests.support.access import create_user, csrf_of, sign_in
 from tests.support.pdf import colour_fraction, is_blank, pdf_pages, pdf_text
@@ -102,6 +102,48 @@ def test_too_long_summary_is_refused_and_kept_in_the_form(reports: Workbench) ->
     assert answer.status_code == 400
     assert "keep it under 20,000" in answer.text
     assert "not written the summary" in client.get(f"/reports/weekly/{WEEK}").text
+
+
+def test_control_characters_are_dropped_from_the_summary(reports: Workbench) -> None:
+    """NUL (which PostgreSQL cannot store), terminal escapes and a bell are dropped from
+    the summary; line breaks and tabs stay; the page and the PDF still render."""
+    client, csrf = _client(reports, "lena")
+    _generate(client, csrf)
+    answer = client.post(
+        f"/reports/weekly/{WEEK}/summary",
+        data={"csrf_token": csrf, "summary": "Quiet\x00 week\x1b[31m\x07.\nNext:\tmore."},
+    )
+    with read_only(reports.container.sessions) as session:
+        stored = session.scalar(select(WeeklyReport.summary))
+    assert answer.status_code == 303
+    assert stored == "Quiet week[31m.\nNext:\tmore."
+    assert client.get(f"/reports/weekly/{WEEK}.pdf").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/reports/weekly/%00", 400),
+        ("/reports/weekly/" + "9" * 5000 + ".pdf", 400),
+        ("/reports/weekly/%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-11-16.md", 400),
+        (f"/reports/weekly/{WEEK}?done=" + "x" * 500, 404),
+    ],
+)
+def test_hostile_week_paths_get_a_sentence(reports: Workbench, path: str, status: int) -> None:
+    """NUL, a 5,000-digit week, full-width digits: a sentence on the list page, no 500;
+    an unknown notice is ignored (404 here: the week has no report yet)."""
+    client, _ = _client(reports, "lena")
+    answer = client.get(path)
+    assert answer.status_code == status
+    assert "is not a date" in answer.text or "no report for the week" in answer.text
+
+
+def test_generating_without_a_week_is_refused_with_a_sentence(reports: Workbench) -> None:
+    """An empty week field is a sentence on the list page (400), not a validation error."""
+    client, csrf = _client(reports, "lena")
+    answer = client.post("/reports/weekly/generate", data={"csrf_token": csrf})
+    assert answer.status_code == 400
+    assert "is not a date" in answer.text
 
 
 def test_pdf_renders_pages_with_charts_and_every_section(reports: Workbench) -> None:

@@ -98,7 +98,8 @@ def test_opening_from_the_same_case_twice_finds_the_open_review(bench: Workbench
 
 
 def test_a_period_review_with_a_bad_window_is_refused_in_words(bench: Workbench) -> None:
-    """A backwards window, a non-time and an unknown account each get a sentence and a 422."""
+    """A backwards window, a non-time, an unknown account and a week and a minute of every
+    account each get a sentence and a 422."""
     _seeded(bench)
     base = {"origin": "period", "title": "Morning"}
     cases = [
@@ -111,6 +112,10 @@ def test_a_period_review_with_a_bad_window_is_refused_in_words(bench: Workbench)
         (
             {"starts": "2026-11-02T10:00", "ends": "2026-11-02T12:00", "title": " "},
             "Give the review a title",
+        ),
+        (
+            {"starts": "2026-11-01T00:00", "ends": "2026-11-08T00:01"},
+            "A review of every account covers at most 168 hours",
         ),
         ({"origin": "nowhere"}, "opens from a spike, a case or a period"),
         ({"origin": "spike"}, "Say which spike"),

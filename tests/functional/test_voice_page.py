@@ -140,6 +140,14 @@ def test_hostile_quotes_are_escaped(site: tuple[Container, str]) -> None:
     [
         ("weeks=0", "Weeks must be a whole number from 1 to 104."),
         ("weeks=abc", "Weeks must be a whole number from 1 to 104."),
+        # Digits str.isdigit() takes and int() does not, and digits of other scripts.
+        ("weeks=%C2%B2", "Weeks must be a whole number from 1 to 104."),
+        ("weeks=%D9%A1%D9%A2", "Weeks must be a whole number from 1 to 104."),
+        ("weeks=999999999", "Weeks must be a whole number from 1 to 104."),
+        ("weeks=%00", "Weeks must be a whole number from 1 to 104."),
+        ("until=2026-02-30", "Give the last day as a date, like 2026-11-30."),
+        ("until=9999-12-31", "The last day must lie between 2000-01-03 and today."),
+        ("source=%3Cscript%3E", "Choose appeals, replies or both."),
         ("until=yesterday", "Give the last day as a date, like 2026-11-30."),
         ("until=1999-01-01", "The last day must lie between 2000-01-03 and today."),
         ("source=admin", "Choose appeals, replies or both."),

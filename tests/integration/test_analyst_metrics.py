@@ -182,12 +182,19 @@ def test_team_figures_add_up_the_analysts(day: TeamFigures) -> None:
 
 
 def test_tiers_group_analysts_by_role(day: TeamFigures) -> None:
-    """Tier 1 is basic, tier 2 advanced, and the lead is a tier of its own."""
-    assert {name: (t.analysts, t.handling / MINUTE) for name, t in day.tiers.items()} == {
-        "lead": (1, 12.0),
-        "tier 1": (1, 81.0),
-        "tier 2": (1, 68.0),
+    """Tier 1 is basic, tier 2 advanced, and the lead is a tier of its own: each tier's
+    handling over its available minutes, and its SLA line."""
+    assert {
+        name: (t.analysts, t.handling / MINUTE, t.available / MINUTE, t.utilisation, t.sla)
+        for name, t in day.tiers.items()
+    } == {
+        "lead": (1, 12.0, 240.0, 12 / 240, ()),
+        "tier 1": (1, 81.0, 390.0, 81 / 390, basic_sla := _by_name(day)["basic"].sla),
+        "tier 2": (1, 68.0, 450.0, 68 / 450, _by_name(day)["advanced"].sla),
     }
+    assert [(line.queue, line.tier, line.handled, line.met) for line in basic_sla] == [
+        ("triage", "basic", 4, 3)
+    ]
 
 
 def test_the_team_median_and_outliers_of_the_day(day: TeamFigures) -> None:
@@ -238,3 +245,18 @@ def test_weekly_figures_put_the_day_in_its_week(container: Container) -> None:
         ("2026-11-02", 5),
     ]
     assert weeks[1].teams["emea"].handling / MINUTE == 161.0
+    # Utilisation per week: each analyst's, the team's and each tier's, as on the day.
+    week = weeks[1]
+    assert {f.name: f.utilisation for f in week.analysts} == {
+        "advanced": 68 / 450,
+        "basic": 81 / 390,
+        "lead": 12 / 240,
+    }
+    assert week.teams["emea"].utilisation == 161 / 1080
+    assert {name: t.utilisation for name, t in week.tiers.items()} == {
+        "lead": 12 / 240,
+        "tier 1": 81 / 390,
+        "tier 2": 68 / 450,
+    }
+    # The week before: shifts and work are none, so utilisation is undefined, not 0.
+    assert [f.utilisation for f in weeks[0].analysts] == [None, None, None]

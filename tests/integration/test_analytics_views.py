@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select, text, update
 
 from abusedesk.bootstrap import Container
-from abusedesk.storage.analytics import VIEWS, qualified
+from abusedesk.storage.analytics import VIEWS, Dialect, qualified
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import Case, table_of
 from tests.support.access import create_user
@@ -137,3 +137,34 @@ def test_qa_views_give_a_row_per_review_and_per_criterion(container: Container) 
         ("policy", "not_met"),
     ]
     assert "remark" not in str(reviews + ratings)
+
+
+def test_the_migrated_views_are_the_modules(container: Container) -> None:
+    """The views the migrations left in the database are exactly storage/analytics.py's."""
+    dialect = container.engine.dialect.name
+    with container.engine.connect() as session:
+        if dialect == "postgresql":
+            # PostgreSQL keeps a view's query in its own normal form: compare that form with
+            # the module's query, planned once as a scratch view in a schema of this test's.
+            session.execute(text("CREATE SCHEMA analytics_check"))
+            found, wanted = {}, {}
+            for view in VIEWS:
+                session.execute(
+                    text(
+                        f"CREATE VIEW analytics_check.{view.name} AS {view.select(Dialect(dialect))}"
+                    )
+                )
+                for schema, into in (("analytics", found), ("analytics_check", wanted)):
+                    into[view.name] = session.execute(
+                        text("SELECT pg_get_viewdef(CAST(:name AS regclass))"),
+                        {"name": f"{schema}.{view.name}"},
+                    ).scalar_one()
+            session.rollback()
+        else:
+            rows = session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
+            found = {str(name): str(sql) for name, sql in rows}
+            wanted = {
+                view.name: f"CREATE VIEW {view.name} AS {view.select(Dialect(dialect))}"
+                for view in VIEWS
+            }
+    assert found == wanted

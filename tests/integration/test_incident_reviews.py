@@ -218,6 +218,56 @@ def test_a_period_review_refuses_a_window_backwards_empty_or_too_long(
         )
 
 
+def test_a_review_of_every_account_is_kept_to_a_short_window(container: Container) -> None:
+    """No account named: a week is allowed, a week and a minute refused in words, both on
+    opening and on widening; naming an account lifts the bound (up to 92 days)."""
+    _seeded(container)
+    week = timedelta(days=7)
+    with unit_of_work(container.sessions) as session:
+        review_id = store.open_for_period(
+            session,
+            title="t",
+            starts_at=at(0),
+            ends_at=at(0) + week,
+            accounts=[],
+            rules=RULES,
+            actor="lee",
+            now=at(16),
+        )
+    refusal = "every account covers at most 168 hours; name the accounts"
+    for change in (store.open_for_period, store.change_scope):
+        which = [review_id] if change is store.change_scope else []
+        with (
+            pytest.raises(ReviewInvalid, match=refusal),
+            unit_of_work(container.sessions) as session,
+        ):
+            change(
+                session,
+                *which,
+                title="t",
+                starts_at=at(0),
+                ends_at=at(0) + week + timedelta(minutes=1),
+                accounts=[],
+                rules=RULES,
+                actor="lee",
+                now=at(16),
+            )
+    with unit_of_work(container.sessions) as session:
+        store.change_scope(
+            session,
+            review_id,
+            title="t",
+            starts_at=at(0),
+            ends_at=at(0) + timedelta(days=92),
+            accounts=["4411"],
+            rules=RULES,
+            actor="lee",
+            now=at(16),
+        )
+    with read_only(container.sessions) as session:
+        assert store.review(session, review_id).ends_at == at(0) + timedelta(days=92)
+
+
 def test_a_case_review_covers_the_case_from_a_day_before_to_three_days_after_close(
     container: Container,
 ) -> None:

@@ -1,18 +1,19 @@
 """Quality assurance as stored, on both databases: sampling, scoring, feedback, disputes,
 scorecard versions, calibration agreement and trends."""
 
-import random
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container
 from abusedesk.config import QaSettings
 from abusedesk.core.errors import NotFound
-from abusedesk.insights.qa import Criterion, InvalidRatings, Scorecard
+from abusedesk.insights.qa import Candidate, Criterion, InvalidRatings, Scorecard, unit_draw
 from abusedesk.pipeline.qa_sampling import qa_sampling_tender, sample_now, sampling_rules
 from abusedesk.storage import qa
 from abusedesk.storage.db import read_only, unit_of_work
@@ -68,9 +69,7 @@ def test_sampling_honours_tier_and_new_analyst_rates(container: Container) -> No
         old_adv = closed_cases(session, account, "olga", 500, closed_at=closed, queue_id=advanced)
         new_basic = closed_cases(session, account, "nina", 400, closed_at=closed, queue_id=basic)
 
-    result = sample_now(
-        container.sessions, _settings(), MONDAY + DAY, rng=random.Random(1129), force=True
-    )
+    result = sample_now(container.sessions, _settings(), MONDAY + DAY, seed=1129, force=True)
 
     assert result is not None
     assert result.considered == 1700
@@ -84,6 +83,9 @@ def test_sampling_honours_tier_and_new_analyst_rates(container: Container) -> No
     ):
         got = sum(1 for case_id in ids if sampled.get(case_id) == reason)
         assert abs(got - n * rate) <= 4 * (n * rate * (1 - rate)) ** 0.5, (reason, got)
+        # No chance at run time: the draws are the seed's hash of each case.
+        drawn = {c for c in ids if unit_draw(1129, Candidate("case", c, None, "", "")) < rate}
+        assert {c for c in ids if c in sampled} == drawn
     assert len(units) == result.total == sum(result.picked.values())
 
 
@@ -241,6 +243,56 @@ def test_scoring_stores_the_shipped_card_and_refuses_own_work_and_a_second_score
         assert qa.sample(session, sample_id).state == "scored"
         assert [v.author for v in qa.scorecard_versions(session, "spam")] == ["abusedesk"]
         assert subject_tags(session, "qa_review", review.id) == ["qa:review:score"]
+
+
+def test_two_reviewers_scoring_one_sample_at_once_take_turns(container: Container) -> None:
+    """PostgreSQL: while quinn's scoring is not committed, rita's waits on the sample; once
+    quinn's commits, rita's is refused: the sample keeps one review, sent once."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer by design")
+    _, sample_id = _one_sample(container)
+    holder = container.sessions()
+    qa.score_sample(holder, sample_id, reviewer="quinn", ratings=ALL_MET, now=MONDAY + HOUR)
+    refused: list[Exception] = []
+
+    def second() -> None:
+        try:
+            with unit_of_work(container.sessions) as session:
+                qa.score_sample(
+                    session, sample_id, reviewer="rita", ratings=ALL_MET, now=MONDAY + HOUR
+                )
+        except qa.QaConflict as problem:
+            refused.append(problem)
+
+    rival = threading.Thread(target=second)
+    rival.start()
+    waited = _wait_for_a_row_lock_waiter(container)
+    holder.commit()
+    holder.close()
+    rival.join(timeout=60)
+    assert (waited, [str(p) for p in refused]) == (
+        True,
+        [f"sample {sample_id} is scored, not waiting to be scored"],
+    )
+    with read_only(container.sessions) as session:
+        assert [r.reviewer for r in qa.reviews_of_sample(session, sample_id)] == ["quinn"]
+
+
+def _wait_for_a_row_lock_waiter(container: Container) -> bool:
+    # Polls PostgreSQL's lock table until a transaction waits for another's (or a minute).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with container.engine.connect() as connection:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid)"
+                    " WHERE NOT l.granted AND a.datname = current_database()"
+                )
+            )
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_bad_ratings_leave_the_sample_waiting(container: Container) -> None:
@@ -480,3 +532,4 @@ def test_sampling_rules_follow_the_settings() -> None:
     assert rules.policy.tier_rate("advanced") == 0.3
     assert rules.overturn_states == ("overturned",)
     assert rules.new_analyst_days == 30
+    assert (rules.seed, sampling_rules(_settings(seed=4), seed=9).seed) == (0, 9)

@@ -10,6 +10,7 @@ from abusedesk.insights.metrics import (
     AnalystFacts,
     CaseStep,
     Focus,
+    Handled,
     Period,
     active_intervals,
     analyst_figures,
@@ -77,6 +78,32 @@ def test_two_cases_in_focus_at_once_count_once_in_handling_time() -> None:
     )
 
 
+def test_sla_attainment_is_split_per_queue_and_tier() -> None:
+    """Three cases in triage (basic), two met; one in advanced, met; one with no SLA and
+    one handled outside the window count in no line: 3 of 4 overall."""
+    facts = AnalystFacts(
+        "ana",
+        "emea",
+        "tier 1",
+        handled=(
+            Handled(1, at(5), "triage", "basic", True, True, False),
+            Handled(2, at(6), "triage", "basic", False, True, False),
+            Handled(3, at(7), "triage", "basic", True, True, False),
+            Handled(4, at(8), "advanced", "advanced", True, True, True),
+            Handled(5, at(9), "triage", "basic", None, None, False),
+            Handled(6, at(90), "triage", "basic", False, False, False),
+        ),
+    )
+    figures = analyst_figures(
+        facts, start=at(0), end=at(60), now=at(60), action_span=timedelta(minutes=2)
+    )
+    assert [(x.queue, x.tier, x.handled, x.met) for x in figures.sla] == [
+        ("advanced", "advanced", 1, 1),
+        ("triage", "basic", 3, 2),
+    ]
+    assert (figures.cases_handled, figures.sla_attainment, figures.reopen_rate) == (5, 0.75, 0.2)
+
+
 def test_a_step_counts_its_span_before_it() -> None:
     """A step at minute 10 with a 2-minute span is active 8-10."""
     parts = active_intervals([], [CaseStep(7, at(10))], action_span=timedelta(minutes=2))
@@ -125,7 +152,19 @@ def test_outliers_lie_beyond_the_median_absolute_deviation() -> None:
     found = outliers(values, "cases_handled", factor=3.0)
     assert [(o.name, o.median, o.spread, o.direction) for o in found] == [("e", 12.0, 1.0, "above")]
     assert outliers({"a": 1.0, "b": 100.0}, "cases_handled", factor=3.0) == []
-    assert outliers({"a": 5.0, "b": 5.0, "c": 9.0}, "cases_handled", factor=3.0) == []
+    assert outliers({"a": 5.0, "b": 5.0, "c": 5.0}, "cases_handled", factor=3.0) == []
+
+
+def test_one_analyst_off_a_team_that_otherwise_agrees_is_an_outlier() -> None:
+    """Seven analysts meet every SLA, one 40%: the median absolute deviation is 0, so the
+    spread is the mean absolute deviation, 0.6 / 8 = 0.075, times 0.8453 = 0.0634; 0.6 is
+    over 3 of those. With three analysts, 5 5 9: spread 4 / 3 * 0.8453 = 1.127, 4 > 3.38."""
+    team = {f"a{n}": 1.0 for n in range(7)} | {"slow": 0.4}
+    (found,) = outliers(team, "sla_attainment", factor=3.0)
+    assert (found.name, found.direction, round(found.spread, 4)) == ("slow", "below", 0.0634)
+    (nine,) = outliers({"a": 5.0, "b": 5.0, "c": 9.0}, "cases_handled", factor=3.0)
+    assert (nine.name, round(nine.spread, 3)) == ("c", 1.127)
+    assert outliers({"a": 5.0, "b": 5.0, "c": 9.0}, "cases_handled", factor=4.0) == []
 
 
 def test_weeks_run_monday_to_monday() -> None:

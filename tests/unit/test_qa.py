@@ -1,6 +1,5 @@
 """Quality assurance, the pure part: scores, scorecards, the sampling policy, kappa, trends."""
 
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from abusedesk.insights.qa import (
     fleiss_kappa,
     fleiss_kappa_from_counts,
     score,
+    unit_draw,
     week_start,
     weekly_quality,
 )
@@ -168,7 +168,7 @@ def test_sampling_honours_the_rate_of_each_tier_and_of_new_analysts() -> None:
     basic = _population(4000, tier="basic")
     advanced = _population(2000, tier="advanced", start=10_000)
     fresh = _population(2000, tier="basic", new=True, start=20_000)
-    picks = policy.draw([*basic, *advanced, *fresh], random.Random(20261129))
+    picks = policy.draw([*basic, *advanced, *fresh], 20261129)
 
     def count(ids: range, reason: str) -> int:
         return sum(1 for p in picks if p.candidate.case_id in ids and p.reason == reason)
@@ -187,9 +187,23 @@ def test_the_same_seed_draws_the_same_work() -> None:
     """Two draws with one seed pick the same candidates; another seed picks others."""
     policy = SamplingPolicy()
     people = _population(500, tier="basic")
-    first = policy.draw(people, random.Random(5))
-    assert first == policy.draw(people, random.Random(5))
-    assert first != policy.draw(people, random.Random(6))
+    first = policy.draw(people, 5)
+    assert first == policy.draw(people, 5)
+    assert first != policy.draw(people, 6)
+
+
+def test_a_pieces_draw_does_not_depend_on_the_others_or_their_order() -> None:
+    """Drawn alone, in reverse or among others, each piece of work is drawn the same way."""
+    policy = SamplingPolicy(tier_rates={"basic": 0.5})
+    people = _population(200, tier="basic")
+    picked = {p.candidate for p in policy.draw(people, 7)}
+    assert {p.candidate for p in policy.draw(people[::-1], 7)} == picked
+    assert {p.candidate for p in policy.draw(people[:50], 7)} == picked & set(people[:50])
+    assert all(0 <= unit_draw(7, c) < 1 for c in people)
+    # Case 12 and its action 3 are different work with different draws.
+    assert unit_draw(7, Candidate("case", 12, None, "x", "basic")) != unit_draw(
+        7, Candidate("action", 12, 3, "x", "basic")
+    )
 
 
 def test_a_new_analyst_keeps_a_higher_tier_rate() -> None:

@@ -165,6 +165,17 @@ def test_windows_must_be_forward_zoned_and_short_enough() -> None:
             check_window(starts, ends, max_days=92)
 
 
+def test_a_window_of_every_account_is_shorter_than_one_of_named_accounts() -> None:
+    """With no account the bound is every_account_max_hours; with one, max_days."""
+    rules = WindowRules(24, 72, 92, every_account_max_hours=100)
+    rules.check(T, T + timedelta(hours=100), accounts=0)
+    rules.check(T, T + timedelta(days=92), accounts=1)
+    with pytest.raises(ReviewInvalid, match="every account covers at most 100 hours"):
+        rules.check(T, T + timedelta(hours=100, seconds=1), accounts=0)
+    with pytest.raises(ReviewInvalid, match="at most 92 days"):
+        rules.check(T, T + timedelta(days=93), accounts=1)
+
+
 def test_template_text_keeps_its_lines_with_plain_line_ends() -> None:
     """CR LF and lone CR become LF; the ends are trimmed."""
     assert check_text("  a\r\nb\rc  ") == "a\nb\nc"

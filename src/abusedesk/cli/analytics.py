@@ -2,7 +2,9 @@
 
 The role (``ABUSEDESK_ANALYTICS__ROLE``, default ``abusedesk_analytics``) may log in,
 use the schema ``analytics`` and SELECT its views: nothing else. Its sessions start read
-only with a statement time limit, and it may hold only a few connections. Run it as a
+only with a statement time limit, and it may hold only a few connections. Run as a
+superuser, it also caps the role's temporary files and takes the advisory lock functions
+from everyone but the application's own role (it says so when it could not). Run it as a
 database user that may create roles, after ``abusedesk init`` (and again after an upgrade
 that adds views). The password, when one is wanted, is read from standard input.
 SQLite needs no role: the console opens the file read only, behind an authorizer.

@@ -40,7 +40,9 @@ def sample(
     ),
     count: int = typer.Option(5, min=1, max=qa.MAX_TARGETED, help="With --analyst: how many."),
     days: int = typer.Option(30, min=1, max=366, help="With --analyst: closed in the last N days."),
-    seed: int | None = typer.Option(None, help="Seed the random draw, to repeat it exactly."),
+    seed: int | None = typer.Option(
+        None, help="Draw with this seed instead of the settings' qa.seed."
+    ),
     note: str = typer.Option("", help="Why this work is targeted (audit log)."),
     actor: str | None = typer.Option(None, help="Who samples, for the audit log [OS user]."),
 ) -> None:
@@ -77,7 +79,9 @@ def sample(
                 listed = ", ".join(map(str, ids))
                 console.print(plain(f"{len(ids)} sample(s) added to the QA queue: {listed}"))
                 return
-            result = sample_now(container.sessions, container.settings.qa, now, rng=rng, force=True)
+            result = sample_now(
+                container.sessions, container.settings.qa, now, seed=seed, force=True
+            )
     except NotFound as problem:
         raise _fail(problem) from problem
     except AbuseDeskError as problem:

@@ -15,11 +15,13 @@ and meetings. Every figure has its definition in `DEFINITIONS`, shown on
 
 import csv
 import io
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 Interval = tuple[datetime, datetime]
 
@@ -584,6 +586,11 @@ def median(values: Iterable[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+# For a normal distribution the median absolute deviation is the mean absolute deviation
+# times sqrt(pi / 2) * 0.6745 (its third quartile): about 0.845.
+MEAN_TO_MEDIAN_DEVIATION: Final = math.sqrt(math.pi / 2) * statistics.NormalDist().inv_cdf(0.75)
+
+
 @dataclass(frozen=True)
 class Outlier:
     """An analyst whose figure is far from the group's median."""
@@ -607,13 +614,18 @@ def outliers(
     from the median of the group (at least *min_group* analysts with a value).
 
     The median absolute deviation resists the outliers it looks for, unlike a standard
-    deviation; a group where most analysts agree exactly (deviation 0) has none.
+    deviation. When most analysts agree exactly it is 0, and the spread is then the mean
+    absolute deviation from the median times 0.845 (the two agree for a normal
+    distribution): one analyst away from a team that otherwise agrees is still found.
     """
     present = {name: v for name, v in values.items() if v is not None}
     if len(present) < min_group:
         return []
     middle = statistics.median(present.values())
-    spread = statistics.median(abs(v - middle) for v in present.values())
+    deviations = [abs(v - middle) for v in present.values()]
+    spread = statistics.median(deviations) or MEAN_TO_MEDIAN_DEVIATION * statistics.fmean(
+        deviations
+    )
     if spread == 0:
         return []
     return [

@@ -12,7 +12,7 @@ every action whose appeal was overturned. Calibration agreement is Cohen's kappa
 reviewers and Fleiss' kappa for two or more, per criterion.
 """
 
-import random
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -381,15 +381,27 @@ class SamplingPolicy:
             return self.new_analyst_rate, Reason.NEW_ANALYST
         return rate, Reason.RANDOM
 
-    def draw(self, candidates: Iterable[Candidate], rng: random.Random) -> list[Pick]:
-        """Return the candidates drawn, each independently at its rate, in the order given."""
+    def draw(self, candidates: Iterable[Candidate], seed: int) -> list[Pick]:
+        """Return the candidates drawn, each independently at its rate, in the order given.
+
+        A candidate's draw depends on *seed* and the work alone (`unit_draw`), not on the
+        order, the window or what else is drawn: the same seed picks the same work again.
+        """
         picks = []
         for candidate in candidates:
             rate, reason = self.rate_for(candidate)
-            # One draw per candidate, always: a seeded run picks the same ones again.
-            if rng.random() < rate:
+            if unit_draw(seed, candidate) < rate:
                 picks.append(Pick(candidate, reason))
         return picks
+
+
+def unit_draw(seed: int, candidate: Candidate) -> float:
+    """Return *candidate*'s draw, from 0 (inclusive) to 1, fixed by *seed* and the work
+    (its kind, case and action): uniform over the work, and repeatable by whoever knows
+    the seed."""
+    unit = f"{seed}:{candidate.kind}:{candidate.case_id}:{candidate.action_id or 0}"
+    digest = hashlib.sha256(unit.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def is_person(actor: str | None) -> bool:

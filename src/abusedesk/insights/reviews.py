@@ -458,6 +458,20 @@ class WindowRules:
     lead_hours: int = 24
     follow_hours: int = 72
     max_days: int = 92
+    # A review of every account (none named) reads every event of its window: it covers
+    # at most this many hours (a spike with no account, 24 + 1 + 72 hours, fits).
+    every_account_max_hours: int = 7 * 24
+
+    def check(self, starts_at: datetime, ends_at: datetime, *, accounts: int) -> None:
+        """Refuse a window *check_window* refuses, or one longer than
+        *every_account_max_hours* for a review that names no account."""
+        check_window(starts_at, ends_at, max_days=self.max_days)
+        if not accounts and ends_at - starts_at > timedelta(hours=self.every_account_max_hours):
+            raise ReviewInvalid(
+                f"A review of every account covers at most {self.every_account_max_hours}"
+                f" hours; name the accounts it is about (up to {MAX_ACCOUNTS}) or narrow"
+                " the window."
+            )
 
     def around_spike(self, hour: datetime) -> tuple[datetime, datetime]:
         """Return the window of a review of the spike in the hour from *hour*."""

@@ -11,6 +11,7 @@ A week starts on Monday 00:00 UTC and lasts seven days.
 import math
 import types
 import typing
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -75,8 +76,12 @@ def parse_week(text: str, *, now: datetime) -> datetime:
 
 
 def check_summary(text: str) -> str:
-    """Return the summary with line ends tidied; refuse one too long to keep."""
-    tidy = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    """Return the summary with line ends tidied and control characters (NUL, escapes, bells)
+    dropped, tabs and line breaks kept; refuse one too long to keep."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    tidy = "".join(
+        char for char in lines if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
+    ).strip()
     if len(tidy) > MAX_SUMMARY:
         raise SummaryTooLong(
             f"the summary is {len(tidy):,} characters long; keep it under {MAX_SUMMARY:,}"

@@ -2,12 +2,13 @@
 
 Each run (every ``qa.interval_seconds``) samples the work done since the last run's
 mark: closed cases and executed actions at their tier's rate (higher for new analysts)
-and every action whose appeal was overturned (docs/qa.md). The mark and the samples
+and every action whose appeal was overturned (docs/qa.md). Whether a piece of work is
+drawn depends only on it and the settings' seed, never on chance at run time: a test,
+an audit or a repeated window draws the same work again. The mark and the samples
 commit in one transaction, so two processes never sample the same window twice and a
 crash repeats the window rather than skipping it.
 """
 
-import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,8 +23,8 @@ from abusedesk.storage.db import unit_of_work
 log = structlog.get_logger(__name__)
 
 
-def sampling_rules(settings: QaSettings) -> qa.SamplingRules:
-    """Return the sampling rules *settings* describe."""
+def sampling_rules(settings: QaSettings, *, seed: int | None = None) -> qa.SamplingRules:
+    """Return the sampling rules *settings* describe (with *seed* instead of theirs)."""
     return qa.SamplingRules(
         policy=SamplingPolicy(
             tier_rates=dict(settings.tier_rates),
@@ -32,6 +33,7 @@ def sampling_rules(settings: QaSettings) -> qa.SamplingRules:
         ),
         new_analyst_days=settings.new_analyst_days,
         overturn_states=tuple(settings.overturn_states),
+        seed=settings.seed if seed is None else seed,
     )
 
 
@@ -40,16 +42,17 @@ def sample_now(
     settings: QaSettings,
     now: datetime,
     *,
-    rng: random.Random | None = None,
+    seed: int | None = None,
     force: bool = False,
 ) -> qa.SamplingRound | None:
-    """Run one sampling sweep at *now* if due (always with *force*); None when not due."""
-    draw = rng or random.Random(settings.seed)  # noqa: S311  # sampling, not secrets
+    """Run one sampling sweep at *now* if due (always with *force*); None when not due.
+
+    *seed* replaces the settings' seed for this run.
+    """
     with unit_of_work(sessions) as session:
         result = qa.run_sampling(
             session,
-            sampling_rules(settings),
-            draw,
+            sampling_rules(settings, seed=seed),
             now=now,
             interval=timedelta(seconds=settings.interval_seconds),
             first_lookback=timedelta(days=settings.first_lookback_days),
@@ -69,8 +72,6 @@ def qa_sampling_tender(
     sessions: sessionmaker[Session], settings: QaSettings
 ) -> Callable[[datetime], qa.SamplingRound | None]:
     """Return the sweep step for `EmbeddedEngine(tenders=...)`: sample when due."""
-    # One generator for the process: seeded from settings (repeatable) or from the system.
-    rng = random.Random(settings.seed)  # noqa: S311  # sampling, not secrets
     # Asking the database at most once a minute keeps idle sweeps from taking write locks.
     pause = timedelta(seconds=min(60, settings.interval_seconds))
     next_check: list[datetime] = []
@@ -79,6 +80,6 @@ def qa_sampling_tender(
         if not settings.enabled or (next_check and now < next_check[0]):
             return None
         next_check[:] = [now + pause]
-        return sample_now(sessions, settings, now, rng=rng)
+        return sample_now(sessions, settings, now)
 
     return tend_qa_sampling

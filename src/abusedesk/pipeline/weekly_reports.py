@@ -56,13 +56,22 @@ class WeeklyReports:
     def roll_up(
         self, now: datetime, *, batches: int = BATCHES_PER_SWEEP, settle: bool = True
     ) -> int:
-        """Count up to *batches* batches of settled events; return the event ids counted."""
+        """Count up to *batches* batches of settled events; return the event ids counted.
+
+        Without *settle* it catches up before a report: every event created a settling
+        time ago counts, whether or not an earlier roll-up has seen it (never fewer: an
+        id skipped while its transaction was still open would stay uncounted).
+        """
         counted = 0
-        wait = timedelta(seconds=self.settings.rollup_settle_seconds) if settle else timedelta(0)
+        wait = timedelta(seconds=self.settings.rollup_settle_seconds)
         for _ in range(batches):
             with unit_of_work(self.sessions) as session:
                 step = store.roll_up(
-                    session, now=now, settle=wait, batch=self.settings.rollup_batch
+                    session,
+                    now=now,
+                    settle=wait,
+                    batch=self.settings.rollup_batch,
+                    catch_up=not settle,
                 )
             counted += step.counted_to - step.counted_from
             if not step.counted:

@@ -7,15 +7,17 @@ with the same meaning. The views carry no indicator values, addresses, secrets, 
 evidence or free text (notes, reasons, appeal texts): what a column holds is written in
 docs/analytics.md, and a test keeps that page and these definitions equal.
 
+Migrations create the views from a frozen copy of the SQL below (0021 and any later revision
+that replaces a view): a change here needs a new revision carrying the new text, and
+tests/unit/test_analytics_migration.py fails until there is one.
+
 Flags are integers (1 or 0, NULL where the question does not apply) on both databases;
 times are UTC (``timestamp with time zone`` on PostgreSQL, ISO text on SQLite).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
-
-from sqlalchemy import Connection, text
 
 SCHEMA: Final = "analytics"
 
@@ -616,29 +618,3 @@ def qualified(view: View, dialect_name: str) -> str:
     if dialect_name == "postgresql":
         return f"{SCHEMA}.{view.name}"
     return view.name
-
-
-def create_views(connection: Connection, views: Iterable[View] = VIEWS) -> None:
-    """Create (or replace) the analytics views on *connection*'s database."""
-    dialect = Dialect(connection.dialect.name)
-    if dialect.postgres:
-        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-        for view in views:
-            connection.execute(
-                text(f"CREATE OR REPLACE VIEW {SCHEMA}.{view.name} AS {view.select(dialect)}")
-            )
-        return
-    for view in views:
-        connection.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
-        connection.execute(text(f"CREATE VIEW {view.name} AS {view.select(dialect)}"))
-
-
-def drop_views(connection: Connection, views: Iterable[View] = VIEWS) -> None:
-    """Drop the analytics views (and on PostgreSQL their schema, once empty)."""
-    if connection.dialect.name == "postgresql":
-        for view in views:
-            connection.execute(text(f"DROP VIEW IF EXISTS {SCHEMA}.{view.name}"))
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA}"))
-        return
-    for view in views:
-        connection.execute(text(f"DROP VIEW IF EXISTS {view.name}"))

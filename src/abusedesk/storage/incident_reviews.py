@@ -169,7 +169,7 @@ def open_for_period(
     now: datetime,
 ) -> int:
     """Open a review of a period, about the accounts named (every account when none)."""
-    model.check_window(starts_at, ends_at, max_days=rules.max_days)
+    rules.check(starts_at, ends_at, accounts=len(accounts))
     return _insert(
         session,
         title=model.check_title(title),
@@ -448,7 +448,7 @@ def change_scope(
     """Change a review's title, window and accounts (none: every account)."""
     row = _editable(session, review_id)
     cleaned = model.check_title(title)
-    model.check_window(starts_at, ends_at, max_days=rules.max_days)
+    rules.check(starts_at, ends_at, accounts=len(accounts))
     ids = account_ids_of(session, accounts)
     before = _scope(row)
     row.title = cleaned

@@ -265,6 +265,8 @@ class SamplingRules:
     policy: SamplingPolicy = field(default_factory=SamplingPolicy)
     new_analyst_days: int = 30
     overturn_states: tuple[str, ...] = ("overturned", "partial")
+    # Fixes each piece of work's draw (insights.qa.unit_draw): the same seed, the same picks.
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,6 @@ def claim_sweep(
 def run_sampling(
     session: Session,
     rules: SamplingRules,
-    rng: random.Random,
     *,
     now: datetime,
     interval: timedelta,
@@ -335,13 +336,12 @@ def run_sampling(
     )
     if start is None:
         return None
-    return sample_window(session, rules, rng, start=start, end=now, now=now)
+    return sample_window(session, rules, start=start, end=now, now=now)
 
 
 def sample_window(
     session: Session,
     rules: SamplingRules,
-    rng: random.Random,
     *,
     start: datetime,
     end: datetime,
@@ -354,7 +354,7 @@ def sample_window(
     existing = _existing_units(session, [c.case_id for c in (*cases, *actions, *overturned)])
     picks = [
         (pick.candidate, pick.reason)
-        for pick in rules.policy.draw([*cases, *actions], rng)
+        for pick in rules.policy.draw([*cases, *actions], rules.seed)
         if (pick.candidate.case_id, pick.candidate.action_id, False) not in existing
     ]
     for candidate in overturned:
@@ -807,6 +807,13 @@ def queue_counts(session: Session) -> dict[str, int]:
     return {str(reason): int(count) for reason, count in rows}
 
 
+def _lock(session: Session, table: Any, row_id: int) -> None:
+    """Lock one row of *table* for the transaction (PostgreSQL; SQLite serialises writers
+    already): two people changing it at once take turns, and the second sees the first's
+    change, so a sample takes one review and a review one answer."""
+    session.execute(select(table.c.id).where(table.c.id == row_id).with_for_update())
+
+
 def sample(session: Session, sample_id: int) -> SampleLine:
     """Return sample *sample_id*."""
     row = session.execute(_sample_lines().where(SAMPLES.c.id == sample_id)).first()
@@ -822,6 +829,7 @@ def skip_sample(
     reason = reason.strip()
     if not reason:
         raise InvalidQaInput("say why the sample is skipped")
+    _lock(session, SAMPLES, sample_id)
     found = sample(session, sample_id)
     if found.state != SampleState.WAITING:
         raise QaConflict(f"sample {sample_id} is {found.state}, not waiting")
@@ -995,6 +1003,7 @@ def score_sample(
     Nobody scores their own work. A calibration sample takes one review from each of its
     round's reviewers and is scored when all of them have; any other takes one review.
     """
+    _lock(session, SAMPLES, sample_id)
     found = sample(session, sample_id)
     if found.analyst == reviewer:
         raise OwnWork("this is your own work: another reviewer must score it")
@@ -1064,6 +1073,7 @@ def score_sample(
 
 
 def _answer(session: Session, review_id: int, analyst: str) -> ReviewRecord:
+    _lock(session, REVIEWS, review_id)
     found = review(session, review_id)
     if found.analyst != analyst:
         raise NotYourReview("this review is about someone else's work")
@@ -1133,6 +1143,7 @@ def settle(
 
     The one who settles is neither the analyst nor the reviewer (audited).
     """
+    _lock(session, REVIEWS, review_id)
     found = review(session, review_id)
     if found.feedback != Feedback.DISPUTED:
         raise QaConflict(f"review {review_id} is {found.feedback}, not disputed")

@@ -9,7 +9,11 @@ SELECT the views in the schema ``analytics`` and nothing else; the transaction i
 ONLY, the statement has a server-side time limit, and a watchdog here cancels it should
 the limit not hold. The statement goes out on the extended protocol, which refuses two
 statements in one. The application never switches its own session to that role: a query
-could switch it back.
+could switch it back. The grant also caps the role's temporary files and takes the
+advisory lock functions away from it (both need a superuser; the grant says when not).
+
+Both: rows are fetched in batches and a result whose values pass a byte limit is refused
+(on PostgreSQL a row past it is refused on the server before it is sent).
 
 SQLite: the connection opens the file read only (``mode=ro``), with no attached databases
 allowed, and an authorizer that allows a SELECT to read the analytics views and nothing
@@ -36,6 +40,7 @@ import psycopg
 import psycopg.errors
 from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from abusedesk.core.errors import AbuseDeskError
@@ -53,7 +58,13 @@ AUDITED_SQL_CHARS: Final = 20_000
 WATCHDOG_GRACE: Final = 1.0
 # SQLite: the longest string or blob a query may make, and VM steps between deadline checks.
 SQLITE_MAX_LENGTH: Final = 10_000_000
+# PostgreSQL: what the wrapper's check says when one row is larger than the byte limit.
+ROW_TOO_LARGE: Final = "abusedesk-console-row-too-large"
+# PostgreSQL: the temporary files one console statement may write (sorts, hashes).
+TEMP_FILE_LIMIT: Final = "1GB"
 PROGRESS_STEPS: Final = 1000
+# Rows fetched from the database at a time, so that the byte limit is checked as they come.
+FETCH_BATCH: Final = 100
 
 # Functions an untrusted SQLite query may call: arithmetic, text, dates, aggregates and
 # window functions. Not load_extension, readfile, zeroblob and the like.
@@ -172,6 +183,51 @@ class ConsoleLimits:
     row_limit: int = 1000
     time_limit_seconds: float = 10.0
     max_query_chars: int = 20_000
+    # The most bytes of values one result may bring into the application (and one row,
+    # on PostgreSQL, may leave the server with), whatever the number of rows.
+    max_result_bytes: int = 64_000_000
+
+
+class _Budget:
+    """Count the bytes of the rows a result brings in; refuse once they pass the limit."""
+
+    def __init__(self, limits: ConsoleLimits) -> None:
+        self.limits = limits
+        self.used = 0
+
+    def take(self, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            self.used += sum(_size(value) for value in row)
+        if self.used > self.limits.max_result_bytes:
+            raise QueryRefused(too_large(self.limits))
+
+
+def too_large(limits: ConsoleLimits) -> str:
+    """Say that a result passed the console's size limit, and what to do instead."""
+    return (
+        f"the result is larger than the console's limit of "
+        f"{limits.max_result_bytes // 1_000_000:,} MB; select fewer or shorter columns, "
+        "or aggregate"
+    )
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str | bytes | bytearray | memoryview):
+        return len(value)
+    return 16 if value is not None else 1
+
+
+def _fetch(cursor: Any, limits: ConsoleLimits) -> list[Any]:
+    """Fetch at most row limit + 1 rows from *cursor*, in batches, within the byte limit."""
+    budget = _Budget(limits)
+    rows: list[Any] = []
+    while len(rows) <= limits.row_limit:
+        batch = cursor.fetchmany(min(FETCH_BATCH, limits.row_limit + 1 - len(rows)))
+        if not batch:
+            break
+        budget.take(batch)
+        rows.extend(batch)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -313,7 +369,7 @@ class SqliteConsole:
                 cursor = connection.execute(
                     f"SELECT * FROM (\n{query}\n) AS q LIMIT {limits.row_limit + 1}"  # noqa: S608  # the console's own wrapper around the query it is there to run
                 )
-                rows = cursor.fetchmany(limits.row_limit + 1)
+                rows = _fetch(cursor, limits)
             except sqlite3.Error as problem:
                 raise _sqlite_problem(problem, guard, limits) from None
             columns = tuple(str(item[0]) for item in cursor.description or ())
@@ -381,19 +437,26 @@ class PostgresConsole:
         )
         try:
             connection.read_only = True
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-                cursor.execute(f"SET LOCAL search_path = {SCHEMA}")
+            with connection.cursor() as setup:
+                setup.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+                setup.execute(f"SET LOCAL search_path = {SCHEMA}")
+            # A cursor on the server: rows come in batches, checked against the byte limit.
+            with connection.cursor(name="console") as cursor:
                 started = time.monotonic()
                 watchdog.start()
                 try:
-                    # Percent signs doubled: the only placeholder is the row limit, and with
-                    # a parameter the statement goes out on the extended protocol.
+                    # Percent signs doubled: the placeholders are the row size limit and the
+                    # row limit, and with parameters the statement goes out on the extended
+                    # protocol. A row larger than the byte limit stops the query on the
+                    # server (the cast fails, naming ROW_TOO_LARGE) before it is sent.
                     cursor.execute(
-                        f"SELECT * FROM (\n{query.replace('%', '%%')}\n) AS q LIMIT %s",  # noqa: S608  # the console's own wrapper around the query it is there to run
-                        (limits.row_limit + 1,),
+                        f"SELECT q.* FROM (\n{query.replace('%', '%%')}\n) AS q"  # noqa: S608  # the console's own wrapper around the query it is there to run
+                        " WHERE CASE WHEN octet_length(CAST(ROW(q.*) AS text)) > %s"
+                        " THEN CAST(left(CAST(ROW(q.*) AS text), 0)"
+                        f" || '{ROW_TOO_LARGE}' AS integer) ELSE 0 END = 0 LIMIT %s",
+                        (limits.max_result_bytes, limits.row_limit + 1),
                     )
-                    rows = cursor.fetchmany(limits.row_limit + 1)
+                    rows = _fetch(cursor, limits)
                 except psycopg.Error as problem:
                     raise _postgres_problem(problem, limits) from None
                 finally:
@@ -420,6 +483,11 @@ def _first_line(problem: Exception) -> str:
 
 def _postgres_problem(problem: psycopg.Error, limits: ConsoleLimits) -> ConsoleProblem:
     message = _first_line(problem)
+    if ROW_TOO_LARGE in message:
+        return QueryRefused(too_large(limits))
+    if "permission denied for function" in message:
+        function = message.rsplit(" ", 1)[-1]
+        return QueryRefused(f"the function {function}() is not allowed in the console")
     if isinstance(problem, psycopg.errors.QueryCanceled):
         return QueryTimedOut(
             f"the query ran past the console's limit of {limits.time_limit_seconds:g} s and "
@@ -579,11 +647,30 @@ def grant_role(
     if exists is None:
         connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
         done.append(f"created the login role {role}")
-    attributes = (
-        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS "
-        f"CONNECTION LIMIT {int(connection_limit)}"
+    superuser = bool(
+        connection.execute(
+            text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        ).scalar_one()
     )
-    connection.execute(text(f'ALTER ROLE "{role}" {attributes}'))
+    # Only a superuser may name the superuser, replication and RLS attributes, even to
+    # deny them; a role that may create roles checks them instead.
+    attributes = "LOGIN NOCREATEDB NOCREATEROLE NOINHERIT " + (
+        "NOSUPERUSER NOREPLICATION NOBYPASSRLS " if superuser else ""
+    )
+    connection.execute(
+        text(f'ALTER ROLE "{role}" {attributes}CONNECTION LIMIT {int(connection_limit)}')
+    )
+    powers = connection.execute(
+        text(
+            "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = :role"
+        ),
+        {"role": role},
+    ).scalar_one()
+    if powers:
+        raise ConsoleUnavailable(
+            f"{role} is a superuser or may replicate or bypass row security: only a "
+            "superuser can take that away; choose another role name or ask one"
+        )
     if password is not None:
         conforming = connection.execute(text("SHOW standard_conforming_strings")).scalar_one()
         if conforming != "on" or "\x00" in password:
@@ -614,7 +701,92 @@ def grant_role(
         f"the {len(VIEW_NAMES)} views in schema {SCHEMA} and nothing else; its sessions "
         f"are read only, with a statement limit of {timeout_ms} ms"
     )
+    done.append(_limit_temp_files(connection, role, quoted_db))
+    done.append(_close_advisory_locks(connection, role))
     return done
+
+
+def _application_roles(connection: Connection) -> list[str]:
+    """Return the role running the grant and the owner of the application's tables."""
+    owner = connection.execute(
+        text(
+            "SELECT tableowner FROM pg_tables"
+            " WHERE tablename = 'events' AND schemaname = current_schema()"
+        )
+    ).scalar()
+    current = str(connection.execute(text("SELECT current_user")).scalar_one())
+    return sorted({current} | ({str(owner)} if owner else set()))
+
+
+def _limit_temp_files(connection: Connection, role: str, quoted_db: str) -> str:
+    """Cap the temporary files one statement of *role* may write; say whether it held.
+
+    ``temp_file_limit`` is a superuser's setting: the role cannot lift it with SET or
+    set_config, unlike the other limits, which the console sets again on every query.
+    """
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                text(
+                    f'ALTER ROLE "{role}" IN DATABASE "{quoted_db}" '
+                    f"SET temp_file_limit = '{TEMP_FILE_LIMIT}'"
+                )
+            )
+    except DBAPIError as problem:
+        first = str(problem.orig).strip().splitlines()[0] if problem.orig else str(problem)
+        return (
+            f"temp_file_limit not set ({first}): run the grant as a superuser to cap the "
+            f"temporary files of one query at {TEMP_FILE_LIMIT}"
+        )
+    return f"one query of {role} may write at most {TEMP_FILE_LIMIT} of temporary files"
+
+
+def _close_advisory_locks(connection: Connection, role: str) -> str:
+    """Take the advisory lock functions from everyone but the application's own role (the
+    role running the grant and the owner of the application's tables).
+
+    PostgreSQL grants them to PUBLIC, so no grant on one role can take them away: a
+    console query could otherwise take the application's per-account, audit or purge
+    locks and hold them until its time limit. Only the functions' owner (a superuser)
+    can revoke them; a role without that right leaves them as they are, and the line
+    returned says so.
+    """
+    functions = list(
+        connection.execute(
+            text(
+                "SELECT CAST(CAST(p.oid AS regprocedure) AS text) FROM pg_proc AS p"
+                " JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'pg_catalog' AND p.proname LIKE 'pg%advisory%'"
+                " ORDER BY 1"
+            )
+        ).scalars()
+    )
+    keepers = ", ".join(
+        '"' + name.replace('"', '""') + '"' for name in _application_roles(connection)
+    )
+    for function in functions:
+        try:
+            with connection.begin_nested():
+                connection.execute(text(f"GRANT EXECUTE ON FUNCTION {function} TO {keepers}"))
+                connection.execute(text(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"))
+        except DBAPIError:
+            # Not the functions' owner: PostgreSQL usually only warns; either way the
+            # check below tells what the role may still call.
+            continue
+    still = [
+        function
+        for function in functions
+        if connection.execute(
+            text("SELECT has_function_privilege(:role, :function, 'EXECUTE')"),
+            {"role": role, "function": function},
+        ).scalar_one()
+    ]
+    if still:
+        return (
+            f"{role} may still take advisory locks ({len(still)} functions): only a "
+            "superuser can revoke them from PUBLIC; run the grant as one to close that"
+        )
+    return f"advisory locks: {role} may take none (the functions are the application's only)"
 
 
 def revoke_role(connection: Connection, role: str) -> None:

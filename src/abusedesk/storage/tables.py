@@ -283,6 +283,8 @@ class Event(Base):
         Index("ix_events_account_id_occurred_at", "account_id", "occurred_at"),
         Index("ix_events_case_id", "case_id"),
         Index("ix_events_aggregated_at", "aggregated_at"),
+        # Incident reviews of every account read a window of events by time alone.
+        Index("ix_events_occurred_at", "occurred_at"),
         # Only events still waiting for aggregation: the sweeper and the fold read this,
         # and it stays small however many events are stored.
         Index(
@@ -1122,8 +1124,9 @@ class QaScorecard(Base):
 class QaSample(Base):
     """A closed case or an executed action picked for quality review: the QA queue.
 
-    ``reason``: random, new_analyst, overturned_appeal or targeted. A calibration sample
-    is scored by several reviewers, each blind to the others.
+    ``reason``: random, new_analyst, overturned_appeal, targeted or calibration. A
+    calibration sample (``reason`` calibration, ``calibration_id`` its round) is scored by
+    several reviewers, each blind to the others.
     """
 
     __tablename__ = "qa_samples"
@@ -1163,7 +1166,8 @@ class QaReview(Base):
     """One reviewer's scorecard for one sample, and the analyst's answer to it.
 
     ``feedback``: sent, acknowledged or disputed; a dispute is settled upheld (the score
-    stands) or amended (the score was changed by the one who settled it).
+    stands) or amended (the score was changed by the one who settled it); calibration: a
+    calibration round's score, never sent to the analyst nor counted in their quality.
     """
 
     __tablename__ = "qa_reviews"
@@ -1304,6 +1308,17 @@ class ReportRollupMark(Base):
     seen_event_id: Mapped[int] = mapped_column(BigInteger)
     seen_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ReportDirtyDay(Base):
+    """A day of arrival whose account counts are stale: an event of it counted before was
+    attributed (or attributed again) since. The roll-up counts that day's accounts afresh.
+    """
+
+    __tablename__ = "report_dirty_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    marked_at: Mapped[datetime]
 
 
 # --- access and audit ---------------------------------------------------------------

@@ -7,7 +7,10 @@ account (``""`` when unattributed). `roll_up` adds the events that arrived since
 one batch of event ids at a time, each event once: the mark and the counts commit
 together. An event id is counted only once it was the newest id a settling time ago, so
 that a transaction still writing lower ids on PostgreSQL has committed by then. An event
-is counted as its report, attribution and recipients were when it was rolled up.
+is counted as its report and recipients were when it was rolled up. Its account may come
+later (the unattributed inbox, the resolver run again): the attribution marks the event's
+day of arrival in ``report_dirty_days`` in its own transaction (`mark_accounts_stale`), and
+the next roll-up counts that day's accounts afresh from the events it has counted.
 
 **A week's figures.** `weekly_figures` reads the roll-ups for volumes, trends and top
 accounts (so a week of millions of events is read as a few thousand rows), and the small
@@ -65,6 +68,7 @@ from abusedesk.storage.tables import (
     QueueRow,
     Report,
     ReportDailyCount,
+    ReportDirtyDay,
     ReportRollupMark,
     Signal,
     WeeklyReport,
@@ -130,23 +134,37 @@ def roll_up(
     now: datetime,
     settle: timedelta = DEFAULT_SETTLE,
     batch: int = DEFAULT_BATCH,
+    catch_up: bool = False,
 ) -> RollupStep:
     """Count the next batch of settled events into the daily counts; commit it with the mark.
 
     With a *settle* of zero every stored event is settled (one process, or a repair).
+    With *catch_up* (a report about to be generated) an event is settled once it was
+    created *settle* ago, without waiting for the mark to have seen it; on SQLite, where
+    one transaction writes at a time, every stored event is.
     Call again while `RollupStep.counted`: each call counts at most *batch* event ids.
     """
     if batch < 1:
         raise ValueError("a roll-up batch holds at least one event id")
     mark = _mark(session, now)
     newest = int(session.scalar(select(func.max(Event.id))) or 0)
-    if settle <= timedelta(0):
+    if settle <= timedelta(0) or (catch_up and session.get_bind().dialect.name == "sqlite"):
         ready = newest
+    elif catch_up:
+        # A transaction still writing lower ids began after this horizon, by its clock.
+        ready = max(
+            mark.last_event_id,
+            int(
+                session.scalar(select(func.max(Event.id)).where(Event.created_at <= now - settle))
+                or 0
+            ),
+        )
     elif mark.seen_at is not None and mark.seen_at <= now - settle:
         ready = mark.seen_event_id
     else:
         ready = mark.last_event_id
     start = mark.last_event_id
+    _recount_stale_days(session, start)
     end = min(ready, start + batch)
     if end > start:
         _count(session, start, end)
@@ -162,8 +180,73 @@ def roll_up(
     return RollupStep(start, end if end > start else start, max(0, newest - mark.last_event_id))
 
 
+def mark_accounts_stale(session: Session, event_ids: Iterable[int], *, now: datetime) -> None:
+    """Note that *event_ids* changed account: their days' account counts are recounted.
+
+    Call it in the transaction that changes them, so that the mark commits with the change.
+    Marking a day already marked updates its row, which makes a roll-up recounting that day
+    at the same time wait for this transaction, and so read its change.
+    """
+    ids = sorted(set(event_ids))
+    days: set[int] = set()
+    day = _day_of(session, Report.received_at)
+    for i in range(0, len(ids), 500):
+        found = session.scalars(
+            select(day)
+            .select_from(Event)
+            .join(Report, Report.id == Event.report_id)
+            .where(Event.id.in_(ids[i : i + 500]))
+            .distinct()
+        )
+        days.update(int(number) for number in found)
+    if not days:
+        return
+    statement = insert_for(session, ReportDirtyDay)
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["day"], set_={"marked_at": now}),
+        [{"day": number, "marked_at": now} for number in sorted(days)],
+    )
+
+
+def _recount_stale_days(session: Session, counted_to: int) -> None:
+    """Count afresh the accounts of the events up to *counted_to* on each marked day."""
+    dirty = table_of(ReportDirtyDay)
+    # Taken off first: an attribution marking one of these days from now on marks it again.
+    days = sorted(int(d) for d in session.scalars(delete(dirty).returning(dirty.c.day)))
+    counts = table_of(ReportDailyCount)
+    for number in days:
+        session.execute(delete(counts).where(counts.c.dimension == ACCOUNT, counts.c.day == number))
+        if counted_to <= 0:
+            continue
+        rows = session.execute(
+            select(Event.account_id, func.count())
+            .select_from(Event)
+            .join(Report, Report.id == Event.report_id)
+            .where(
+                Report.received_at >= day_start(number),
+                Report.received_at < day_start(number + 1),
+                Event.id <= counted_to,
+            )
+            .group_by(Event.account_id)
+        ).all()
+        if rows:
+            session.execute(
+                insert_for(session, ReportDailyCount),
+                [
+                    {
+                        "dimension": ACCOUNT,
+                        "day": number,
+                        "value": "" if account_id is None else str(account_id),
+                        "events": int(n),
+                    }
+                    for account_id, n in rows
+                ],
+            )
+
+
 def rebuild(session: Session, *, now: datetime) -> None:
     """Forget every daily count and the mark: the next roll-ups count every event again."""
+    session.execute(delete(table_of(ReportDirtyDay)))
     session.execute(delete(table_of(ReportDailyCount)))
     session.execute(delete(table_of(ReportRollupMark)).where(ReportRollupMark.name == MARK))
     _mark(session, now)

@@ -24,7 +24,7 @@ from abusedesk.attribution.keys import ResourceKind
 from abusedesk.attribution.model import AttributionState, Confidence, EventFacts, Method
 from abusedesk.attribution.resolver import attribute_events
 from abusedesk.core.errors import AbuseDeskError, NotFound
-from abusedesk.storage import audit
+from abusedesk.storage import audit, trends
 from abusedesk.storage.cases import refresh_case
 from abusedesk.storage.events import attribution_columns
 from abusedesk.storage.inventory import SqlInventoryLookup
@@ -379,6 +379,7 @@ def attribute(
     }
     befores = _snapshots(session, rows)
     _update(session, ids, values)
+    trends.mark_accounts_stale(session, ids, now=now)
     after = {
         "account_id": target.account_id,
         "account": target.external_id,
@@ -506,6 +507,7 @@ def reattribute_batch(
     ]
     attributions = attribute_events(facts, SqlInventoryLookup(session))
     settled = 0
+    settled_ids: list[int] = []
     accounts: set[int] = set()
     for row, attribution in zip(rows, attributions, strict=True):
         columns = attribution_columns(attribution)
@@ -516,6 +518,7 @@ def reattribute_batch(
         changed = cast("CursorResult[Any]", result).rowcount
         if changed and columns["attribution_state"] == AttributionState.ATTRIBUTED:
             settled += 1
+            settled_ids.append(row.id)
             accounts.add(columns["account_id"])
             audit.record(
                 session,
@@ -535,6 +538,8 @@ def reattribute_batch(
                 },
                 reason="the resolver ran again over the unattributed inbox",
             )
+    if settled:
+        trends.mark_accounts_stale(session, settled_ids, now=now)
     return ReattributeBatch(len(rows), settled, rows[-1].id, tuple(sorted(accounts)))
 
 

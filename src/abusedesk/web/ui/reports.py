@@ -97,7 +97,7 @@ def _list(
 async def generate_weekly_report(
     request: Request,
     *,
-    week: str = Form(max_length=40),
+    week: str = Form("", max_length=200),
     principal: Principal = Depends(require_permission(INSIGHT_WRITE)),
 ) -> Response:
     """Generate (or generate again) the report of the week holding the date *week*."""
@@ -153,6 +153,22 @@ def _refused(request: Request, principal: Principal, error: AbuseDeskError) -> R
     return _list(request, principal, problem=str(error), status=status)
 
 
+def _file(
+    request: Request, principal: Principal, week: str, kind: str, media_type: str
+) -> Response:
+    """Answer the week's report as a download of *kind* (``pdf`` or ``md``)."""
+    try:
+        record, doc = _document(request, week)
+    except (InvalidWeek, NotFound) as error:
+        return _refused(request, principal, error)
+    content = to_pdf(doc) if kind == "pdf" else to_markdown(doc).encode("utf-8")
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers=_download(f"weekly-report-{record.week_start:%Y-%m-%d}.{kind}"),
+    )
+
+
 @router.get("/reports/weekly/{week}.pdf")
 def weekly_report_pdf(
     request: Request,
@@ -160,15 +176,7 @@ def weekly_report_pdf(
     principal: Principal = Depends(require_permission(INSIGHT_VIEW)),
 ) -> Response:
     """Download the week's report as PDF."""
-    try:
-        record, doc = _document(request, week)
-    except (InvalidWeek, NotFound) as error:
-        return _refused(request, principal, error)
-    return Response(
-        content=to_pdf(doc),
-        media_type="application/pdf",
-        headers=_download(f"weekly-report-{record.week_start:%Y-%m-%d}.pdf"),
-    )
+    return _file(request, principal, week, "pdf", "application/pdf")
 
 
 @router.get("/reports/weekly/{week}.md")
@@ -178,22 +186,14 @@ def weekly_report_markdown(
     principal: Principal = Depends(require_permission(INSIGHT_VIEW)),
 ) -> Response:
     """Download the week's report as Markdown."""
-    try:
-        record, doc = _document(request, week)
-    except (InvalidWeek, NotFound) as error:
-        return _refused(request, principal, error)
-    return Response(
-        content=to_markdown(doc).encode("utf-8"),
-        media_type="text/markdown; charset=utf-8",
-        headers=_download(f"weekly-report-{record.week_start:%Y-%m-%d}.md"),
-    )
+    return _file(request, principal, week, "md", "text/markdown; charset=utf-8")
 
 
 @router.get("/reports/weekly/{week}")
 def weekly_report_page(
     request: Request,
     week: str,
-    done: str = Query("", max_length=20),
+    done: str = Query(""),
     principal: Principal = Depends(require_permission(INSIGHT_VIEW)),
 ) -> Response:
     """Show the week's report with its charts, and the summary form to those who write it."""

@@ -58,7 +58,12 @@ DONE: Final = {
 
 
 def _rules(settings: ReviewSettings) -> model.WindowRules:
-    return model.WindowRules(settings.lead_hours, settings.follow_hours, settings.max_days)
+    return model.WindowRules(
+        settings.lead_hours,
+        settings.follow_hours,
+        settings.max_days,
+        settings.every_account_max_hours,
+    )
 
 
 @router.get("/reviews")

@@ -7,6 +7,7 @@ each theme over the weeks, the totals by theme and source, example quotes per th
 keywords are. Counting is `storage.voice`; the themes are `insights.voice` or settings.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -88,7 +89,8 @@ def read_window(weeks: str, until: str, source: str, *, default_weeks: int, toda
     problems = []
     count = default_weeks
     if weeks.strip():
-        if weeks.strip().isdigit() and 1 <= int(weeks.strip()) <= MAX_WEEKS:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if re.fullmatch(r"[0-9]{1,4}", weeks.strip()) and 1 <= int(weeks.strip()) <= MAX_WEEKS:
             count = int(weeks.strip())
         else:
             problems.append(f"Weeks must be a whole number from 1 to {MAX_WEEKS}.")

@@ -4,7 +4,7 @@ Handle time is read from the stretches an analyst spends on a case (page focus a
 actions), utilisation from shifts and availability. QA samples closed cases and actions,
 scores them on versioned scorecards and calibrates reviewers. Weekly reports keep their
 figures and the lead's summary; incident reviews keep their findings and follow-ups.
-Users gain a team.
+Users gain a team, and events an index by time for reviews of every account.
 
 Revision ID: 0019
 Revises: 0018
@@ -33,6 +33,7 @@ def upgrade() -> None:
     """Apply this revision."""
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("team", sa.String(80), nullable=False, server_default=""))
+    op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
     op.create_table(
         "analyst_activity",
         _id(),
@@ -193,5 +194,6 @@ def downgrade() -> None:
         "analyst_activity",
     ):
         op.drop_table(table)
+    op.drop_index("ix_events_occurred_at", "events")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("team")

@@ -3,8 +3,10 @@
 ``report_daily_counts`` holds events counted per day of arrival and per value of one
 dimension (service, category, format, reporter, recipient domain, account), kept up to
 date incrementally by the weekly reports' tender (``storage/trends.py``);
-``report_rollup_marks`` keeps how far that roll-up has read the events. The counts start
-empty: the first roll-up reads the events already stored, in batches.
+``report_rollup_marks`` keeps how far that roll-up has read the events;
+``report_dirty_days`` the days whose account counts an attribution made since has made
+stale. The counts start empty: the first roll-up reads the events already stored, in
+batches.
 
 Revision ID: 0020
 Revises: 0019
@@ -48,9 +50,16 @@ def upgrade() -> None:
         sa.Column("updated_at", _TIME, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_report_rollup_marks")),
     )
+    op.create_table(
+        "report_dirty_days",
+        sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("marked_at", _TIME, nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_report_dirty_days")),
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("report_dirty_days")
     op.drop_table("report_rollup_marks")
     op.drop_table("report_daily_counts")
