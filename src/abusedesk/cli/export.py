@@ -3,7 +3,8 @@
 Each view becomes ``<view>.parquet`` in the folder given, written in batches as the rows
 stream from the database: never the whole view in memory. The columns keep the types of
 the data dictionary (docs/analytics.md): whole numbers, decimals, text, UTC timestamps.
-The export reads with the application's own connection and is audited.
+The export reads every view in one read transaction (``REPEATABLE READ`` on PostgreSQL), so
+the files agree with one another as one moment's snapshot; it is audited.
 
 Exit codes: 0 done, 1 refused (unknown view, folder not writable), 2 invalid input.
 """
@@ -16,7 +17,7 @@ from typing import Any, Final
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type hints
 import typer
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, text
 
 from abusedesk.cli.context import console, errors, open_container, plain
 from abusedesk.cli.privacy import cli_actor
@@ -63,15 +64,17 @@ def _converter(kind: Kind) -> Any:
     return lambda value: None if value is None else str(value)
 
 
-def export_view(engine: Engine, view: View, target: Path, *, batch_rows: int = BATCH_ROWS) -> int:
+def export_view(
+    connection: Connection, view: View, target: Path, *, batch_rows: int = BATCH_ROWS
+) -> int:
     """Write *view* to the Parquet file *target* in batches; return the rows written."""
     schema = arrow_schema(view)
     converters = [_converter(column.kind) for column in view.columns]
     columns = ", ".join(view.column_names)
-    query = text(f"SELECT {columns} FROM {qualified(view, engine.dialect.name)}")  # noqa: S608  # our view names and definitions
+    query = text(f"SELECT {columns} FROM {qualified(view, connection.dialect.name)}")  # noqa: S608  # our view names and definitions
     written = 0
     partial = target.with_name(target.name + ".partial")
-    with engine.connect() as connection, pq.ParquetWriter(partial, schema) as writer:
+    with pq.ParquetWriter(partial, schema) as writer:
         result = connection.execution_options(stream_results=True, yield_per=batch_rows).execute(
             query
         )
@@ -120,14 +123,21 @@ def parquet(
         raise typer.Exit(1) from None
     counts: dict[str, int] = {}
     with open_container() as container:
-        for one in chosen:
-            target = outdir / f"{one.name}.parquet"
-            try:
-                counts[one.name] = export_view(container.engine, one, target)
-            except OSError as problem:
-                errors.print(plain(f"cannot write {target}: {problem.strerror or problem}"))
-                raise typer.Exit(1) from None
-            console.print(plain(f"{one.name}: {counts[one.name]} rows -> {target}"))
+        snapshot = {"isolation_level": "REPEATABLE READ"}
+        if container.engine.dialect.name != "postgresql":
+            snapshot = {}
+        with (
+            container.engine.connect().execution_options(**snapshot) as connection,
+            connection.begin(),
+        ):
+            for one in chosen:
+                target = outdir / f"{one.name}.parquet"
+                try:
+                    counts[one.name] = export_view(connection, one, target)
+                except OSError as problem:
+                    errors.print(plain(f"cannot write {target}: {problem.strerror or problem}"))
+                    raise typer.Exit(1) from None
+                console.print(plain(f"{one.name}: {counts[one.name]} rows -> {target}"))
         with unit_of_work(container.sessions) as session:
             audit.record(
                 session,

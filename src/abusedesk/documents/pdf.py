@@ -14,7 +14,7 @@ runs are put in visual order line by line (fpdf2's bidi algorithm); letters are 
 import importlib.util
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fpdf import FPDF
@@ -399,11 +399,14 @@ class _Writer(FPDF):
         self.line(left, top, left, bottom)
         self.line(left, bottom, right, bottom)
         dates = [start] if span_x == 0 else [start, start + (end - start) / 2, end]
+        # Over days and weeks the middle of the axis falls at some hour; it reads as a day.
+        days_only = end - start >= timedelta(days=2)
         for at in dates:
             align = (
                 "C" if len(dates) == 1 or at not in (start, end) else "L" if at == start else "R"
             )
-            self._label(x(at), bottom + 3, short_date(at), align=align)
+            text = at.strftime("%d %b") if days_only else short_date(at)
+            self._label(x(at), bottom + 3, text, align=align)
         for name, value in thresholds:
             self.set_draw_color(*ACCENT)
             self.set_text_color(*ACCENT)
