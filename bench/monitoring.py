@@ -25,6 +25,7 @@ Smaller runs: ``--accounts 500 --days 30 --update-accounts 5000``.
 """
 
 import argparse
+import hashlib
 import sqlite3
 import sys
 import time
@@ -55,6 +56,7 @@ NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 GROUP = "other"
 _ROOT = Path(__file__).resolve().parent.parent
 VAR = _ROOT / "var" / "bench"
+MIGRATIONS = _ROOT / "src" / "abusedesk" / "storage" / "migrations" / "versions"
 # Relative sending per UTC hour (a working day).
 DIURNAL = np.array(
     [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 10, 9, 9, 8, 7, 6, 5, 4, 3, 2], dtype=float
@@ -228,23 +230,32 @@ _ACCOUNT_COLUMNS = (
 )
 
 
+def schema_key() -> str:
+    """Return a short hash of the migrations: a cached database made under others is stale."""
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def prepare(name: str, server_url: str | None, load: Any) -> str:
     """Return the URL of a database called *name* holding the figures *load* writes.
 
-    A database loaded before under the same name is reused.
+    A database loaded before under the same name and the same migrations is reused.
     """
+    stamp = f"{name}@{schema_key()}"
     if server_url is None:
         VAR.mkdir(parents=True, exist_ok=True)
         path = VAR / f"{name}.db"
         url = f"sqlite:///{path}"
-        if path.exists() and _is_loaded(url, name):
+        if path.exists() and _is_loaded(url, stamp):
             return url
         for stale in VAR.glob(f"{name}.db*"):
             stale.unlink()
     else:
         database = "abusedesk_bench_" + name.replace("-", "_")
         url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
-        if _is_loaded(url, name):
+        if _is_loaded(url, stamp):
             return url
         with psycopg.connect(_conninfo(server_url), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -257,7 +268,7 @@ def prepare(name: str, server_url: str | None, load: Any) -> str:
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE bench_monitoring_loaded (name TEXT)"))
-        connection.execute(text("INSERT INTO bench_monitoring_loaded VALUES (:n)"), {"n": name})
+        connection.execute(text("INSERT INTO bench_monitoring_loaded VALUES (:n)"), {"n": stamp})
     engine.dispose()
     _progress(f"loaded {name} in {time.perf_counter() - started:,.0f} s")
     return url
