@@ -2,12 +2,11 @@
 scorecard versions, calibration agreement and trends."""
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.bootstrap import Container
@@ -19,6 +18,7 @@ from abusedesk.storage import qa
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import QaSample
 from tests.support.casework import MONDAY, make_queue, new_account, subject_tags
+from tests.support.databases import wait_for_a_lock_waiter
 from tests.support.qa import analyst, closed_cases, decided_appeal, executed_action, set_team
 
 HOUR = timedelta(hours=1)
@@ -266,7 +266,7 @@ def test_two_reviewers_scoring_one_sample_at_once_take_turns(container: Containe
 
     rival = threading.Thread(target=second)
     rival.start()
-    waited = _wait_for_a_row_lock_waiter(container)
+    waited = wait_for_a_lock_waiter(container.engine)
     holder.commit()
     holder.close()
     rival.join(timeout=60)
@@ -276,23 +276,6 @@ def test_two_reviewers_scoring_one_sample_at_once_take_turns(container: Containe
     )
     with read_only(container.sessions) as session:
         assert [r.reviewer for r in qa.reviews_of_sample(session, sample_id)] == ["quinn"]
-
-
-def _wait_for_a_row_lock_waiter(container: Container) -> bool:
-    # Polls PostgreSQL's lock table until a transaction waits for another's (or a minute).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with container.engine.connect() as connection:
-            waiting = connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid)"
-                    " WHERE NOT l.granted AND a.datname = current_database()"
-                )
-            )
-        if waiting:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_bad_ratings_leave_the_sample_waiting(container: Container) -> None:

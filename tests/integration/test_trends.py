@@ -7,6 +7,7 @@ failed to parse and one of an unknown format; the week before: 2 events; the wee
 unattributed.
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,7 @@ from abusedesk.pipeline.weekly_reports import WeeklyReports, trend_options
 from abusedesk.storage import trends, unattributed
 from abusedesk.storage.db import read_only, unit_of_work
 from abusedesk.storage.tables import Account, AuditEntry, Event, ReportDirtyDay, WeeklyReport
+from tests.support.databases import wait_for_a_lock_waiter
 from tests.support.trends import NOW, WEEK, at, report, seed_week
 
 
@@ -294,6 +296,40 @@ def test_generating_again_keeps_the_summary_and_is_audited(container: Container)
         "report:weekly:summary",
         "report:weekly:generate",
     ]
+
+
+def test_two_generations_of_a_new_week_at_once_take_turns(container: Container) -> None:
+    """PostgreSQL: while lena's first generation of a week is not committed, omar's waits on
+    the week; once lena's commits, omar's generates it again: one report, two steps."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer by design")
+    _seed_and_roll(container)
+    holder = container.sessions()
+    trends.generate(holder, WEEK, actor="lena", now=NOW)
+    failed: list[Exception] = []
+
+    def second() -> None:
+        try:
+            with unit_of_work(container.sessions) as session:
+                trends.generate(session, WEEK, actor="omar", now=NOW + timedelta(minutes=1))
+        except Exception as problem:  # the test reports whatever went wrong
+            failed.append(problem)
+
+    rival = threading.Thread(target=second)
+    rival.start()
+    waited = wait_for_a_lock_waiter(container.engine)
+    holder.commit()
+    holder.close()
+    rival.join(timeout=60)
+    with read_only(container.sessions) as session:
+        reports = session.scalars(select(WeeklyReport.generated_by)).all()
+        again = session.scalars(
+            select(AuditEntry.after)
+            .where(AuditEntry.tag == "report:weekly:generate")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert (waited, failed, reports) == (True, [], ["omar"])
+    assert [entry["again"] for entry in again] == [False, True]
 
 
 def test_summary_of_a_week_without_report_or_too_long_is_refused(container: Container) -> None:

@@ -2,12 +2,14 @@
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from abusedesk.storage.db import make_engine, normalise_url
@@ -77,3 +79,24 @@ def copy_sqlite(template_url: str, target: Path) -> str:
     source = Path(make_url(template_url).database or "")
     shutil.copyfile(source, target)
     return f"sqlite:///{target}"
+
+
+def wait_for_a_lock_waiter(engine: Engine, *, seconds: float = 60) -> bool:
+    """Poll PostgreSQL until a transaction of *engine*'s database waits for another's lock.
+
+    Return False if none waited within *seconds*. Tests of two writers racing use it to
+    know the second one is queued behind the first before letting the first commit.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid)"
+                    " WHERE NOT l.granted AND a.datname = current_database()"
+                )
+            )
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False

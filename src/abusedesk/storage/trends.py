@@ -813,20 +813,19 @@ def generate(
     start = model.week_start(week_start)
     figures = weekly_figures(session, start, now=now, options=options)
     data = model.to_json(figures)
+    # Insert-or-nothing first: two generations of a new week at once queue on the row
+    # instead of one failing on the unique week.
+    inserted = session.execute(
+        insert_for(session, WeeklyReport)
+        .values(week_start=start, generated_at=now, generated_by=actor, figures=data, summary="")
+        .on_conflict_do_nothing(index_elements=["week_start"])
+        .returning(WeeklyReport.id)
+    ).first()
+    again = inserted is None
     row = session.scalars(
         select(WeeklyReport).where(WeeklyReport.week_start == start).with_for_update()
-    ).one_or_none()
-    again = row is not None
-    if row is None:
-        row = WeeklyReport(
-            week_start=start,
-            generated_at=now,
-            generated_by=actor,
-            figures=data,
-            summary="",
-        )
-        session.add(row)
-    else:
+    ).one()
+    if again:
         row.generated_at = now
         row.generated_by = actor
         row.figures = data
