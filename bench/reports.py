@@ -38,7 +38,8 @@ if str(ROOT) not in sys.path:
 from abusedesk.config import Settings  # noqa: E402
 from abusedesk.documents.markdown import to_markdown  # noqa: E402
 from abusedesk.documents.pdf import to_pdf  # noqa: E402
-from abusedesk.insights.trends import WEEK, week_start, weekly_document  # noqa: E402
+from abusedesk.insights.trends import weekly_document  # noqa: E402
+from abusedesk.insights.weeks import WEEK, week_start  # noqa: E402
 from abusedesk.pipeline.weekly_reports import trend_options  # noqa: E402
 from abusedesk.storage import trends  # noqa: E402
 from abusedesk.storage.db import (  # noqa: E402

@@ -25,9 +25,9 @@ from abusedesk.insights.metrics import (
     subtract,
     total,
     union,
-    week_start,
     weeks,
 )
+from abusedesk.insights.weeks import week_start
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 

@@ -22,9 +22,9 @@ from abusedesk.insights.qa import (
     fleiss_kappa_from_counts,
     score,
     unit_draw,
-    week_start,
     weekly_quality,
 )
+from abusedesk.insights.weeks import week_start
 
 CARD = Scorecard(
     "spam",

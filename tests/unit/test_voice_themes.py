@@ -16,10 +16,9 @@ from abusedesk.insights.voice import (
     excerpt,
     reply_text,
     themes_from_settings,
-    week_start,
     weekly_series,
-    weeks_between,
 )
+from abusedesk.insights.weeks import week_start, weeks_between
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 

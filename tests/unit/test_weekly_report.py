@@ -19,9 +19,9 @@ from abusedesk.insights.trends import (
     from_json,
     parse_week,
     to_json,
-    week_start,
     weekly_document,
 )
+from abusedesk.insights.weeks import week_start
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)

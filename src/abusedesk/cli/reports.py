@@ -17,14 +17,8 @@ from abusedesk.cli.unattributed import default_actor
 from abusedesk.core.clock import utcnow
 from abusedesk.documents.markdown import to_markdown
 from abusedesk.documents.pdf import to_pdf
-from abusedesk.insights.trends import (
-    WEEK,
-    InvalidWeek,
-    change,
-    parse_week,
-    week_start,
-    weekly_document,
-)
+from abusedesk.insights.trends import InvalidWeek, change, parse_week, weekly_document
+from abusedesk.insights.weeks import WEEK, week_start
 from abusedesk.pipeline.weekly_reports import CATCH_UP_BATCHES, WeeklyReports
 from abusedesk.storage import trends as store
 from abusedesk.storage.db import unit_of_work

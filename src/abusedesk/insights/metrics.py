@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from abusedesk.insights.weeks import WEEK, weeks_between
+
 Interval = tuple[datetime, datetime]
 
 ZERO = timedelta(0)
@@ -635,20 +637,9 @@ def outliers(
     ]
 
 
-def week_start(at: datetime) -> datetime:
-    """Return the Monday 00:00 (same timezone) of *at*'s week."""
-    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday())
-
-
 def weeks(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """Return the weeks (Monday to Monday) that overlap *start*..*end*, oldest first."""
-    found = []
-    cursor = week_start(start)
-    while cursor < end:
-        found.append((cursor, cursor + timedelta(days=7)))
-        cursor += timedelta(days=7)
-    return found
+    return [(week, week + WEEK) for week in weeks_between(start, end)]
 
 
 # --- shift rows as a rota file gives them -------------------------------------------

@@ -16,11 +16,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import combinations
 from typing import Any, Final
 
 from abusedesk.core.errors import AbuseDeskError
+from abusedesk.insights.weeks import week_start
 
 MAX_CRITERIA: Final = 40
 MAX_WEIGHT: Final = 100
@@ -551,12 +552,6 @@ def criterion_agreement(
 
 
 # --- trends -----------------------------------------------------------------------------
-
-
-def week_start(at: datetime) -> datetime:
-    """Return Monday 00:00 UTC of the week *at* falls in."""
-    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import typing
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from abusedesk.core.errors import AbuseDeskError
@@ -30,8 +30,8 @@ from abusedesk.insights.document import (
     Paragraph,
     Table,
 )
+from abusedesk.insights.weeks import WEEK, week_start
 
-WEEK = timedelta(days=7)
 DAY = timedelta(days=1)
 # Bumped when the frozen figures change shape; older reports are regenerated to read.
 FIGURES_VERSION = 1
@@ -48,14 +48,6 @@ class InvalidWeek(AbuseDeskError):
 
 class SummaryTooLong(AbuseDeskError):
     """Raise when the lead's written summary is longer than a report holds."""
-
-
-def week_start(moment: date | datetime) -> datetime:
-    """Return the Monday 00:00 UTC that starts the week holding *moment*."""
-    if isinstance(moment, datetime):
-        moment = moment.astimezone(UTC).date()
-    monday = moment - timedelta(days=moment.weekday())
-    return datetime.combine(monday, time(0), tzinfo=UTC)
 
 
 def parse_week(text: str, *, now: datetime) -> datetime:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from abusedesk.insights.document import (
     Block,
@@ -28,6 +28,7 @@ from abusedesk.insights.document import (
     Paragraph,
     Table,
 )
+from abusedesk.insights.weeks import week_start
 
 OTHER = "other"
 APPEAL = "appeal"
@@ -285,23 +286,6 @@ def reply_text(subject: str, body: str) -> str:
     # A reply's subject is mostly "Re: <our subject>": the reply marker alone says nothing.
     subject = re.sub(r"^\s*((re|fwd?|aw|sv)\s*:\s*)+", "", subject, flags=re.IGNORECASE)
     return "\n".join([subject, *own]).strip()
-
-
-def week_start(at: datetime) -> datetime:
-    """Return the Monday 00:00 UTC that starts the week holding *at*."""
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday())
-
-
-def weeks_between(start: datetime, end: datetime) -> list[datetime]:
-    """Return the starts of the weeks that overlap [*start*, *end*), oldest first."""
-    weeks = []
-    week = week_start(start)
-    while week < end:
-        weeks.append(week)
-        week += timedelta(days=7)
-    return weeks
 
 
 def excerpt(text: str, theme: Theme | None, *, width: int = 240) -> str:

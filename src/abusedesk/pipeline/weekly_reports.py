@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import Settings
-from abusedesk.insights.trends import WEEK, week_start
+from abusedesk.insights.weeks import WEEK, week_start
 from abusedesk.storage import trends as store
 from abusedesk.storage.db import read_only, unit_of_work
 

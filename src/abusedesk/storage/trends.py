@@ -35,7 +35,6 @@ from abusedesk.insights import trends as model
 from abusedesk.insights.trends import (
     DAY,
     TOP,
-    WEEK,
     Count,
     Incident,
     NotableSignal,
@@ -49,6 +48,8 @@ from abusedesk.insights.trends import (
     WeeklyFigures,
 )
 from abusedesk.insights.voice import APPEAL, DEFAULT_THEMES, OTHER
+from abusedesk.insights.weeks import WEEK
+from abusedesk.insights.weeks import week_start as start_of_week
 from abusedesk.parsing.health import SIGNAL_KIND as PARSER_SIGNAL_KIND
 from abusedesk.storage import audit, voice
 from abusedesk.storage.dialect import insert_for
@@ -390,7 +391,7 @@ def weekly_figures(
 ) -> WeeklyFigures:
     """Count every figure of the weekly report for the week starting *week_start*."""
     options = options or TrendOptions()
-    start = model.week_start(week_start)
+    start = start_of_week(week_start)
     end = start + WEEK
     before = start - WEEK
     service_now = dimension_counts(session, SERVICE, start=start, end=end)
@@ -810,7 +811,7 @@ def generate(
     options: TrendOptions | None = None,
 ) -> WeeklyReportRecord:
     """Count the week's figures and store them as its report, keeping the lead's summary."""
-    start = model.week_start(week_start)
+    start = start_of_week(week_start)
     figures = weekly_figures(session, start, now=now, options=options)
     data = model.to_json(figures)
     # Insert-or-nothing first: two generations of a new week at once queue on the row
@@ -845,10 +846,10 @@ def generate(
 def report_of(session: Session, week_start: datetime) -> WeeklyReportRecord:
     """Return the stored report of the week starting *week_start*; raise NotFound if none."""
     row = session.scalars(
-        select(WeeklyReport).where(WeeklyReport.week_start == model.week_start(week_start))
+        select(WeeklyReport).where(WeeklyReport.week_start == start_of_week(week_start))
     ).one_or_none()
     if row is None:
-        raise NotFound(f"no report for the week of {model.week_start(week_start):%Y-%m-%d}")
+        raise NotFound(f"no report for the week of {start_of_week(week_start):%Y-%m-%d}")
     return _record(row)
 
 
@@ -856,7 +857,7 @@ def has_report(session: Session, week_start: datetime) -> bool:
     """Return whether the week starting *week_start* has a stored report."""
     return (
         session.scalar(
-            select(WeeklyReport.id).where(WeeklyReport.week_start == model.week_start(week_start))
+            select(WeeklyReport.id).where(WeeklyReport.week_start == start_of_week(week_start))
         )
         is not None
     )
@@ -896,12 +897,12 @@ def set_summary(
     tidy = model.check_summary(text)
     row = session.scalars(
         select(WeeklyReport)
-        .where(WeeklyReport.week_start == model.week_start(week_start))
+        .where(WeeklyReport.week_start == start_of_week(week_start))
         .with_for_update()
     ).one_or_none()
     if row is None:
         raise NotFound(
-            f"no report for the week of {model.week_start(week_start):%Y-%m-%d}: generate it first"
+            f"no report for the week of {start_of_week(week_start):%Y-%m-%d}: generate it first"
         )
     before = row.summary
     row.summary = tidy
@@ -938,7 +939,7 @@ def _record(row: WeeklyReport) -> WeeklyReportRecord:
 
 def weeks_without_report(session: Session, weeks: Iterable[datetime]) -> list[datetime]:
     """Return the week starts among *weeks* that have no stored report."""
-    wanted = [model.week_start(w) for w in weeks]
+    wanted = [start_of_week(w) for w in weeks]
     if not wanted:
         return []
     stored = set(

@@ -29,8 +29,8 @@ from abusedesk.insights.voice import (
     classify,
     excerpt,
     reply_text,
-    week_start,
 )
+from abusedesk.insights.weeks import week_start
 from abusedesk.storage.tables import AppealRow, CustomerMessage
 
 __all__ = ["Quote", "ThemeCount", "quotes", "texts", "theme_counts"]

@@ -41,8 +41,8 @@ from abusedesk.insights.metrics import (
     ShiftKind,
     median,
     outliers,
-    week_start,
 )
+from abusedesk.insights.weeks import week_start
 from abusedesk.storage import analyst_activity, analyst_metrics
 from abusedesk.storage.analyst_activity import ShiftView
 from abusedesk.storage.analyst_metrics import TeamFigures

@@ -36,9 +36,9 @@ from abusedesk.insights.qa import (
     Rating,
     Reason,
     Scorecard,
-    week_start,
     weekly_quality,
 )
+from abusedesk.insights.weeks import week_start
 from abusedesk.storage import case_history, case_notes, enforcement, qa
 from abusedesk.storage.db import read_only
 from abusedesk.web import container_of

@@ -23,14 +23,8 @@ from abusedesk.core.errors import AbuseDeskError, NotFound
 from abusedesk.documents.markdown import to_markdown
 from abusedesk.documents.pdf import to_pdf
 from abusedesk.insights.document import Document
-from abusedesk.insights.trends import (
-    MAX_SUMMARY,
-    WEEK,
-    InvalidWeek,
-    parse_week,
-    week_start,
-    weekly_document,
-)
+from abusedesk.insights.trends import MAX_SUMMARY, InvalidWeek, parse_week, weekly_document
+from abusedesk.insights.weeks import WEEK, week_start
 from abusedesk.pipeline.weekly_reports import CATCH_UP_BATCHES, WeeklyReports
 from abusedesk.storage import trends as store
 from abusedesk.storage.db import read_only

@@ -27,10 +27,9 @@ from abusedesk.insights.voice import (
     ThemeCount,
     theme_labels,
     totals_by_theme,
-    week_start,
     weekly_series,
-    weeks_between,
 )
+from abusedesk.insights.weeks import week_start, weeks_between
 from abusedesk.storage import voice as store
 from abusedesk.storage.db import read_only
 from abusedesk.web import container_of
